@@ -1,0 +1,89 @@
+/**
+ * Local mode: `npm start`.
+ * Starts dynalite (data under .local/), creates the ledger table and a software
+ * root + issuing CA on first start, then serves the API through serverless-offline
+ * with the same handlers and DynamoDB code as in AWS. A second start reuses both.
+ *
+ * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
+ * LAMBDA_PORT (3002), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig, ConfigError } from '../src/config/config.js';
+import { ensureLocalCa, ensureTable, localDynamoClient, LOCAL_AWS_ENV, startDynalite } from '../src/local/local-stack.js';
+
+const STAGE = 'local';
+const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
+const port = Number(process.env.PORT ?? 3000);
+const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
+const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+const tableName = `factory-ca-${STAGE}-ledger`;
+
+async function main(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const env = {
+    ...process.env,
+    ...LOCAL_AWS_ENV,
+    TABLE_NAME: tableName,
+    ALLOW_SOFTWARE_SIGNER: 'true',
+    TRUST_STATION_HEADER: 'true',
+    LOCAL_STATE_DIR: stateDir,
+  };
+  // Fail here, with the reason, if the configuration or policy file is wrong.
+  const config = loadConfig(env);
+
+  const dynamo = await startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort });
+  const client = localDynamoClient(dynamo.endpoint);
+  const createdTable = await ensureTable(client, tableName);
+  const ca = await ensureLocalCa(client, config);
+  console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
+  console.log(`factory-ca local: issuing CA ${ca.issuingCaId} ${ca.created ? 'created' : 'reused'}`);
+
+  const child = spawn(
+    process.execPath,
+    [resolve('node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', STAGE, '--httpPort', String(port), '--lambdaPort', String(lambdaPort)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...env,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+        PORT: String(port),
+        LAMBDA_PORT: String(lambdaPort),
+      },
+    },
+  );
+  let announced = false;
+  const onOutput = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
+    out.write(chunk);
+    if (!announced && /Server ready/.test(chunk.toString())) {
+      announced = true;
+      const base = `http://localhost:${port}`;
+      console.log(`\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`);
+      console.log('Try it:');
+      console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
+      console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
+      console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
+      console.log(`  curl -s ${base}/ca\n`);
+    }
+  };
+  child.stdout.on('data', onOutput(process.stdout));
+  child.stderr.on('data', onOutput(process.stderr));
+  const stop = () => {
+    child.kill('SIGTERM');
+    dynamo.server.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  child.on('exit', (code) => {
+    dynamo.server.close();
+    process.exit(code ?? 0);
+  });
+}
+
+main().catch((e) => {
+  console.error(e instanceof ConfigError ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+import { CaError } from '../pki/errors.js';
+import type { HttpEvent } from './handler.js';
+
+export function header(event: HttpEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted && v !== undefined) return v;
+  return undefined;
+}
+
+/** The raw request body, refused when over `maxBytes` (decoded size). */
+export function bodyBytes(event: HttpEvent, maxBytes: number): Buffer {
+  const raw = event.body ?? '';
+  // Refuse before decoding anything large.
+  const approx = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
+  if (approx > maxBytes + 2) throw tooLarge(maxBytes);
+  const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (bytes.length > maxBytes) throw tooLarge(maxBytes);
+  return bytes;
+}
+
+const tooLarge = (max: number) => new CaError('PAYLOAD_TOO_LARGE', `The request body is larger than ${max} bytes`);
+
+export interface IssueRequest {
+  csr: string | Uint8Array;
+  profile?: string;
+}
+
+const JSON_FIELDS = new Set(['csr', 'profile']);
+
+/**
+ * POST /certificates accepts `application/json` ({"csr": "<PEM>", "profile"?})
+ * or `application/pkcs10` (PEM, base64 DER or DER as the body).
+ */
+export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueRequest {
+  const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const bytes = bodyBytes(event, maxBytes);
+  if (contentType === 'application/pkcs10') {
+    if (bytes.length === 0) throw invalid('The request body is empty', 'body', 'a CSR is required');
+    return { csr: bytes[0] === 0x30 ? new Uint8Array(bytes) : bytes.toString('utf8') };
+  }
+  if (contentType !== 'application/json') {
+    throw new CaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type ${contentType || '(none)'} is not supported; use application/json or application/pkcs10`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw invalid('The request body is not valid JSON', 'body', 'not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw invalid('The request body must be a JSON object', 'body', 'must be an object');
+  }
+  const obj = body as Record<string, unknown>;
+  const details = [];
+  for (const k of Object.keys(obj)) if (!JSON_FIELDS.has(k)) details.push({ field: k, reason: 'unknown field' });
+  if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
+  if (obj.profile !== undefined && typeof obj.profile !== 'string') details.push({ field: 'profile', reason: 'must be a string' });
+  if (details.length) throw new CaError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
+  return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
+}
+
+function invalid(message: string, field: string, reason: string): CaError {
+  return new CaError('INVALID_REQUEST', message, { details: [{ field, reason }] });
+}
+
+/** A serial number in a path: hex, case and colons tolerated, returned canonical. */
+export function readSerial(event: HttpEvent): string {
+  const raw = decodeURIComponent(event.pathParameters?.serialNumber ?? '');
+  const serial = raw.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{2,40}$/.test(serial)) {
+    throw invalid('The serial number must be hexadecimal', 'serialNumber', 'hex digits, at most 20 bytes');
+  }
+  return serial;
+}
+
+export function readCommonName(event: HttpEvent): string {
+  const cn = event.queryStringParameters?.commonName;
+  if (!cn) throw invalid('The commonName query parameter is required', 'commonName', 'required');
+  if (cn.length > 256) throw invalid('The commonName query parameter is too long', 'commonName', 'at most 256 characters');
+  return cn;
+}

@@ -1,0 +1,59 @@
+import type { App } from '../app.js';
+import type { Logger } from '../observability/logger.js';
+import { CaError } from '../pki/errors.js';
+import { issueCertificate } from '../service/issue-certificate.js';
+import { httpHandler, json, type HttpEvent } from './handler.js';
+import { header, readCommonName, readIssueRequest, readSerial } from './requests.js';
+import { caView, certificateView } from './views.js';
+
+/** The caller: the IAM identity API Gateway authenticated, or (local mode only) X-Station-Id. */
+export function stationIdOf(event: HttpEvent, trustHeader: boolean): string {
+  if (trustHeader) return header(event, 'x-station-id')?.slice(0, 128) || 'local';
+  const identity = event.requestContext?.identity;
+  return identity?.userArn || identity?.caller || 'unknown';
+}
+
+export const issueRoute = (app: () => App) =>
+  httpHandler('POST /certificates', () => app().logger, async (event, log) => {
+    const a = app();
+    const request = readIssueRequest(event, a.config.maxBodyBytes);
+    const stationId = stationIdOf(event, a.config.trustStationHeader);
+    log.stationId = stationId;
+    const result = await issueCertificate(a.issue, { ...request, stationId });
+    const { record } = result;
+    Object.assign(log, {
+      serialNumber: record.serialNumber,
+      commonName: record.commonName,
+      issuingCaId: record.issuingCaId,
+      created: result.created,
+      stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+    });
+    return json(result.created ? 201 : 200, certificateView(record, result.ca, false), {
+      Location: `/certificates/${record.serialNumber}`,
+    });
+  });
+
+export const getCertificateRoute = (app: () => App) =>
+  httpHandler('GET /certificates/{serialNumber}', () => app().logger, async (event, log) => {
+    const a = app();
+    const serial = readSerial(event);
+    log.serialNumber = serial;
+    const record = await a.store.getCertificate(serial);
+    if (!record) throw new CaError('NOT_FOUND', `No certificate with serial number ${serial}`);
+    return json(200, certificateView(record, await a.cas.issuer(record.issuingCaId), true));
+  });
+
+export const listCertificatesRoute = (app: () => App) =>
+  httpHandler('GET /certificates', () => app().logger, async (event, log) => {
+    const a = app();
+    const commonName = readCommonName(event);
+    log.commonName = commonName;
+    const records = await a.store.listByCommonName(commonName);
+    const items = await Promise.all(records.map(async (r) => certificateView(r, await a.cas.issuer(r.issuingCaId), true)));
+    return json(200, { items });
+  });
+
+export const getCaRoute = (app: () => App) =>
+  httpHandler('GET /ca', () => app().logger, async () => json(200, caView(await app().cas.activeIssuer())));
+
+export const healthRoute = (logger: () => Logger) => httpHandler('GET /health', logger, async () => json(200, { status: 'ok' }));

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { CaError } from '../pki/errors.js';
+import { HASH_OF, type Signer, type SigningAlgorithm } from '../pki/signer.js';
+
+const ALGORITHM_BY_KEY_SPEC: Record<string, SigningAlgorithm> = {
+  ECC_NIST_P256: 'ECDSA_SHA_256',
+  ECC_NIST_P384: 'ECDSA_SHA_384',
+  RSA_2048: 'RSASSA_PKCS1_V1_5_SHA_256',
+  RSA_3072: 'RSASSA_PKCS1_V1_5_SHA_256',
+  RSA_4096: 'RSASSA_PKCS1_V1_5_SHA_256',
+};
+
+/** KMS failures worth a retry later; anything else needs an operator. */
+const TRANSIENT = new Set(['ThrottlingException', 'KMSInternalException', 'DependencyTimeoutException', 'KeyUnavailableException', 'TimeoutError']);
+
+/** KMS errors become SIGNER_UNAVAILABLE; the cause is kept for the log only. */
+export function signerError(e: unknown): CaError {
+  const name = (e as { name?: string })?.name ?? 'Error';
+  const transient = TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined;
+  return new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', {
+    cause: e,
+    retryAfterSeconds: transient ? 2 : 30,
+  });
+}
+
+/**
+ * A signer whose key never leaves AWS KMS. The public key and key spec are read
+ * once with GetPublicKey (a wrong or unusable key fails here, not at the first
+ * signature); each signature is one Sign call over a locally computed digest
+ * (MessageType DIGEST), so the TBSCertificate itself never travels.
+ */
+export async function createKmsSigner(client: KMSClient, keyId: string): Promise<Signer> {
+  let info;
+  try {
+    info = await client.send(new GetPublicKeyCommand({ KeyId: keyId }));
+  } catch (e) {
+    throw signerError(e);
+  }
+  const algorithm = ALGORITHM_BY_KEY_SPEC[info.KeySpec ?? ''];
+  if (!algorithm || info.KeyUsage !== 'SIGN_VERIFY' || !info.PublicKey || !info.SigningAlgorithms?.includes(algorithm)) {
+    throw new CaError('INTERNAL', 'The CA key in KMS cannot sign certificates', {
+      cause: new Error(`KMS key ${keyId}: spec ${info.KeySpec}, usage ${info.KeyUsage}`),
+    });
+  }
+  const hash = HASH_OF[algorithm];
+  const resolvedKeyId = info.KeyId ?? keyId;
+  return {
+    publicKey: new Uint8Array(info.PublicKey),
+    algorithm,
+    async sign(tbs) {
+      const digest = createHash(hash).update(tbs).digest();
+      let out;
+      try {
+        out = await client.send(
+          new SignCommand({ KeyId: resolvedKeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm }),
+        );
+      } catch (e) {
+        throw signerError(e);
+      }
+      if (!out.Signature) throw signerError(new Error('KMS Sign returned no signature'));
+      return new Uint8Array(out.Signature);
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { CaError, csrMalformed } from './errors.js';
+import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der.js';
+import { describeSpki, type KeyDescription } from './keys.js';
+import { readName, type DistinguishedName } from './names.js';
+import { decodeBase64Strict, findPemBlocks } from './pem.js';
+
+/** A parsed PKCS#10 certification request. Nothing in it is trusted until `verifyCsr` passes. */
+export interface ParsedCsr {
+  /** The whole CertificationRequest. */
+  der: Uint8Array;
+  /** The signed part (CertificationRequestInfo), exactly as encoded. */
+  infoDer: Uint8Array;
+  subject: DistinguishedName;
+  /** SubjectPublicKeyInfo, exactly as encoded. */
+  spkiDer: Uint8Array;
+  key: KeyDescription;
+  signatureAlgorithmOid: string;
+  signature: Uint8Array;
+}
+
+const PEM_LABELS = new Set(['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
+
+/**
+ * Turns request input into DER: PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE
+ * REQUEST`), base64 DER, or raw DER bytes.
+ */
+export function csrInputToDer(input: string | Uint8Array): Uint8Array {
+  if (typeof input !== 'string') {
+    if (input.length > 0 && input[0] === TAG.SEQUENCE) return input;
+    return csrInputToDer(Buffer.from(input).toString('latin1'));
+  }
+  if (input.includes('-----BEGIN')) {
+    const blocks = findPemBlocks(input);
+    if (blocks.length === 0) throw csrMalformed('incomplete PEM block');
+    if (blocks.length > 1) throw csrMalformed('expected exactly one PEM block');
+    const block = blocks[0]!;
+    if (!PEM_LABELS.has(block.label)) {
+      throw csrMalformed(`expected a CERTIFICATE REQUEST PEM block, found ${block.label}`);
+    }
+    if ('error' in block) throw csrMalformed(block.error);
+    return block.der;
+  }
+  const der = decodeBase64Strict(input);
+  if (!der) throw csrMalformed('not PEM and not base64-encoded DER');
+  return der;
+}
+
+/** Parses the structure of a CSR. Throws CSR_MALFORMED for anything that is not one. */
+export function parseCsr(input: string | Uint8Array): ParsedCsr {
+  const der = csrInputToDer(input);
+  try {
+    const root = expectTag(readSingle(der), TAG.SEQUENCE, 'CertificationRequest');
+    checkStructure(root);
+    const parts = childrenOf(root);
+    if (parts.length !== 3) throw new DerError('CertificationRequest must have three parts');
+    const [info, sigAlg, sig] = parts as [typeof root, typeof root, typeof root];
+    expectTag(info, TAG.SEQUENCE, 'CertificationRequestInfo');
+    const infoParts = childrenOf(info);
+    if (infoParts.length !== 4) {
+      // A certificate has more parts at this level; say so, it is a common mistake.
+      if (infoParts.length >= 6) throw new DerError('this is an X.509 certificate, not a certification request');
+      throw new DerError('CertificationRequestInfo must have four parts');
+    }
+    const [version, subjectEl, spkiEl, attributes] = infoParts as [typeof root, typeof root, typeof root, typeof root];
+    expectTag(version, TAG.INTEGER, 'version');
+    const v = valueOf(version);
+    if (v.length !== 1 || v[0] !== 0) throw new DerError('unsupported CSR version');
+    expectTag(attributes, TAG.CONTEXT_0, 'attributes');
+    expectTag(sigAlg, TAG.SEQUENCE, 'signatureAlgorithm');
+    const [sigOid] = childrenOf(sigAlg);
+    if (!sigOid) throw new DerError('signatureAlgorithm without an algorithm');
+    return {
+      der,
+      infoDer: encodedOf(info),
+      subject: readName(subjectEl),
+      spkiDer: encodedOf(spkiEl),
+      key: describeSpki(spkiEl),
+      signatureAlgorithmOid: decodeOid(sigOid),
+      signature: bitStringBytes(sig),
+    };
+  } catch (e) {
+    if (e instanceof DerError) throw csrMalformed(e.message, e);
+    throw e;
+  }
+}
+
+interface SignatureScheme {
+  family: 'EC' | 'RSA' | 'ED25519' | 'DSA';
+  hash: string | null;
+}
+
+/** CSR signature algorithms we can check. SHA-1 and MD5 are refused as too weak. */
+const SIGNATURE_SCHEMES: Record<string, SignatureScheme> = {
+  '1.2.840.10045.4.3.2': { family: 'EC', hash: 'sha256' },
+  '1.2.840.10045.4.3.3': { family: 'EC', hash: 'sha384' },
+  '1.2.840.10045.4.3.4': { family: 'EC', hash: 'sha512' },
+  '1.2.840.113549.1.1.11': { family: 'RSA', hash: 'sha256' },
+  '1.2.840.113549.1.1.12': { family: 'RSA', hash: 'sha384' },
+  '1.2.840.113549.1.1.13': { family: 'RSA', hash: 'sha512' },
+  '1.3.101.112': { family: 'ED25519', hash: null },
+  '2.16.840.1.101.3.4.3.2': { family: 'DSA', hash: 'sha256' },
+};
+
+function schemeFamilyOf(csr: ParsedCsr, key: KeyObject): SignatureScheme['family'] | undefined {
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return 'EC';
+    case 'rsa':
+      return 'RSA';
+    case 'ed25519':
+      return 'ED25519';
+    case 'dsa':
+      return 'DSA';
+    default:
+      return csr.key.family === 'OTHER' ? undefined : csr.key.family;
+  }
+}
+
+/**
+ * Proof of possession: the CSR is signed by the private key of the public key
+ * it carries. Keys we cannot even load are refused as KEY_NOT_ALLOWED.
+ */
+export function verifyCsr(csr: ParsedCsr): void {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' });
+  } catch (e) {
+    if (csr.key.family === 'OTHER') {
+      throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`, { cause: e });
+    }
+    throw csrMalformed('the public key is not valid', e);
+  }
+  const scheme = SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
+  if (!scheme) {
+    throw new CaError('CSR_SIGNATURE_INVALID', `Unsupported CSR signature algorithm ${csr.signatureAlgorithmOid}`);
+  }
+  if (scheme.family !== schemeFamilyOf(csr, key)) {
+    throw new CaError('CSR_SIGNATURE_INVALID', 'The CSR signature algorithm does not match its public key');
+  }
+  let ok = false;
+  try {
+    ok = cryptoVerify(scheme.hash, csr.infoDer, key, csr.signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new CaError('CSR_SIGNATURE_INVALID', 'The CSR signature does not verify with its public key');
+}

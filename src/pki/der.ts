@@ -1,0 +1,168 @@
+/**
+ * A minimal, strict DER reader for hostile input.
+ *
+ * It accepts only definite, minimally encoded lengths and low tag numbers, never
+ * reads past the end of its input, and checks nesting depth iteratively, so a
+ * crafted CSR cannot make it recurse, loop or allocate. Every failure is a
+ * `DerError`; callers translate it into their domain error.
+ */
+export class DerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DerError';
+  }
+}
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8_STRING: 0x0c,
+  NUMERIC_STRING: 0x12,
+  PRINTABLE_STRING: 0x13,
+  TELETEX_STRING: 0x14,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  VISIBLE_STRING: 0x1a,
+  UNIVERSAL_STRING: 0x1c,
+  BMP_STRING: 0x1e,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+  CONTEXT_0: 0xa0,
+} as const;
+
+/** One TLV: `bytes.subarray(start, end)` is the whole element, `value()` its contents. */
+export interface DerElement {
+  readonly tag: number;
+  readonly start: number;
+  readonly valueStart: number;
+  readonly end: number;
+  readonly bytes: Uint8Array;
+}
+
+export const valueOf = (el: DerElement): Uint8Array => el.bytes.subarray(el.valueStart, el.end);
+export const encodedOf = (el: DerElement): Uint8Array => el.bytes.subarray(el.start, el.end);
+export const isConstructed = (tag: number): boolean => (tag & 0x20) !== 0;
+
+/** Reads the element starting at `offset`; it must end at or before `limit`. */
+export function readElement(bytes: Uint8Array, offset = 0, limit = bytes.length): DerElement {
+  if (offset >= limit) throw new DerError('unexpected end of data');
+  const tag = bytes[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
+  if (offset + 1 >= limit) throw new DerError('truncated length');
+  let length = bytes[offset + 1]!;
+  let valueStart = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0) throw new DerError('indefinite length is not DER');
+    if (count > 4) throw new DerError('length too large');
+    if (valueStart + count > limit) throw new DerError('truncated length');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[valueStart + i]!;
+    if (bytes[valueStart] === 0) throw new DerError('length is not minimally encoded');
+    if (length < 0x80) throw new DerError('length is not minimally encoded');
+    valueStart += count;
+  }
+  const end = valueStart + length;
+  if (end > limit) throw new DerError('element extends beyond its container');
+  return { tag, start: offset, valueStart, end, bytes };
+}
+
+/** Reads exactly one element that spans all of `bytes` (no trailing data). */
+export function readSingle(bytes: Uint8Array): DerElement {
+  const el = readElement(bytes, 0, bytes.length);
+  if (el.end !== bytes.length) throw new DerError(`${bytes.length - el.end} bytes of trailing data`);
+  return el;
+}
+
+export function expectTag(el: DerElement, tag: number, what: string): DerElement {
+  if (el.tag !== tag) {
+    throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, found 0x${el.tag.toString(16)}`);
+  }
+  return el;
+}
+
+/** The direct children of a constructed element. */
+export function childrenOf(el: DerElement): DerElement[] {
+  if (!isConstructed(el.tag)) throw new DerError('not a constructed element');
+  const out: DerElement[] = [];
+  let offset = el.valueStart;
+  while (offset < el.end) {
+    const child = readElement(el.bytes, offset, el.end);
+    out.push(child);
+    offset = child.end;
+  }
+  return out;
+}
+
+/**
+ * Walks the whole tree below `el` without recursion and checks that every
+ * constructed element is well formed and no deeper than `maxDepth`.
+ */
+export function checkStructure(el: DerElement, maxDepth = 24, maxElements = 10_000): void {
+  const stack: Array<{ el: DerElement; depth: number }> = [{ el, depth: 0 }];
+  let count = 0;
+  while (stack.length > 0) {
+    const { el: cur, depth } = stack.pop()!;
+    if (++count > maxElements) throw new DerError('too many elements');
+    if (!isConstructed(cur.tag)) continue;
+    if (depth >= maxDepth) throw new DerError('nesting too deep');
+    for (const child of childrenOf(cur)) stack.push({ el: child, depth: depth + 1 });
+  }
+}
+
+export function decodeOid(el: DerElement): string {
+  expectTag(el, TAG.OID, 'object identifier');
+  const v = valueOf(el);
+  if (v.length === 0 || v.length > 64) throw new DerError('bad object identifier length');
+  const arcs: number[] = [];
+  let acc = 0;
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i]!;
+    if (acc === 0 && b === 0x80) throw new DerError('object identifier arc is not minimally encoded');
+    acc = acc * 128 + (b & 0x7f);
+    if (acc > Number.MAX_SAFE_INTEGER / 256) throw new DerError('object identifier arc too large');
+    if ((b & 0x80) === 0) {
+      arcs.push(acc);
+      acc = 0;
+    } else if (i === v.length - 1) {
+      throw new DerError('truncated object identifier');
+    }
+  }
+  const first = arcs.shift()!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs].join('.');
+}
+
+/** Unsigned big-endian magnitude of an INTEGER (leading zero octets stripped). */
+export function integerMagnitude(el: DerElement): Uint8Array {
+  expectTag(el, TAG.INTEGER, 'integer');
+  const v = valueOf(el);
+  if (v.length === 0) throw new DerError('empty integer');
+  if (v.length > 1 && ((v[0] === 0 && (v[1]! & 0x80) === 0) || (v[0] === 0xff && (v[1]! & 0x80) !== 0))) {
+    throw new DerError('integer is not minimally encoded');
+  }
+  let i = 0;
+  while (i < v.length - 1 && v[i] === 0) i++;
+  return v.subarray(i);
+}
+
+export function bitLength(magnitude: Uint8Array): number {
+  let i = 0;
+  while (i < magnitude.length && magnitude[i] === 0) i++;
+  if (i === magnitude.length) return 0;
+  return (magnitude.length - i - 1) * 8 + (32 - Math.clz32(magnitude[i]!));
+}
+
+/** BIT STRING contents with no unused bits (as in keys and signatures). */
+export function bitStringBytes(el: DerElement): Uint8Array {
+  expectTag(el, TAG.BIT_STRING, 'bit string');
+  const v = valueOf(el);
+  if (v.length === 0) throw new DerError('empty bit string');
+  if (v[0] !== 0) throw new DerError('bit string with unused bits');
+  return v.subarray(1);
+}

@@ -1,0 +1,183 @@
+import { createHash, webcrypto } from 'node:crypto';
+import { x509 } from './x509.js';
+import { bitStringBytes, childrenOf, readSingle } from './der.js';
+import type { ParsedCsr } from './csr.js';
+import type { Signer, SigningAlgorithm } from './signer.js';
+
+const DAY_MS = 86_400_000;
+
+/** What a certificate builder needs to know of its issuer. */
+export interface Issuer {
+  /** Subject Name DER of the issuing certificate (the issuer of what it signs). */
+  subjectDer: Uint8Array;
+  /** Key identifier (hex) of the issuing key: the authorityKeyIdentifier it puts in what it signs. */
+  keyIdentifier: string;
+  notAfter: Date;
+  signer: Signer;
+}
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
+export function keyIdentifierOf(spkiDer: Uint8Array): string {
+  const [, bits] = childrenOf(readSingle(spkiDer));
+  return createHash('sha1').update(bitStringBytes(bits!)).digest('hex');
+}
+
+const WEB_ALGORITHMS: Record<SigningAlgorithm, { sign: Record<string, unknown>; key: Record<string, unknown>; size?: number }> = {
+  ECDSA_SHA_256: { sign: { name: 'ECDSA', hash: 'SHA-256' }, key: { name: 'ECDSA', namedCurve: 'P-256' }, size: 32 },
+  ECDSA_SHA_384: { sign: { name: 'ECDSA', hash: 'SHA-384' }, key: { name: 'ECDSA', namedCurve: 'P-384' }, size: 48 },
+  RSASSA_PKCS1_V1_5_SHA_256: {
+    sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    key: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
+  },
+};
+
+/** DER ECDSA-Sig-Value → WebCrypto's fixed-size r||s, which @peculiar/x509 expects. */
+export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array {
+  const [r, s] = childrenOf(readSingle(der));
+  const out = new Uint8Array(size * 2);
+  for (const [i, el] of [r!, s!].entries()) {
+    let v = el.bytes.subarray(el.valueStart, el.end);
+    while (v.length > size && v[0] === 0) v = v.subarray(1);
+    if (v.length > size) throw new Error('ECDSA signature component too large');
+    out.set(v, (i + 1) * size - v.length);
+  }
+  return out;
+}
+
+/**
+ * Adapts the signer port to the WebCrypto shape that @peculiar/x509's generator
+ * calls (its documented seam for external keys). The generator hands over the
+ * TBSCertificate; the signer signs it wherever its key lives.
+ */
+function signerCrypto(signer: Signer): { crypto: Crypto; signingKey: CryptoKey; signingAlgorithm: Algorithm } {
+  const web = WEB_ALGORITHMS[signer.algorithm];
+  const subtle = {
+    sign: async (_alg: unknown, _key: unknown, data: BufferSource) => {
+      const bytes = ArrayBuffer.isView(data)
+        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+        : new Uint8Array(data);
+      const signature = await signer.sign(bytes);
+      const out = web.size ? ecdsaDerToRaw(signature, web.size) : signature;
+      return out.slice().buffer;
+    },
+    digest: (alg: AlgorithmIdentifier, data: BufferSource) => webcrypto.subtle.digest(alg, data),
+  };
+  const crypto = { subtle, getRandomValues: (a: Uint8Array) => webcrypto.getRandomValues(a) } as unknown as Crypto;
+  const signingKey = { algorithm: web.key, type: 'private', extractable: false, usages: ['sign'] } as unknown as CryptoKey;
+  return { crypto, signingKey, signingAlgorithm: web.sign as unknown as Algorithm };
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/**
+ * notBefore is backdated for clock skew; notAfter is notBefore plus the validity
+ * but never after the issuer's notAfter. Times are whole seconds, as X.509 encodes them.
+ */
+export function deviceValidity(now: Date, validityDays: number, backdateSeconds: number, issuerNotAfter: Date): Validity {
+  const nb = Math.floor(now.getTime() / 1000) * 1000 - backdateSeconds * 1000;
+  const na = Math.min(nb + validityDays * DAY_MS, Math.floor(issuerNotAfter.getTime() / 1000) * 1000);
+  return { notBefore: new Date(nb), notAfter: new Date(na) };
+}
+
+export interface BuiltCertificate {
+  der: Uint8Array;
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+async function generate(params: {
+  serialNumber: string;
+  subjectDer: Uint8Array;
+  issuerDer: Uint8Array;
+  publicKey: Uint8Array;
+  validity: Validity;
+  extensions: x509.Extension[];
+  signer: Signer;
+}): Promise<BuiltCertificate> {
+  const { crypto, signingKey, signingAlgorithm } = signerCrypto(params.signer);
+  const cert = await x509.X509CertificateGenerator.create(
+    {
+      serialNumber: params.serialNumber,
+      subject: new x509.Name(params.subjectDer.slice()),
+      issuer: new x509.Name(params.issuerDer.slice()),
+      notBefore: params.validity.notBefore,
+      notAfter: params.validity.notAfter,
+      publicKey: params.publicKey.slice(),
+      signingKey,
+      signingAlgorithm,
+      extensions: params.extensions,
+    },
+    crypto,
+  );
+  return {
+    der: new Uint8Array(cert.rawData),
+    serialNumber: params.serialNumber,
+    notBefore: params.validity.notBefore,
+    notAfter: params.validity.notAfter,
+  };
+}
+
+/**
+ * The `device` profile (reference implementation on @peculiar/x509): the CSR's
+ * subject and key, CA:FALSE, digitalSignature (+ keyEncipherment for RSA),
+ * clientAuth, subject and authority key identifiers. Nothing the CSR requests
+ * is copied: the profile alone decides the extensions.
+ */
+export function buildDeviceCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Promise<BuiltCertificate> {
+  const usages = x509.KeyUsageFlags.digitalSignature | (csr.key.family === 'RSA' ? x509.KeyUsageFlags.keyEncipherment : 0);
+  return generate({
+    serialNumber,
+    subjectDer: csr.subject.der,
+    issuerDer: issuer.subjectDer,
+    publicKey: csr.spkiDer,
+    validity,
+    signer: issuer.signer,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(usages, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(csr.spkiDer)),
+      new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
+    ],
+  });
+}
+
+export interface CaCertificateParams {
+  /** `root`: no path length limit. `issuing`: pathLen 0, it signs only end-entity certificates. */
+  role: 'root' | 'issuing';
+  serialNumber: string;
+  subjectDer: Uint8Array;
+  /** The CA's own public key (SPKI DER). */
+  publicKey: Uint8Array;
+  validity: Validity;
+  /** The CA that signs this certificate; for a self-signed root, the root itself. */
+  issuer: Omit<Issuer, 'notAfter'>;
+}
+
+/** Builds a CA certificate (root or issuing) with the same generator as device certificates. */
+export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertificate> {
+  return generate({
+    serialNumber: p.serialNumber,
+    subjectDer: p.subjectDer,
+    issuerDer: p.issuer.subjectDer,
+    publicKey: p.publicKey,
+    validity: p.validity,
+    signer: p.issuer.signer,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, p.role === 'issuing' ? 0 : undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(p.publicKey)),
+      new x509.AuthorityKeyIdentifierExtension(p.issuer.keyIdentifier),
+    ],
+  });
+}
+
+/** Name DER for a CA subject built from configuration. */
+export function caSubjectDer(fields: { C?: string; O?: string; CN: string }): Uint8Array {
+  const parts = [fields.C && `C=${fields.C}`, fields.O && `O=${fields.O}`, `CN=${fields.CN}`].filter(Boolean);
+  return new Uint8Array(new x509.Name(parts.join(', ')).toArrayBuffer());
+}

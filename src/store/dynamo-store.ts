@@ -1,0 +1,181 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { CaError } from '../pki/errors.js';
+import {
+  SerialCollisionError,
+  type CaRecord,
+  type CaStore,
+  type CertificateRecord,
+  type CertificateStore,
+  type Claim,
+} from '../service/ports.js';
+import { COMMON_NAME_INDEX } from './table.js';
+
+const CERT = (serial: string) => `CERT#${serial}`;
+const CLAIM = (key: string) => `CLAIM#${key}`;
+const CA = (id: string) => `CA#${id}`;
+const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
+
+/** SDK errors a caller may retry later (throttling, service faults, network). */
+const TRANSIENT = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+]);
+
+function translate(e: unknown): never {
+  if (e instanceof CaError || e instanceof SerialCollisionError) throw e;
+  const name = (e as { name?: string })?.name ?? '';
+  const transient = TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined || /ECONN|ETIMEDOUT|socket/i.test(String((e as Error)?.message));
+  if (transient) {
+    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { cause: e, retryAfterSeconds: 2 });
+  }
+  throw new CaError('INTERNAL', 'The certificate ledger failed', { cause: e });
+}
+
+const isConditionFailure = (e: unknown) =>
+  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
+
+function strip<T>(item: Record<string, unknown> | undefined, ...keys: string[]): T | undefined {
+  if (!item) return undefined;
+  const copy = { ...item };
+  for (const k of ['pk', 'type', ...keys]) delete copy[k];
+  return copy as T;
+}
+
+/**
+ * The ledger and CA records in one DynamoDB table, with conditional single-item
+ * writes only, so the same code runs on DynamoDB and on dynalite.
+ */
+export class DynamoStore implements CertificateStore, CaStore {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(client: DynamoDBClient, private readonly tableName: string) {
+    this.doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  }
+
+  private async get(pk: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }));
+      return out.Item;
+    } catch (e) {
+      translate(e);
+    }
+  }
+
+  /** A conditional put; false when the condition does not hold. */
+  private async putIf(item: Record<string, unknown>, condition: string, values?: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: condition,
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      translate(e);
+    }
+  }
+
+  async claim(claim: Claim): Promise<Claim | undefined> {
+    const item = { pk: CLAIM(claim.key), type: 'claim', ...claim };
+    for (let i = 0; i < 3; i++) {
+      if (await this.putIf(item, 'attribute_not_exists(pk)')) return undefined;
+      const holder = strip<Claim>(await this.get(CLAIM(claim.key)));
+      if (holder) return holder;
+      // Released between our write and our read: try again.
+    }
+    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy', { retryAfterSeconds: 1, cause: new Error('claim contention') });
+  }
+
+  replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean> {
+    return this.putIf({ pk: CLAIM(claim.key), type: 'claim', ...claim }, 'serialNumber = :expected', { ':expected': expectedSerial });
+  }
+
+  async releaseClaim(key: string, serial: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: CLAIM(key) },
+          ConditionExpression: 'serialNumber = :serial',
+          ExpressionAttributeValues: { ':serial': serial },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) translate(e);
+    }
+  }
+
+  async putCertificate(record: CertificateRecord): Promise<void> {
+    const item = {
+      pk: CERT(record.serialNumber),
+      type: 'certificate',
+      ...record,
+      ...(record.commonName !== undefined
+        ? { gsi1pk: `CN#${record.commonName}`, gsi1sk: `${record.issuedAt}#${record.serialNumber}` }
+        : {}),
+    };
+    if (!(await this.putIf(item, 'attribute_not_exists(pk)'))) throw new SerialCollisionError(record.serialNumber);
+  }
+
+  async getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
+    return strip<CertificateRecord>(await this.get(CERT(serialNumber)), 'gsi1pk', 'gsi1sk');
+  }
+
+  async listByCommonName(commonName: string): Promise<CertificateRecord[]> {
+    const items: CertificateRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    try {
+      do {
+        const out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: COMMON_NAME_INDEX,
+            KeyConditionExpression: 'gsi1pk = :cn',
+            ExpressionAttributeValues: { ':cn': `CN#${commonName}` },
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        for (const item of out.Items ?? []) items.push(strip<CertificateRecord>(item, 'gsi1pk', 'gsi1sk')!);
+        startKey = out.LastEvaluatedKey;
+      } while (startKey);
+    } catch (e) {
+      translate(e);
+    }
+    return items;
+  }
+
+  async getCa(id: string): Promise<CaRecord | undefined> {
+    return strip<CaRecord>(await this.get(CA(id)));
+  }
+
+  putCa(record: CaRecord): Promise<boolean> {
+    return this.putIf({ pk: CA(record.id), type: 'ca', ...record }, 'attribute_not_exists(pk)');
+  }
+
+  async getActiveIssuingCaId(): Promise<string | undefined> {
+    const item = await this.get(ACTIVE_ISSUING);
+    return item?.caId as string | undefined;
+  }
+
+  setActiveIssuingCa(id: string, expected: string | undefined): Promise<boolean> {
+    const item = { pk: ACTIVE_ISSUING, type: 'pointer', caId: id, updatedAt: new Date().toISOString() };
+    return expected === undefined
+      ? this.putIf(item, 'attribute_not_exists(pk)')
+      : this.putIf(item, 'caId = :expected', { ':expected': expected });
+  }
+}

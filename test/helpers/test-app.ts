@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp, type App, type AppOverrides } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { ensureLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Logger } from '../../src/observability/logger.js';
+
+export interface LogEntry {
+  level: string;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/** A logger that keeps what it is told, so tests can read the log lines. */
+export function memoryLogger(): Logger & { entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => entries.push({ level, message, fields });
+  return { entries, info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+}
+
+export interface TestLedger {
+  endpoint: string;
+  client: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+/** An in-memory dynalite, one per test file. */
+export async function startTestLedger(): Promise<TestLedger> {
+  const { server, endpoint } = await startDynalite();
+  const client = localDynamoClient(endpoint);
+  return {
+    endpoint,
+    client,
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+let tableCounter = 0;
+
+export interface TestApp {
+  app: App;
+  config: Config;
+  logger: ReturnType<typeof memoryLogger>;
+  stateDir: string;
+  cleanup(): void;
+}
+
+/**
+ * The real app (real config loader, DynamoDB store, software CA made by the same
+ * builder as local mode) on a fresh table of the given ledger.
+ */
+export async function createTestApp(
+  ledger: TestLedger,
+  env: Record<string, string> = {},
+  overrides: AppOverrides = {},
+): Promise<TestApp> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-test-'));
+  const tableName = `ledger-${process.pid}-${++tableCounter}`;
+  const config = loadConfig({
+    TABLE_NAME: tableName,
+    ALLOW_SOFTWARE_SIGNER: 'true',
+    LOCAL_STATE_DIR: stateDir,
+    IN_FLIGHT_WAIT_MS: '3000',
+    ...env,
+  });
+  await ensureTable(ledger.client, tableName);
+  await ensureLocalCa(ledger.client, config);
+  const logger = memoryLogger();
+  const app = createApp(config, { dynamo: ledger.client, logger, ...overrides });
+  return { app, config, logger, stateDir, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
+}
