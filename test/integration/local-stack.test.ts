@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { csrFixture } from '../helpers/fixtures.js';
+import { opensslVerify } from '../helpers/openssl.js';
+
+
+const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-it-'));
+const work = mkdtempSync(join(tmpdir(), 'factory-ca-csr-'));
+let stack: RunningStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack(stateDir);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+}, 30_000);
+
+/** A key and CSR made by openssl, as a station would make them. */
+function opensslCsr(name: string, subject: string, keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']): string {
+  const csr = join(work, `${name}.csr`);
+  execFileSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', join(work, `${name}.key`), '-subj', subject, '-out', csr], { stdio: 'ignore' });
+  return readFileSync(csr, 'utf8');
+}
+
+async function post(body: string, contentType = 'application/pkcs10', headers: Record<string, string> = {}) {
+  const res = await fetch(`${stack.baseUrl}/certificates`, { method: 'POST', body, headers: { 'Content-Type': contentType, ...headers } });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, any> };
+}
+const get = async (path: string) => {
+  const res = await fetch(`${stack.baseUrl}${path}`);
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
+};
+
+describe('The local stack (npm start) over HTTP', () => {
+  it('issues a certificate for an openssl-made CSR that openssl verifies against the root', async () => {
+    const csr = opensslCsr('dev1', '/C=US/O=Example Corp/OU=Line 1/CN=it-device-0001/serialNumber=SN-1');
+    const res = await post(csr, 'application/pkcs10', { 'X-Station-Id': 'station-it' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toBe(`/certificates/${res.json.serialNumber}`);
+    expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/device\.pem: OK/);
+    // The bundle the device presents: its certificate, then the issuing CA.
+    expect(res.json.certificateChainPem.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+
+    const again = await post(csr);
+    expect(again.status).toBe(200);
+    expect(again.json.certificatePem).toBe(res.json.certificatePem);
+
+    const byId = await get(`/certificates/${res.json.serialNumber}`);
+    expect(byId.status).toBe(200);
+    expect(byId.json).toMatchObject({ serialNumber: res.json.serialNumber, stationId: 'station-it', status: 'ISSUED' });
+    const list = await get('/certificates?commonName=it-device-0001');
+    expect(list.json.items.map((i: { serialNumber: string }) => i.serialNumber)).toEqual([res.json.serialNumber]);
+  });
+
+  it('issues for RSA and P-384 keys sent as JSON', async () => {
+    for (const [name, args] of [
+      ['rsa', ['-newkey', 'rsa:2048']],
+      ['p384', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384']],
+    ] as const) {
+      const csr = opensslCsr(name, `/C=US/O=Example Corp/CN=it-${name}`, [...args]);
+      const res = await post(JSON.stringify({ csr }), 'application/json');
+      expect(res.status).toBe(201);
+      expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+    }
+  });
+
+  it('refuses a second key for the same common name with 409', async () => {
+    const first = await post(opensslCsr('dupa', '/C=US/O=Example Corp/CN=it-dup'));
+    const second = await post(opensslCsr('dupb', '/C=US/O=Example Corp/CN=it-dup'));
+    expect([first.status, second.status]).toEqual([201, 409]);
+    expect(second.json.error).toMatchObject({ code: 'DUPLICATE_COMMON_NAME', details: [{ serialNumber: first.json.serialNumber }] });
+  });
+
+  it.each([
+    ['INVALID_REQUEST', 400, () => post('{"csr":', 'application/json')],
+    ['CSR_MALFORMED', 400, () => post(csrFixture('certificate.pem'))],
+    ['CSR_SIGNATURE_INVALID', 400, () => post(csrFixture('bad-signature.csr'))],
+    ['POLICY_VIOLATION', 422, () => post(csrFixture('email.csr'))],
+    ['KEY_NOT_ALLOWED', 422, () => post(csrFixture('rsa-1024.csr'))],
+    ['UNSUPPORTED_MEDIA_TYPE', 415, () => post(csrFixture('ec-p256.csr'), 'text/plain')],
+    ['PAYLOAD_TOO_LARGE', 413, () => post('A'.repeat(16 * 1024 + 1))],
+    ['NOT_FOUND', 404, () => get('/certificates/00ff00ff')],
+  ])('answers %s with %i and a JSON error', async (code, status, send) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.json.error.code).toBe(code);
+  });
+
+  it('records nothing for a rejected request', async () => {
+    await post(csrFixture('email.csr')); // CN=device-0007, refused by policy
+    expect((await get('/certificates?commonName=device-0007')).json.items).toEqual([]);
+  });
+
+  it('serves the CA, and reuses the same CA and ledger after a restart', async () => {
+    const before = await get('/ca');
+    expect(before.status).toBe(200);
+    const issued = await post(opensslCsr('restart', '/C=US/O=Example Corp/CN=it-restart'));
+    await stack.stop();
+    stack = await startLocalStack(stateDir);
+    const after = await get('/ca');
+    expect(after.json.id).toBe(before.json.id);
+    expect(after.json.certificatePem).toBe(before.json.certificatePem);
+    expect((await get(`/certificates/${issued.json.serialNumber}`)).status).toBe(200);
+    expect(stack.output()).toMatch(/issuing CA .* reused/);
+  }, 120_000);
+});

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableDefinition } from '../../src/store/table.js';
+
+type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+const out = mkdtempSync(join(tmpdir(), 'factory-ca-package-'));
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  // No AWS credentials and no network: packaging must work offline.
+  const env = { ...process.env, NODE_OPTIONS: '', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none' };
+  execFileSync(process.execPath, ['node_modules/serverless/bin/serverless.js', 'package', '--stage', 'ci', '--package', out], { env, stdio: 'pipe' });
+  resources = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+}, 120_000);
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+/** File names in a zip archive, read from its central directory. */
+function zipEntries(zip: Buffer): string[] {
+  const names: string[] = [];
+  for (let i = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])); i >= 0; i = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), i + 46)) {
+    const length = zip.readUInt16LE(i + 28);
+    names.push(zip.subarray(i + 46, i + 46 + length).toString('utf8'));
+  }
+  return names;
+}
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+describe('The packaged stack (serverless package)', () => {
+  it('declares the ledger table with the keys and index the code uses', () => {
+    const [[, table]] = ofType('AWS::DynamoDB::Table') as [[string, Resource]];
+    const def = tableDefinition('x');
+    expect(table.Properties.KeySchema).toEqual(def.KeySchema);
+    expect(table.Properties.AttributeDefinitions).toEqual(def.AttributeDefinitions);
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual(def.GlobalSecondaryIndexes);
+    expect(table.Properties.BillingMode).toBe(def.BillingMode);
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+    expect(table.DeletionPolicy).toBe('Retain');
+  });
+
+  it('requires IAM auth on every route but GET /health', () => {
+    const methods = ofType('AWS::ApiGateway::Method');
+    expect(methods).toHaveLength(5);
+    for (const [id, m] of methods) {
+      expect([id, m.Properties.AuthorizationType]).toEqual([id, id === 'ApiGatewayMethodHealthGet' ? 'NONE' : 'AWS_IAM']);
+    }
+  });
+
+  it('throttles the stage', () => {
+    const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
+    expect(deployment.Properties.StageDescription).toMatchObject({ ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 });
+  });
+
+  it('runs the functions on nodejs22.x, and never enables the software signer', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions).toHaveLength(5);
+    for (const [, f] of functions) {
+      expect(f.Properties.Runtime).toBe('nodejs22.x');
+      expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
+      expect(f.Properties.Environment.Variables.TRUST_STATION_HEADER).toBe('false');
+    }
+  });
+
+  it('outputs station and operator policies that allow only execute-api:Invoke', () => {
+    const policies = ofType('AWS::IAM::ManagedPolicy');
+    expect(policies.map(([id]) => id).sort()).toEqual(['OperatorPolicy', 'StationPolicy']);
+    for (const [, p] of policies) {
+      for (const s of p.Properties.PolicyDocument.Statement) expect(s.Action).toBe('execute-api:Invoke');
+    }
+  });
+
+  it('lets the functions sign only with issuing-key aliases and grants no wildcard action', () => {
+    const role = resources.IamRoleLambdaExecution!;
+    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+    const kms = statements.find((s: any) => [].concat(s.Action).includes('kms:Sign' as never));
+    expect(kms.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-issuing*');
+    for (const s of statements) for (const a of [].concat(s.Action)) expect(a).not.toMatch(/\*$/);
+  });
+
+  it('ships the policy file with each function', () => {
+    const listing = zipEntries(readFileSync(join(out, 'issueCertificate.zip')));
+    expect(listing).toContain('config/policy.json');
+    expect(listing).toContain('src/handlers/issue-certificate.mjs');
+  });
+});

@@ -1,0 +1,1 @@
+export { getCaRoute, getCertificateRoute, healthRoute, listCertificatesRoute, issueRoute as issueCertificateHandlerFor } from '../../../src/http/routes.js';

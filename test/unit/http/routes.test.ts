@@ -1,0 +1,211 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { getCaRoute, getCertificateRoute, healthRoute, issueCertificateHandlerFor, listCertificatesRoute } from './route-helpers.js';
+import { CaError } from '../../../src/pki/errors.js';
+import { signerError } from '../../../src/kms/kms-signer.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
+import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { opensslVerify } from '../../helpers/openssl.js';
+
+let ledger: TestLedger;
+let t: TestApp;
+beforeAll(async () => {
+  ledger = await startTestLedger();
+  t = await createTestApp(ledger);
+});
+afterAll(async () => {
+  t.cleanup();
+  await ledger.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+const app = () => t.app;
+const issue = issueCertificateHandlerFor(app);
+const call = async (h: (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>, e: ReturnType<typeof apiEvent>) => {
+  const res = await h(e, lambdaContext());
+  return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+};
+const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
+const pkcs10 = (body: string, isBase64Encoded = false) =>
+  apiEvent({ method: 'POST', path: '/certificates', body, isBase64Encoded, headers: { 'content-type': 'application/pkcs10' } });
+
+describe('Route: POST /certificates', () => {
+  it('issues a certificate for a JSON body: 201, Location and the documented fields', async () => {
+    const res = await call(issue, jsonPost({ csr: csrFor('route-1') }));
+    expect(res.statusCode).toBe(201);
+    expect(res.headers?.Location).toBe(`/certificates/${res.json.serialNumber}`);
+    expect(res.headers?.['Content-Type']).toBe('application/json');
+    expect(Object.keys(res.json).sort()).toEqual(
+      ['caCertificatePem', 'certificateChainPem', 'certificateId', 'certificatePem', 'issuingCaId', 'notAfter', 'notBefore', 'rootCertificatePem', 'serialNumber', 'status', 'subject'].sort(),
+    );
+    expect(res.json.certificateChainPem).toBe(res.json.certificatePem + res.json.caCertificatePem);
+    expect(res.json.subject).toEqual({ C: 'US', O: 'Example Corp', CN: 'route-1' });
+    expect(res.json.status).toBe('ISSUED');
+    expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+  });
+
+  it('answers a retry of the same CSR with 200 and the same certificate', async () => {
+    const csr = csrFor('route-2');
+    const first = await call(issue, jsonPost({ csr }));
+    const again = await call(issue, jsonPost({ csr }));
+    expect([first.statusCode, again.statusCode]).toEqual([201, 200]);
+    expect(again.json).toEqual(first.json);
+  });
+
+  it.each([
+    ['PEM', () => pkcs10(csrFixture('ec-p384.csr'))],
+    ['base64 DER', () => pkcs10(csrFixture('rsa-2048.csr').replace(/-----[^-]+-----|\n/g, ''))],
+    ['binary DER (base64-encoded by API Gateway)', () => pkcs10(Buffer.from(csrFixtureBytes('ec-p256.der')).toString('base64'), true)],
+    ['a NEW CERTIFICATE REQUEST label', () => jsonPost({ csr: csrFixture('ec-p256-full.csr').replace(/CERTIFICATE REQUEST/g, 'NEW CERTIFICATE REQUEST') })],
+  ])('accepts an application/pkcs10 or JSON body carrying %s', async (_, event) => {
+    const res = await call(issue, event());
+    expect([200, 201]).toContain(res.statusCode);
+    expect(res.json.serialNumber).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it.each([
+    ['not JSON', 'INVALID_REQUEST', 400, jsonPost('{"csr": ')],
+    ['a JSON array', 'INVALID_REQUEST', 400, jsonPost('[]')],
+    ['no csr', 'INVALID_REQUEST', 400, jsonPost({})],
+    ['csr of the wrong type', 'INVALID_REQUEST', 400, jsonPost({ csr: 42 })],
+    ['an unknown field', 'INVALID_REQUEST', 400, jsonPost({ csr: 'x', admin: true })],
+    ['profile of the wrong type', 'INVALID_REQUEST', 400, jsonPost({ csr: 'x', profile: 1 })],
+    ['an unknown profile', 'INVALID_REQUEST', 400, jsonPost({ csr: csrFixture('ec-p256.csr'), profile: 'server' })],
+    ['an empty pkcs10 body', 'INVALID_REQUEST', 400, pkcs10('')],
+    ['a csr that is not PEM', 'CSR_MALFORMED', 400, jsonPost({ csr: 'not a csr' })],
+    ['a certificate instead of a CSR', 'CSR_MALFORMED', 400, jsonPost({ csr: csrFixture('certificate.pem') })],
+    ['truncated DER', 'CSR_MALFORMED', 400, pkcs10(Buffer.from(csrFixtureBytes('truncated.der')).toString('base64'), true)],
+    ['a broken signature', 'CSR_SIGNATURE_INVALID', 400, jsonPost({ csr: csrFixture('bad-signature.csr') })],
+    ['an RSA-1024 key', 'KEY_NOT_ALLOWED', 422, jsonPost({ csr: csrFixture('rsa-1024.csr') })],
+    ['an Ed25519 key', 'KEY_NOT_ALLOWED', 422, jsonPost({ csr: csrFixture('ed25519.csr') })],
+    ['a P-521 key', 'KEY_NOT_ALLOWED', 422, jsonPost({ csr: csrFixture('ec-p521.csr') })],
+    ['a subject that breaks the policy', 'POLICY_VIOLATION', 422, jsonPost({ csr: csrFixture('wrong-org.csr') })],
+    ['text/plain', 'UNSUPPORTED_MEDIA_TYPE', 415, apiEvent({ method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })],
+    ['no Content-Type', 'UNSUPPORTED_MEDIA_TYPE', 415, apiEvent({ method: 'POST', body: '{}' })],
+    ['a body of 16 KiB + 1', 'PAYLOAD_TOO_LARGE', 413, jsonPost(JSON.stringify({ csr: 'A'.repeat(16 * 1024 - 9) }))],
+    ['a 10 MB body', 'PAYLOAD_TOO_LARGE', 413, pkcs10('A'.repeat(10 * 1024 * 1024))],
+  ] as const)('refuses %s with %s (%i)', async (_, code, status, event) => {
+    const res = await call(issue, event);
+    expect(res.statusCode).toBe(status);
+    expect(res.json.error.code).toBe(code);
+    expect(typeof res.json.error.message).toBe('string');
+  });
+
+  it('does not refuse a body of exactly 16 KiB for its size', async () => {
+    const res = await call(issue, jsonPost(JSON.stringify({ csr: 'A'.repeat(16 * 1024 - 10) })));
+    expect(res.json.error.code).toBe('CSR_MALFORMED');
+  });
+
+  it('lists every policy violation in details', async () => {
+    const res = await call(issue, jsonPost({ csr: csrFixture('many-violations.csr') }));
+    expect(res.statusCode).toBe(422);
+    expect(res.json.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['C', 'CN', 'O', 'title'].sort());
+    for (const d of res.json.error.details) expect(typeof d.reason).toBe('string');
+  });
+
+  it('answers 409 DUPLICATE_COMMON_NAME with the existing serial', async () => {
+    const first = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
+    const res = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
+    expect(res.statusCode).toBe(409);
+    expect(res.json.error).toMatchObject({ code: 'DUPLICATE_COMMON_NAME', details: [{ field: 'CN', serialNumber: first.json.serialNumber }] });
+  });
+
+  it('answers 503 SIGNER_UNAVAILABLE with Retry-After when KMS is throttled', async () => {
+    const ca = await t.app.cas.activeIssuer();
+    jest.spyOn(ca.issuer.signer, 'sign').mockRejectedValueOnce(signerError(Object.assign(new Error('Rate exceeded for key arn:aws:kms:secret'), { name: 'ThrottlingException' })));
+    const res = await call(issue, jsonPost({ csr: csrFor('route-kms') }));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers?.['Retry-After']).toBe('2');
+    expect(res.json.error.code).toBe('SIGNER_UNAVAILABLE');
+    expect(res.body).not.toContain('arn:aws:kms');
+  });
+
+  it('answers 503 STORE_UNAVAILABLE when the ledger is throttled, and issues nothing', async () => {
+    jest.spyOn(t.app.store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    const res = await call(issue, jsonPost({ csr: csrFor('route-ddb') }));
+    expect(res.statusCode).toBe(503);
+    expect(res.json.error.code).toBe('STORE_UNAVAILABLE');
+    expect(res.headers?.['Retry-After']).toBe('2');
+    expect(res.json).not.toHaveProperty('certificatePem');
+    expect(await t.app.store.listByCommonName('route-ddb')).toEqual([]);
+  });
+
+  it('answers 500 INTERNAL without the cause, and logs the cause', async () => {
+    jest.spyOn(t.app.store, 'claim').mockRejectedValueOnce(new Error('secret table detail xyz'));
+    const res = await call(issue, jsonPost({ csr: csrFor('route-500') }));
+    expect(res.statusCode).toBe(500);
+    expect(res.json).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
+    expect(res.body).not.toContain('xyz');
+    const line = t.logger.entries.at(-1)!;
+    expect(line.level).toBe('ERROR');
+    expect(JSON.stringify(line.fields)).toContain('secret table detail xyz');
+  });
+
+  it('writes one log line per request with serial, CN, station and outcome, and no PEM', async () => {
+    const before = t.logger.entries.length;
+    const res = await call(issue, jsonPost({ csr: csrFor('route-log') }, { 'X-Station-Id': 'line-3' }));
+    const lines = t.logger.entries.slice(before);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.fields).toMatchObject({
+      route: 'POST /certificates',
+      status: 201,
+      outcome: 'success',
+      serialNumber: res.json.serialNumber,
+      commonName: 'route-log',
+      issuingCaId: res.json.issuingCaId,
+    });
+    expect(JSON.stringify(lines[0])).not.toContain('BEGIN');
+  });
+});
+
+describe('Route: GET /certificates/{serialNumber}', () => {
+  it('returns the record with issuedAt and stationId (the IAM caller)', async () => {
+    const issued = await call(issue, { ...jsonPost({ csr: csrFor('route-get') }), requestContext: apiEvent({ userArn: 'arn:aws:iam::123456789012:user/station-9' }).requestContext });
+    const res = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber.toUpperCase() } }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toEqual({ ...issued.json, issuedAt: expect.any(String), stationId: 'arn:aws:iam::123456789012:user/station-9' });
+  });
+
+  it('answers 404 NOT_FOUND and 400 for a serial that is not hex', async () => {
+    const missing = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: '0123abcd' } }));
+    expect([missing.statusCode, missing.json.error.code]).toEqual([404, 'NOT_FOUND']);
+    const bad = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: 'xyz' } }));
+    expect([bad.statusCode, bad.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
+
+describe('Route: GET /certificates?commonName=', () => {
+  it('lists the certificates of a common name', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('route-list') }));
+    const res = await call(listCertificatesRoute(app), apiEvent({ query: { commonName: 'route-list' } }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json.items).toHaveLength(1);
+    expect(res.json.items[0]).toMatchObject({ serialNumber: issued.json.serialNumber, stationId: 'unknown' });
+    const none = await call(listCertificatesRoute(app), apiEvent({ query: { commonName: 'nobody' } }));
+    expect(none.json).toEqual({ items: [] });
+  });
+
+  it('requires commonName', async () => {
+    const res = await call(listCertificatesRoute(app), apiEvent({}));
+    expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
+
+describe('Route: GET /ca and GET /health', () => {
+  it('returns the active issuing CA, the root and the chain', async () => {
+    const res = await call(getCaRoute(app), apiEvent({}));
+    expect(res.statusCode).toBe(200);
+    expect(res.json.chainPem).toBe(res.json.certificatePem + res.json.rootCertificatePem);
+    expect(res.json.id).toMatch(/^issuing-/);
+    expect(Date.parse(res.json.notAfter)).toBeGreaterThan(Date.parse(res.json.notBefore));
+  });
+
+  it('answers health with {"status":"ok"}', async () => {
+    const res = await call(healthRoute(() => t.logger), apiEvent({}));
+    expect([res.statusCode, res.json]).toEqual([200, { status: 'ok' }]);
+  });
+});

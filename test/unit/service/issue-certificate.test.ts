@@ -1,0 +1,245 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
+import { issueCertificate, type IssueDeps } from '../../../src/service/issue-certificate.js';
+import { CaError } from '../../../src/pki/errors.js';
+import { x509 } from '../../../src/pki/x509.js';
+import { signerError } from '../../../src/kms/kms-signer.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { opensslVerify } from '../../helpers/openssl.js';
+
+const csrFor = (cn: string, key = newP256Key()) => buildCsr({ key, subjectDer: subject({ CN: STRING.utf8(cn) }) });
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    if (e instanceof CaError) return e.code;
+    throw e;
+  }
+}
+
+let ledger: TestLedger;
+const apps: TestApp[] = [];
+beforeAll(async () => {
+  ledger = await startTestLedger();
+});
+afterAll(async () => {
+  apps.forEach((a) => a.cleanup());
+  await ledger.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+async function newApp(env: Record<string, string> = {}, overrides: Parameters<typeof createTestApp>[2] = {}) {
+  const t = await createTestApp(ledger, env, overrides);
+  apps.push(t);
+  return t;
+}
+
+/** A clock the test moves by hand. */
+function manualClock(start = Date.now()) {
+  let now = start;
+  return { clock: () => new Date(now), advance: (ms: number) => (now += ms) };
+}
+
+describe('Function: issueCertificate', () => {
+  it('records the certificate before returning it, with every ledger field', async () => {
+    const { app } = await newApp();
+    const result = await issueCertificate(app.issue, { csr: csrFor('ledger-1'), stationId: 'station-7' });
+    expect(result.created).toBe(true);
+    const stored = await app.store.getCertificate(result.record.serialNumber);
+    expect(stored).toEqual(result.record);
+    expect(stored).toMatchObject({
+      status: 'ISSUED',
+      commonName: 'ledger-1',
+      stationId: 'station-7',
+      issuingCaId: result.ca.record.id,
+      subject: { C: 'US', O: 'Example Corp', CN: 'ledger-1' },
+      profile: 'device',
+    });
+    expect(stored!.serialNumber).toMatch(/^[0-9a-f]{32}$/);
+    expect(stored!.csrSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored!.publicKeySha256).toMatch(/^[0-9a-f]{64}$/);
+    const cert = new x509.X509Certificate(stored!.certificatePem);
+    expect(cert.serialNumber).toBe(stored!.serialNumber);
+    expect(stored!.certificateId).toBe(Buffer.from(await cert.getThumbprint('SHA-256')).toString('hex'));
+    expect(opensslVerify(result.ca.rootCertificatePem, result.ca.caCertificatePem, stored!.certificatePem)).toMatch(/OK/);
+  });
+
+  it('returns no certificate when the record cannot be written, and frees the name', async () => {
+    const { app } = await newApp();
+    const put = jest.spyOn(app.store, 'putCertificate').mockRejectedValueOnce(
+      new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }),
+    );
+    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('lost-1'), stationId: 's' }))).toBe('STORE_UNAVAILABLE');
+    expect(put).toHaveBeenCalledTimes(1);
+    expect(await app.store.listByCommonName('lost-1')).toEqual([]);
+    // A retry (here with another key) succeeds and issues exactly one certificate.
+    const retry = await issueCertificate(app.issue, { csr: csrFor('lost-1'), stationId: 's' });
+    expect(retry.created).toBe(true);
+    expect(await app.store.listByCommonName('lost-1')).toHaveLength(1);
+  });
+
+  it('draws a new serial when the first one is already recorded', async () => {
+    const fixed = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+    let calls = 0;
+    // The first two draws return the same bytes: the second certificate collides once.
+    const random = (n: number) => (calls++ < 2 ? fixed.slice(0, n) : new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }).subarray(-n)));
+    const { app } = await newApp({}, { random });
+    const first = await issueCertificate(app.issue, { csr: csrFor('serial-a'), stationId: 's' });
+    const second = await issueCertificate(app.issue, { csr: csrFor('serial-b'), stationId: 's' });
+    expect(first.record.serialNumber).toBe('4102030405060708090a0b0c0d0e0f10');
+    expect(second.record.serialNumber).not.toBe(first.record.serialNumber);
+    expect((await app.store.getCertificate(first.record.serialNumber))!.commonName).toBe('serial-a');
+    expect((await app.store.getCertificate(second.record.serialNumber))!.commonName).toBe('serial-b');
+    expect(new x509.X509Certificate(second.record.certificatePem).serialNumber).toBe(second.record.serialNumber);
+  });
+
+  it('returns the same certificate for a retry of the identical CSR', async () => {
+    const { app } = await newApp();
+    const csr = csrFor('retry-1');
+    const first = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const again = await issueCertificate(app.issue, { csr, stationId: 's' });
+    expect(again.created).toBe(false);
+    expect(again.record).toEqual(first.record);
+    expect(await app.store.listByCommonName('retry-1')).toHaveLength(1);
+  });
+
+  it('refuses a second key for a common name that has an issued certificate', async () => {
+    const { app } = await newApp();
+    const first = await issueCertificate(app.issue, { csr: csrFor('dup-1'), stationId: 's' });
+    const err = (await issueCertificate(app.issue, { csr: csrFor('dup-1'), stationId: 's' }).catch((e) => e)) as CaError;
+    expect(err).toBeInstanceOf(CaError);
+    expect(err.code).toBe('DUPLICATE_COMMON_NAME');
+    expect(err.details).toEqual([expect.objectContaining({ field: 'CN', serialNumber: first.record.serialNumber })]);
+  });
+
+  it('issues several certificates for one common name when the policy allows duplicates', async () => {
+    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/policy-');
+    const policy = JSON.parse(readFileSync('config/policy.json', 'utf8'));
+    writeFileSync(`${dir}/policy.json`, JSON.stringify({ ...policy, allowDuplicateCommonName: true }));
+    const { app } = await newApp({ POLICY_FILE: `${dir}/policy.json` });
+    const csr = csrFor('many-1');
+    const a = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const b = await issueCertificate(app.issue, { csr: csrFor('many-1'), stationId: 's' });
+    const c = await issueCertificate(app.issue, { csr, stationId: 's' });
+    expect([a.created, b.created, c.created]).toEqual([true, true, false]);
+    expect(c.record.serialNumber).toBe(a.record.serialNumber);
+    expect((await app.store.listByCommonName('many-1')).map((r) => r.serialNumber).sort()).toEqual(
+      [a.record.serialNumber, b.record.serialNumber].sort(),
+    );
+  });
+
+  it('lets exactly one of many concurrent requests for one common name win', async () => {
+    const { app } = await newApp();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, () => issueCertificate(app.issue, { csr: csrFor('race-1'), stationId: 's' })),
+    );
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost.map((o) => (o.reason as CaError).code)).toEqual(Array(19).fill('DUPLICATE_COMMON_NAME'));
+    expect(await app.store.listByCommonName('race-1')).toHaveLength(1);
+  });
+
+  it('answers concurrent retries of one CSR with one and the same certificate', async () => {
+    const { app } = await newApp();
+    const csr = csrFor('race-2');
+    const results = await Promise.all(Array.from({ length: 20 }, () => issueCertificate(app.issue, { csr, stationId: 's' })));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.record.certificatePem)).size).toBe(1);
+    expect(await app.store.listByCommonName('race-2')).toHaveLength(1);
+  });
+
+  it('does not let a request that died between signing and recording block the name for good', async () => {
+    const t = manualClock();
+    const { app } = await newApp({ CLAIM_LEASE_SECONDS: '60' }, { clock: t.clock });
+    // The "crash": the record is never written and the claim is never released.
+    jest.spyOn(app.store, 'putCertificate').mockRejectedValueOnce(new Error('process killed'));
+    jest.spyOn(app.store, 'releaseClaim').mockRejectedValueOnce(new Error('process killed'));
+    await expect(issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' })).rejects.toThrow('process killed');
+    // Within the lease the name is held by the unfinished request…
+    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    // …after it, the claim is stale and is taken over.
+    t.advance(61_000);
+    const later = await issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' });
+    expect(later.created).toBe(true);
+    expect(await app.store.listByCommonName('crash-1')).toHaveLength(1);
+  });
+
+  it('frees the name when the signer fails, so the same CSR can be retried at once', async () => {
+    const { app } = await newApp();
+    const ca = await app.cas.activeIssuer();
+    const sign = jest.spyOn(ca.issuer.signer, 'sign').mockRejectedValueOnce(signerError(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })));
+    const csr = csrFor('signer-1');
+    const err = (await issueCertificate(app.issue, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    expect(err.code).toBe('SIGNER_UNAVAILABLE');
+    expect(err.retryAfterSeconds).toBe(2);
+    expect(sign).toHaveBeenCalledTimes(1);
+    const retry = await issueCertificate(app.issue, { csr, stationId: 's' });
+    expect(retry.created).toBe(true);
+  });
+
+  /** Holds the next signature until released, to keep a request in flight. */
+  async function holdNextSignature(app: TestApp['app']) {
+    const ca = await app.cas.activeIssuer();
+    const realSign = ca.issuer.signer.sign.bind(ca.issuer.signer);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered = false;
+    jest.spyOn(ca.issuer.signer, 'sign').mockImplementationOnce(async (tbs) => {
+      entered = true;
+      await gate;
+      return realSign(tbs);
+    });
+    const inFlight = async () => {
+      while (!entered) await new Promise((r) => setTimeout(r, 5));
+    };
+    return { release, inFlight };
+  }
+
+  it('waits for an identical CSR in flight and returns its certificate', async () => {
+    const sleeps: number[] = [];
+    let hold: Awaited<ReturnType<typeof holdNextSignature>>;
+    const { app } = await newApp({}, {
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        if (sleeps.length === 3) hold.release();
+        await new Promise((r) => setTimeout(r, 5));
+      },
+    });
+    hold = await holdNextSignature(app);
+    const csr = csrFor('inflight-1');
+    const first = issueCertificate(app.issue, { csr, stationId: 's' });
+    await hold.inFlight();
+    const second = await issueCertificate(app.issue, { csr, stationId: 's' });
+    expect(second.created).toBe(false);
+    expect(second.record).toEqual((await first).record);
+    expect(sleeps.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('reports an identical CSR that stays in flight as ISSUANCE_IN_PROGRESS with Retry-After', async () => {
+    const t = manualClock();
+    const { app } = await newApp({ IN_FLIGHT_WAIT_MS: '1000' }, { clock: t.clock, sleep: async (ms) => void t.advance(ms) });
+    const hold = await holdNextSignature(app);
+    const csr = csrFor('inflight-2');
+    const first = issueCertificate(app.issue, { csr, stationId: 's' });
+    await hold.inFlight();
+    const err = (await issueCertificate(app.issue, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    expect(err.code).toBe('ISSUANCE_IN_PROGRESS');
+    expect(err.retryAfterSeconds).toBe(1);
+    hold.release();
+    expect((await first).created).toBe(true);
+  });
+
+  it('refuses an unknown profile and reports a missing CA', async () => {
+    const { app } = await newApp();
+    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('p-1'), profile: 'server', stationId: 's' }))).toBe('INVALID_REQUEST');
+    const deps: IssueDeps = { ...app.issue, cas: { activeIssuer: () => Promise.reject(new CaError('CA_NOT_READY', 'no CA')) } as never };
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('p-2'), stationId: 's' }))).toBe('CA_NOT_READY');
+  });
+});
