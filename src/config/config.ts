@@ -38,7 +38,7 @@ export function loadConfig(
 ): Config {
   const problems: string[] = [];
   // In Lambda, files ship beside the handler; serverless-offline runs from the project.
-  const root = (!env.IS_OFFLINE && env.LAMBDA_TASK_ROOT) || process.cwd();
+  const root = (env.IS_OFFLINE !== 'true' && env.LAMBDA_TASK_ROOT) || process.cwd();
   const path = (p: string) => (isAbsolute(p) ? p : resolve(root, p));
 
   const tableName = env.TABLE_NAME ?? '';
@@ -51,7 +51,7 @@ export function loadConfig(
   const number = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
+    const n = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${name} must be an integer from ${min} to ${max}`);
       return fallback;
@@ -80,7 +80,7 @@ export function loadConfig(
   try {
     policy = parsePolicy(JSON.parse(readFile(policyFile)), { organization, country });
   } catch (e) {
-    if (e instanceof PolicyConfigError) problems.push(`${policyFile}: ${e.message}`);
+    if (e instanceof PolicyConfigError) problems.push(...e.problems.map((p) => `${policyFile}: ${p}`));
     else if (e instanceof SyntaxError) problems.push(`${policyFile}: not valid JSON (${e.message})`);
     else problems.push(`${policyFile}: cannot be read (${(e as Error).message})`);
   }

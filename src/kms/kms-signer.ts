@@ -17,7 +17,9 @@ const TRANSIENT = new Set(['ThrottlingException', 'KMSInternalException', 'Depen
 /** KMS errors become SIGNER_UNAVAILABLE; the cause is kept for the log only. */
 export function signerError(e: unknown): CaError {
   const name = (e as { name?: string })?.name ?? 'Error';
-  const transient = TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined;
+  const code = String((e as { code?: unknown })?.code ?? '');
+  const transient =
+    TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined || /^(ECONN|ETIMEDOUT|EPIPE|EAI_AGAIN)/.test(code);
   return new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', {
     cause: e,
     retryAfterSeconds: transient ? 2 : 30,

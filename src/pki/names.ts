@@ -88,7 +88,8 @@ export interface DistinguishedName {
   der: Uint8Array;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the value, where the policy can see (and refuse) it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 function decodeString(type: StringType, bytes: Uint8Array): string {
@@ -176,6 +177,12 @@ export function subjectObject(name: DistinguishedName): Partial<Record<Attribute
 
 /** RFC 4514-style string, most significant RDN first as encoded (for logs and listings). */
 export function nameToString(name: DistinguishedName): string {
-  const esc = (v: string) => v.replace(/([,+"\\<>;=])/g, '\\$1').replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+  const esc = (v: string) =>
+    [...v]
+      .map((c, i, all) => {
+        const special = ',+"\\<>;='.includes(c) || (i === 0 && (c === ' ' || c === '#')) || (i === all.length - 1 && c === ' ');
+        return special ? `\\${c}` : c;
+      })
+      .join('');
   return name.rdns.map((rdn) => rdn.map((a) => `${a.name}=${esc(a.value ?? '#')}`).join('+')).join(', ');
 }

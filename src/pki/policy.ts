@@ -6,8 +6,10 @@ export type Presence = 'required' | 'optional' | 'forbidden';
 
 export interface AttributeRule {
   presence: Presence;
-  /** ECMAScript regular expression the whole value must match. */
+  /** ECMAScript regular expression the whole value must match (anchored here). */
   pattern?: RegExp;
+  /** The pattern as the operator wrote it, for messages. */
+  patternText?: string;
   /** The value must equal this exactly. */
   value?: string;
   minLength: number;
@@ -30,7 +32,7 @@ export interface Policy {
 }
 
 export class PolicyConfigError extends Error {
-  constructor(problems: string[]) {
+  constructor(readonly problems: string[]) {
     super(`Invalid policy:\n  - ${problems.join('\n  - ')}`);
     this.name = 'PolicyConfigError';
   }
@@ -47,7 +49,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** `${name}` in a fixed value is replaced from `vars` (for example the configured organization). */
 function substitute(text: string, vars: Record<string, string>, where: string, problems: string[]): string {
   return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
-    const v = vars[name];
+    const v = Object.hasOwn(vars, name) ? vars[name] : undefined;
     if (v === undefined) {
       problems.push(`${where}: unknown variable \${${name}}`);
       return '';
@@ -85,7 +87,9 @@ function parseRule(name: string, raw: unknown, vars: Record<string, string>, pro
     if (typeof raw.pattern !== 'string') problems.push(`${where}.pattern: must be a string`);
     else {
       try {
-        rule.pattern = new RegExp(raw.pattern, 'u');
+        new RegExp(raw.pattern, 'u'); // reports the operator's own pattern if it is invalid
+        rule.pattern = new RegExp(`^(?:${raw.pattern})$`, 'u');
+        rule.patternText = raw.pattern;
       } catch (e) {
         problems.push(`${where}.pattern: invalid regular expression (${(e as Error).message})`);
       }
@@ -232,7 +236,7 @@ function checkValue(field: string, value: string, rule: AttributeRule): ErrorDet
   if (rule.value !== undefined && value !== rule.value) {
     out.push({ field, reason: `must be exactly "${rule.value}"` });
   } else if (rule.pattern && !rule.pattern.test(value)) {
-    out.push({ field, reason: `does not match ${rule.pattern.source}` });
+    out.push({ field, reason: `does not match ${rule.patternText}` });
   }
   return out;
 }

@@ -178,6 +178,11 @@ export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertifi
 
 /** Name DER for a CA subject built from configuration. */
 export function caSubjectDer(fields: { C?: string; O?: string; CN: string }): Uint8Array {
-  const parts = [fields.C && `C=${fields.C}`, fields.O && `O=${fields.O}`, `CN=${fields.CN}`].filter(Boolean);
-  return new Uint8Array(new x509.Name(parts.join(', ')).toArrayBuffer());
+  // The JSON form takes values as they are: no RFC 4514 escaping to get wrong.
+  const rdns: Array<Record<string, string[]>> = [
+    ...(fields.C ? [{ '2.5.4.6': [fields.C] }] : []),
+    ...(fields.O ? [{ '2.5.4.10': [fields.O] }] : []),
+    { '2.5.4.3': [fields.CN] },
+  ];
+  return new Uint8Array(new x509.Name(rdns).toArrayBuffer());
 }

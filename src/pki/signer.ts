@@ -39,9 +39,9 @@ export class SoftwareSignerRefused extends Error {
   }
 }
 
-/** True inside a deployed Lambda function (serverless-offline sets IS_OFFLINE). */
+/** True inside a deployed Lambda function (serverless-offline sets IS_OFFLINE=true). */
 export const isDeployedLambda = (env: NodeJS.ProcessEnv): boolean =>
-  Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && !env.IS_OFFLINE;
+  Boolean(env.AWS_LAMBDA_FUNCTION_NAME) && env.IS_OFFLINE !== 'true';
 
 /**
  * A signer over a PKCS#8 private key held in memory. For local mode and tests

@@ -22,8 +22,8 @@ export const set = (...c: Uint8Array[]) => tlv(0x31, ...c);
 
 export function oid(dotted: string): Uint8Array {
   const arcs = dotted.split('.').map(Number);
-  const out: number[] = [40 * arcs[0]! + arcs[1]!];
-  for (const arc of arcs.slice(2)) {
+  const out: number[] = [];
+  for (const arc of [40 * arcs[0]! + arcs[1]!, ...arcs.slice(2)]) {
     const chunk: number[] = [arc & 0x7f];
     for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
     out.push(...chunk);

@@ -57,7 +57,7 @@ export async function startLocalStack(stateDir: string, env: Record<string, stri
     if (child.exitCode !== null) throw new Error(`local stack exited (${child.exitCode}):\n${out}`);
     try {
       const res = await fetch(`${baseUrl}/health`);
-      if (res.status === 200 && /listening on/.test(out)) break;
+      if (res.status === 200 && /factory-ca is listening on/.test(out)) break;
     } catch {
       /* not up yet */
     }
