@@ -1,6 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  DerError,
   TAG,
   bitLength,
   bitStringBytes,
@@ -15,20 +14,10 @@ import {
   valueOf,
 } from '../../../src/pki/der.js';
 import { seq, tlv } from '../../helpers/csr-builder.js';
+import { derErrorOf } from '../../helpers/errors.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-
-/** The DerError message `fn` throws; fails the test when it throws nothing or something else. */
-function derErrorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DerError);
-    return (e as DerError).message;
-  }
-  throw new Error('expected a DerError, but nothing was thrown');
-}
 
 /** Base-128 encoding of one OID subidentifier (big numbers without bit operations). */
 function subidentifier(n: number): number[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { DerError, TAG, childrenOf, readSingle } from '../../../src/pki/der.js';
+import { TAG, childrenOf, readSingle } from '../../../src/pki/der.js';
 import {
   ATTRIBUTE_NAMES,
   STRING_TYPES,
@@ -11,6 +11,7 @@ import {
   type NameAttribute,
 } from '../../../src/pki/names.js';
 import { STRING, name, oid, seq, set, subject, tlv } from '../../helpers/csr-builder.js';
+import { derErrorOf } from '../../helpers/errors.js';
 
 const parse = (der: Uint8Array) => readName(readSingle(der));
 /** The single attribute of a one-RDN name whose CN value is `value` (an encoded string). */
@@ -26,16 +27,6 @@ const universal = (s: string) => {
   cps.forEach((cp, i) => out.writeUInt32BE(cp, i * 4));
   return tlv(TAG.UNIVERSAL_STRING, out);
 };
-
-function derErrorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DerError);
-    return (e as DerError).message;
-  }
-  throw new Error('expected a DerError, but nothing was thrown');
-}
 
 describe('Function: readName (string decoding)', () => {
   it.each([
