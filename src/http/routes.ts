@@ -40,7 +40,7 @@ export const getCertificateRoute = (app: () => App) =>
     log.serialNumber = serial;
     const record = await a.store.getCertificate(serial);
     if (!record) throw new CaError('NOT_FOUND', `No certificate with serial number ${serial}`);
-    return json(200, certificateView(record, await a.cas.issuer(record.issuingCaId), true));
+    return json(200, certificateView(record, await a.cas.chain(record.issuingCaId), true));
   });
 
 export const listCertificatesRoute = (app: () => App) =>
@@ -49,7 +49,7 @@ export const listCertificatesRoute = (app: () => App) =>
     const commonName = readCommonName(event);
     log.commonName = commonName;
     const records = await a.store.listByCommonName(commonName);
-    const items = await Promise.all(records.map(async (r) => certificateView(r, await a.cas.issuer(r.issuingCaId), true)));
+    const items = await Promise.all(records.map(async (r) => certificateView(r, await a.cas.chain(r.issuingCaId), true)));
     return json(200, { items });
   });
 

@@ -1,8 +1,8 @@
-import type { IssuingCa } from '../service/ca-directory.js';
+import type { CaChain } from '../service/ca-directory.js';
 import type { CertificateRecord } from '../service/ports.js';
 
 /** The certificate as the API returns it, with the chain the device presents. */
-export function certificateView(record: CertificateRecord, ca: IssuingCa, withLedgerFields: boolean) {
+export function certificateView(record: CertificateRecord, ca: CaChain, withLedgerFields: boolean) {
   return {
     serialNumber: record.serialNumber,
     certificateId: record.certificateId,
@@ -19,7 +19,7 @@ export function certificateView(record: CertificateRecord, ca: IssuingCa, withLe
   };
 }
 
-export function caView(ca: IssuingCa) {
+export function caView(ca: CaChain) {
   return {
     id: ca.record.id,
     certificatePem: ca.caCertificatePem,

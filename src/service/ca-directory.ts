@@ -4,14 +4,18 @@ import { childrenOf, encodedOf, readSingle } from '../pki/der.js';
 import type { Issuer } from '../pki/profile.js';
 import type { CaRecord, CaStore, Clock, SignerFactory } from './ports.js';
 
-/** An issuing CA ready to sign: its record, its signer, and the PEMs clients need. */
-export interface IssuingCa {
+/** An issuing CA as clients see it: its record and the PEMs of its chain. */
+export interface CaChain {
   record: CaRecord;
-  issuer: Issuer;
   caCertificatePem: string;
   rootCertificatePem: string;
   /** Issuing CA followed by the root. */
   chainPem: string;
+}
+
+/** An issuing CA ready to sign: its chain and its signer. */
+export interface IssuingCa extends CaChain {
+  issuer: Issuer;
 }
 
 /** The subject Name and SubjectPublicKeyInfo of a certificate, as encoded. */
@@ -25,14 +29,27 @@ export function certificateParts(certDer: Uint8Array): { subjectDer: Uint8Array;
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
 
+/** Caches a promise per key, forgetting it if it rejects. */
+function memo<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let entry = map.get(key);
+  if (!entry) {
+    entry = load();
+    map.set(key, entry);
+    entry.catch(() => map.delete(key));
+  }
+  return entry;
+}
+
 /**
  * Finds the active issuing CA and builds its signer once. The active CA is cached
- * for `ttlMs` (a rotation is picked up within that time); CA records and signers,
+ * for `ttlMs` (a rotation is picked up within that time); CA chains and signers,
  * which never change for a given id, are cached for the life of the process.
+ * Reading a certificate needs only its CA's chain, never its key.
  */
 export class CaDirectory {
   private active: { value: Promise<IssuingCa>; expires: number } | undefined;
-  private readonly byId = new Map<string, Promise<IssuingCa>>();
+  private readonly chains = new Map<string, Promise<CaChain>>();
+  private readonly issuers = new Map<string, Promise<IssuingCa>>();
 
   constructor(
     private readonly store: CaStore,
@@ -53,30 +70,35 @@ export class CaDirectory {
     return value;
   }
 
-  /** An issuing CA by id (for certificates issued before a rotation). */
-  issuer(id: string): Promise<IssuingCa> {
-    let entry = this.byId.get(id);
-    if (!entry) {
-      entry = this.load(id);
-      this.byId.set(id, entry);
-      entry.catch(() => this.byId.delete(id));
-    }
-    return entry;
+  /** The chain of an issuing CA by id (also for certificates issued before a rotation). */
+  chain(id: string): Promise<CaChain> {
+    return memo(this.chains, id, () => this.loadChain(id));
   }
 
   private async loadActive(): Promise<IssuingCa> {
     const id = await this.store.getActiveIssuingCaId();
     if (!id) throw new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 });
-    return this.issuer(id);
+    return memo(this.issuers, id, () => this.loadIssuer(id));
   }
 
-  private async load(id: string): Promise<IssuingCa> {
+  private async loadChain(id: string): Promise<CaChain> {
     const record = await this.store.getCa(id);
     if (!record || record.role !== 'issuing') {
       throw new CaError('INTERNAL', 'Issuing CA record missing', { cause: new Error(`CA record ${id} not found`) });
     }
     const root = record.parentId ? await this.store.getCa(record.parentId) : undefined;
     if (!root) throw new CaError('INTERNAL', 'Root CA record missing', { cause: new Error(`root of ${id} not found`) });
+    return {
+      record,
+      caCertificatePem: record.certificatePem,
+      rootCertificatePem: root.certificatePem,
+      chainPem: record.certificatePem + root.certificatePem,
+    };
+  }
+
+  private async loadIssuer(id: string): Promise<IssuingCa> {
+    const chain = await this.chain(id);
+    const { record } = chain;
     const [der] = certificatesFromPem(record.certificatePem);
     if (!der || findPemBlocks(record.certificatePem).length !== 1) {
       throw new CaError('INTERNAL', 'Issuing CA record is corrupt', { cause: new Error(`CA ${id} certificatePem`) });
@@ -88,12 +110,6 @@ export class CaDirectory {
         cause: new Error(`CA ${id}: signer public key differs from the certificate's`),
       });
     }
-    return {
-      record,
-      issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notAfter: new Date(record.notAfter), signer },
-      caCertificatePem: record.certificatePem,
-      rootCertificatePem: root.certificatePem,
-      chainPem: record.certificatePem + root.certificatePem,
-    };
+    return { ...chain, issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notAfter: new Date(record.notAfter), signer } };
   }
 }

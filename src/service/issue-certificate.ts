@@ -6,7 +6,7 @@ import { newSerial, type RandomSource } from '../pki/serial.js';
 import { toPem } from '../pki/pem.js';
 import { nameToString } from '../pki/names.js';
 import type { Policy } from '../pki/policy.js';
-import type { CaDirectory, IssuingCa } from './ca-directory.js';
+import type { CaChain, CaDirectory } from './ca-directory.js';
 import { SerialCollisionError, type CertificateRecord, type CertificateStore, type Claim, type Clock, type Sleep } from './ports.js';
 
 export interface IssueInput {
@@ -17,7 +17,7 @@ export interface IssueInput {
 
 export interface IssueResult {
   record: CertificateRecord;
-  ca: IssuingCa;
+  ca: CaChain;
   /** False when an identical CSR was issued before and its certificate is returned again. */
   created: boolean;
   timings: StageTimings;
@@ -62,7 +62,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256 });
   if ('record' in acquired) {
     const { record } = acquired;
-    return { record, ca: await deps.cas.issuer(record.issuingCaId), created: false, timings };
+    return { record, ca: await deps.cas.chain(record.issuingCaId), created: false, timings };
   }
   let claim = acquired.claim;
 
