@@ -96,7 +96,14 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         timings.record = performance.now() - t1;
         return { record, ca, created: true, timings };
       } catch (e) {
-        if (!(e instanceof SerialCollisionError) || attempt >= MAX_SERIAL_ATTEMPTS) throw e;
+        if (!(e instanceof SerialCollisionError)) {
+          // A failed write may still have landed (a timeout after DynamoDB applied it):
+          // if the record is there, the certificate is issued and may be returned.
+          const stored = await deps.store.getCertificate(record.serialNumber).catch(() => undefined);
+          if (stored?.certificateId === record.certificateId) return { record: stored, ca, created: true, timings };
+          throw e;
+        }
+        if (attempt >= MAX_SERIAL_ATTEMPTS) throw e;
         // Draw a new serial, move the claim to it, and sign again (the serial is signed).
         const next: Claim = { ...claim, serialNumber: newSerial(deps.random) };
         if (!(await deps.store.replaceClaim(next, claim.serialNumber))) {
@@ -109,7 +116,6 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
     throw e;
   }
-
 }
 
 /**

@@ -83,6 +83,20 @@ describe('Function: issueCertificate', () => {
     expect(await app.store.listByCommonName('lost-1')).toHaveLength(1);
   });
 
+  it('returns the certificate when a write reported as failed did land', async () => {
+    const { app } = await newApp();
+    const realPut = app.store.putCertificate.bind(app.store);
+    jest.spyOn(app.store, 'putCertificate').mockImplementationOnce(async (record) => {
+      await realPut(record);
+      throw new CaError('STORE_UNAVAILABLE', 'timed out', { retryAfterSeconds: 2 });
+    });
+    const result = await issueCertificate(app.issue, { csr: csrFor('ambiguous-1'), stationId: 's' });
+    expect(result.created).toBe(true);
+    expect(await app.store.getCertificate(result.record.serialNumber)).toEqual(result.record);
+    // The claim stays with the issued certificate: another key for the name is refused.
+    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('ambiguous-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+  });
+
   it('draws a new serial when the first one is already recorded', async () => {
     const fixed = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
     let calls = 0;
