@@ -46,7 +46,6 @@ export class CaError extends Error {
   }
 }
 
-export const isCaError = (e: unknown): e is CaError => e instanceof CaError;
 
 export const csrMalformed = (reason: string, cause?: unknown): CaError =>
   new CaError('CSR_MALFORMED', `The CSR could not be parsed: ${reason}`, { cause });
