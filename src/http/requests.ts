@@ -1,4 +1,5 @@
 import { CaError } from '../pki/errors.js';
+import { isSerial } from '../pki/serial.js';
 import type { HttpEvent } from './handler.js';
 
 export function header(event: HttpEvent, name: string): string | undefined {
@@ -70,7 +71,7 @@ function invalid(message: string, field: string, reason: string): CaError {
 export function readSerial(event: HttpEvent): string {
   const raw = decodeURIComponent(event.pathParameters?.serialNumber ?? '');
   const serial = raw.replace(/:/g, '').toLowerCase();
-  if (!/^[0-9a-f]{2,40}$/.test(serial)) {
+  if (!isSerial(serial)) {
     throw invalid('The serial number must be hexadecimal', 'serialNumber', 'hex digits, at most 20 bytes');
   }
   return serial;
