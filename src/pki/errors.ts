@@ -46,6 +46,5 @@ export class CaError extends Error {
   }
 }
 
-
 export const csrMalformed = (reason: string, cause?: unknown): CaError =>
   new CaError('CSR_MALFORMED', `The CSR could not be parsed: ${reason}`, { cause });

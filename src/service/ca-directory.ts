@@ -1,5 +1,5 @@
 import { CaError } from '../pki/errors.js';
-import { certificatesFromPem, findPemBlocks } from '../pki/pem.js';
+import { findPemBlocks } from '../pki/pem.js';
 import { childrenOf, encodedOf, readSingle } from '../pki/der.js';
 import type { Issuer } from '../pki/profile.js';
 import type { CaRecord, CaStore, Clock, SignerFactory } from './ports.js';
@@ -99,8 +99,9 @@ export class CaDirectory {
   private async loadIssuer(id: string): Promise<IssuingCa> {
     const chain = await this.chain(id);
     const { record } = chain;
-    const [der] = certificatesFromPem(record.certificatePem);
-    if (!der || findPemBlocks(record.certificatePem).length !== 1) {
+    const blocks = findPemBlocks(record.certificatePem);
+    const der = blocks.length === 1 && 'der' in blocks[0]! && blocks[0].label === 'CERTIFICATE' ? blocks[0].der : undefined;
+    if (!der) {
       throw new CaError('INTERNAL', 'Issuing CA record is corrupt', { cause: new Error(`CA ${id} certificatePem`) });
     }
     const { subjectDer, spkiDer } = certificateParts(der);
