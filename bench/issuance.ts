@@ -17,7 +17,7 @@ import { toPem } from '../src/pki/pem.js';
 import { loadConfig } from '../src/config/config.js';
 import { createApp } from '../src/app.js';
 import { issueCertificate } from '../src/service/issue-certificate.js';
-import { ensureLocalCa, ensureTable, localDynamoClient, startDynalite } from '../src/local/local-stack.js';
+import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../src/local/local-stack.js';
 import { buildCsr, STRING, subject } from '../test/helpers/csr-builder.js';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -32,10 +32,11 @@ async function main() {
   const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-bench-'));
   const { server, endpoint } = await startDynalite();
   const client = localDynamoClient(endpoint);
-  const config = loadConfig({ TABLE_NAME: 'bench-ledger', ALLOW_SOFTWARE_SIGNER: 'true', LOCAL_STATE_DIR: stateDir });
+  const config = loadConfig({ TABLE_NAME: 'bench-ledger', ALLOW_SOFTWARE_SIGNER: 'true', IOT_MODE: 'dry-run', LOCAL_STATE_DIR: stateDir });
+  const quiet = { info() {}, warn() {}, error() {} };
   await ensureTable(client, config.tableName);
-  await ensureLocalCa(client, config);
-  const app = createApp(config, { dynamo: client, logger: { info() {}, warn() {}, error() {} } });
+  await bootstrapLocalCa(client, config, quiet);
+  const app = createApp(config, { dynamo: client, logger: quiet });
   const ca = await app.cas.activeIssuer();
 
   // 1. In-process pipeline, no database.

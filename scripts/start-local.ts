@@ -1,17 +1,21 @@
 /**
  * Local mode: `npm start`.
- * Starts dynalite (data under .local/), creates the ledger table and a software
- * root + issuing CA on first start, then serves the API through serverless-offline
- * with the same handlers and DynamoDB code as in AWS. A second start reuses both.
+ * Starts dynalite (data under .local/), creates the ledger table, bootstraps the
+ * CA on first start (software keys under .local/ca/ standing in for KMS, AWS IoT
+ * in dry run: the registration bundle goes to .local/iot/), then serves the API
+ * through serverless-offline with the same handlers and DynamoDB code as in AWS.
+ * A second start reuses all of it.
  *
  * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
- * LAMBDA_PORT (3002), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY.
+ * LAMBDA_PORT (3002), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
+ * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../src/config/config.js';
-import { ensureLocalCa, ensureTable, localDynamoClient, LOCAL_AWS_ENV, startDynalite } from '../src/local/local-stack.js';
+import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
+import { consoleLogger } from './console-logger.js';
 
 const STAGE = 'local';
 const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
@@ -22,23 +26,18 @@ const tableName = `factory-ca-${STAGE}-ledger`;
 
 async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const env = {
-    ...process.env,
-    ...LOCAL_AWS_ENV,
-    TABLE_NAME: tableName,
-    ALLOW_SOFTWARE_SIGNER: 'true',
-    TRUST_STATION_HEADER: 'true',
-    LOCAL_STATE_DIR: stateDir,
-  };
-  // Fail here, with the reason, if the configuration or policy file is wrong.
+  const env = localEnv(stateDir, tableName);
+  // Fail here, with the reason, if the configuration, policy or template file is wrong.
   const config = loadConfig(env);
 
   const dynamo = await startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort });
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
-  const ca = await ensureLocalCa(client, config);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
-  console.log(`factory-ca local: issuing CA ${ca.issuingCaId} ${ca.created ? 'created' : 'reused'}`);
+  const ca = await bootstrapLocalCa(client, config, consoleLogger());
+  for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
+  console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
+  const forget = announceEndpoint(stateDir, dynamo.endpoint);
 
   const child = spawn(
     process.execPath,
@@ -72,12 +71,14 @@ async function main(): Promise<void> {
   child.stdout.on('data', onOutput(process.stdout));
   child.stderr.on('data', onOutput(process.stderr));
   const stop = () => {
+    forget();
     child.kill('SIGTERM');
     dynamo.server.close();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   child.on('exit', (code) => {
+    forget();
     dynamo.server.close();
     process.exit(code ?? 0);
   });

@@ -2,6 +2,11 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parsePolicy, PolicyConfigError, type Policy } from '../pki/policy.js';
 import { isDeployedLambda } from '../pki/signer.js';
+import { coherenceProblems, parseTemplate, TemplateConfigError, type ProvisioningTemplate } from '../provisioning/template.js';
+
+/** KMS key specs a CA key may have. */
+export const CA_KEY_SPECS = ['ECC_NIST_P256', 'ECC_NIST_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
+export type CaKeySpec = (typeof CA_KEY_SPECS)[number];
 
 export interface Config {
   tableName: string;
@@ -9,6 +14,9 @@ export interface Config {
   country: string;
   policy: Policy;
   policyFile: string;
+  /** The JITP template registered with every issuing CA; its parameters are required subject fields. */
+  template: ProvisioningTemplate;
+  templateFile: string;
   /** Software (file) CA keys: local mode and tests only. */
   allowSoftwareSigner: boolean;
   /** Where local mode keeps its CA keys; software key files are relative to it. */
@@ -20,6 +28,25 @@ export interface Config {
   /** Local mode only: take the station id from the X-Station-Id header (no IAM there). */
   trustStationHeader: boolean;
   region: string;
+  lifecycle: LifecycleConfig;
+}
+
+/** Settings of the CA lifecycle (bootstrap, rotation, revocation). */
+export interface LifecycleConfig {
+  /** Prefix of the KMS aliases of the CA keys: `<prefix>-root-1`, `<prefix>-issuing-<generation>`. */
+  keyAliasPrefix: string;
+  keySpec: CaKeySpec;
+  /** `aws`: call AWS IoT. `dry-run` (local mode): write the registration bundle under the state directory. */
+  iotMode: 'aws' | 'dry-run';
+  /** The role AWS IoT assumes to provision devices (JITP). */
+  jitpRoleArn?: string;
+  /** Roles named in the CA keys' key policies: the issuing function may sign with issuing keys; the lifecycle role with both. */
+  issueRoleArn?: string;
+  lifecycleRoleArn?: string;
+  /** Dry-run only: a registration code from `aws iot get-registration-code` for the verification certificate. */
+  registrationCode?: string;
+  rotationPeriodDays: number;
+  rotationMinRemainingDays: number;
 }
 
 export class ConfigError extends Error {
@@ -75,14 +102,43 @@ export function loadConfig(
     problems.push('TRUST_STATION_HEADER cannot be set in a deployed stage: the caller identity comes from IAM');
   }
 
+  const readJson = <T>(file: string, parse: (doc: unknown) => T): T | undefined => {
+    try {
+      return parse(JSON.parse(readFile(file)));
+    } catch (e) {
+      if (e instanceof PolicyConfigError || e instanceof TemplateConfigError) problems.push(...e.problems.map((p) => `${file}: ${p}`));
+      else if (e instanceof SyntaxError) problems.push(`${file}: not valid JSON (${e.message})`);
+      else problems.push(`${file}: cannot be read (${(e as Error).message})`);
+      return undefined;
+    }
+  };
   const policyFile = path(env.POLICY_FILE ?? 'config/policy.json');
-  let policy: Policy | undefined;
-  try {
-    policy = parsePolicy(JSON.parse(readFile(policyFile)), { organization, country });
-  } catch (e) {
-    if (e instanceof PolicyConfigError) problems.push(...e.problems.map((p) => `${policyFile}: ${p}`));
-    else if (e instanceof SyntaxError) problems.push(`${policyFile}: not valid JSON (${e.message})`);
-    else problems.push(`${policyFile}: cannot be read (${(e as Error).message})`);
+  const policy = readJson(policyFile, (doc) => parsePolicy(doc, { organization, country }));
+  const templateFile = path(env.JITP_TEMPLATE_FILE ?? 'config/jitp-template.json');
+  const template = readJson(templateFile, parseTemplate);
+  if (policy && template) problems.push(...coherenceProblems(template, policy).map((p) => `${templateFile}: ${p}`));
+
+  const iotMode = env.IOT_MODE ?? 'aws';
+  if (iotMode !== 'aws' && iotMode !== 'dry-run') problems.push('IOT_MODE must be aws or dry-run');
+  if (iotMode === 'dry-run' && isDeployedLambda(env)) problems.push('IOT_MODE=dry-run cannot be set in a deployed stage');
+  const keySpec = (env.CA_KEY_SPEC ?? 'ECC_NIST_P256') as CaKeySpec;
+  if (!CA_KEY_SPECS.includes(keySpec)) problems.push(`CA_KEY_SPEC must be one of ${CA_KEY_SPECS.join(', ')}`);
+  const keyAliasPrefix = env.KEY_ALIAS_PREFIX ?? 'alias/factory-ca-local';
+  if (!/^alias\/(?!aws\/)[A-Za-z0-9/_-]{1,200}$/.test(keyAliasPrefix)) {
+    problems.push('KEY_ALIAS_PREFIX must be a KMS alias name such as alias/factory-ca-prod (not under alias/aws/)');
+  }
+  const arn = (name: string, service: string): string | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    if (!new RegExp(`^arn:aws[a-z-]*:${service}::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$`).test(raw)) problems.push(`${name} must be an IAM role ARN`);
+    return raw;
+  };
+  const jitpRoleArn = arn('JITP_ROLE_ARN', 'iam');
+  const issueRoleArn = arn('ISSUE_ROLE_ARN', 'iam');
+  const lifecycleRoleArn = arn('LIFECYCLE_ROLE_ARN', 'iam');
+  const registrationCode = env.IOT_REGISTRATION_CODE || undefined;
+  if (registrationCode !== undefined && !/^[A-Za-z0-9]{16,128}$/.test(registrationCode)) {
+    problems.push('IOT_REGISTRATION_CODE must be the code `aws iot get-registration-code` prints');
   }
 
   const config = {
@@ -98,7 +154,19 @@ export function loadConfig(
     maxBodyBytes: MAX_BODY_BYTES,
     trustStationHeader,
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    templateFile,
   };
-  if (problems.length || !policy) throw new ConfigError(problems);
-  return { ...config, policy };
+  const lifecycle: LifecycleConfig = {
+    keyAliasPrefix,
+    keySpec,
+    iotMode: iotMode as LifecycleConfig['iotMode'],
+    ...(jitpRoleArn ? { jitpRoleArn } : {}),
+    ...(issueRoleArn ? { issueRoleArn } : {}),
+    ...(lifecycleRoleArn ? { lifecycleRoleArn } : {}),
+    ...(registrationCode ? { registrationCode } : {}),
+    rotationPeriodDays: number('ROTATION_PERIOD_DAYS', 365, 1, 7300),
+    rotationMinRemainingDays: number('ROTATION_MIN_REMAINING_DAYS', policy?.validityDays ?? 3650, 0, 9125),
+  };
+  if (problems.length || !policy || !template) throw new ConfigError(problems);
+  return { ...config, policy, template, lifecycle };
 }

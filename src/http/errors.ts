@@ -16,6 +16,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   CA_NOT_READY: 503,
   SIGNER_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,
+  IOT_UNAVAILABLE: 503,
 };
 
 export interface ErrorBody {

@@ -45,6 +45,16 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
       `Content-Type ${contentType || '(none)'} is not supported; use application/json or application/pkcs10`,
     );
   }
+  const obj = jsonObject(bytes);
+  const details = [];
+  for (const k of Object.keys(obj)) if (!JSON_FIELDS.has(k)) details.push({ field: k, reason: 'unknown field' });
+  if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
+  if (obj.profile !== undefined && typeof obj.profile !== 'string') details.push({ field: 'profile', reason: 'must be a string' });
+  if (details.length) throw new CaError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
+  return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
+}
+
+function jsonObject(bytes: Buffer): Record<string, unknown> {
   let body: unknown;
   try {
     body = JSON.parse(bytes.toString('utf8'));
@@ -54,13 +64,41 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalid('The request body must be a JSON object', 'body', 'must be an object');
   }
-  const obj = body as Record<string, unknown>;
-  const details = [];
-  for (const k of Object.keys(obj)) if (!JSON_FIELDS.has(k)) details.push({ field: k, reason: 'unknown field' });
-  if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
-  if (obj.profile !== undefined && typeof obj.profile !== 'string') details.push({ field: 'profile', reason: 'must be a string' });
-  if (details.length) throw new CaError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
-  return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
+  return body as Record<string, unknown>;
+}
+
+/** An optional JSON object body (operator routes): empty is `{}`; otherwise application/json. */
+function optionalJsonBody(event: HttpEvent, maxBytes: number, fields: readonly string[]): Record<string, unknown> {
+  const bytes = bodyBytes(event, maxBytes);
+  if (bytes.length === 0 || bytes.toString('utf8').trim() === '') return {};
+  const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/json') {
+    throw new CaError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType || '(none)'} is not supported; use application/json`);
+  }
+  const obj = jsonObject(bytes);
+  const unknown = Object.keys(obj).filter((k) => !fields.includes(k));
+  if (unknown.length) {
+    throw new CaError('INVALID_REQUEST', 'The request body has unknown fields', { details: unknown.map((field) => ({ field, reason: 'unknown field' })) });
+  }
+  return obj;
+}
+
+/** POST /certificates/{serialNumber}/revoke: {"reason"?: RFC 5280 reason name}, `unspecified` when absent. */
+export function readRevokeRequest<R extends string>(event: HttpEvent, maxBytes: number, reasons: readonly R[]): { reason: R } {
+  const { reason = 'unspecified' } = optionalJsonBody(event, maxBytes, ['reason']);
+  if (typeof reason !== 'string' || !(reasons as readonly string[]).includes(reason)) {
+    throw new CaError('INVALID_REQUEST', 'Unknown revocation reason', {
+      details: [{ field: 'reason', reason: `must be one of ${reasons.join(', ')}` }],
+    });
+  }
+  return { reason: reason as R };
+}
+
+/** POST /ca/rotate: {"force"?: boolean}. */
+export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: boolean } {
+  const { force = false } = optionalJsonBody(event, maxBytes, ['force']);
+  if (typeof force !== 'boolean') throw invalid('force must be true or false', 'force', 'must be a boolean');
+  return { force };
 }
 
 function invalid(message: string, field: string, reason: string): CaError {

@@ -3,8 +3,13 @@ import type { Logger } from '../observability/logger.js';
 import { CaError } from '../pki/errors.js';
 import { issueCertificate } from '../service/issue-certificate.js';
 import { httpHandler, json, type HttpEvent } from './handler.js';
-import { header, readCommonName, readIssueRequest, readSerial } from './requests.js';
-import { caView, certificateView } from './views.js';
+import { header, readCommonName, readIssueRequest, readRevokeRequest, readRotateRequest, readSerial } from './requests.js';
+import { caView, certificateView, revocationView } from './views.js';
+import { previewProvisioning } from '../provisioning/template.js';
+import { REVOCATION_REASONS, revokeCertificate } from '../service/revoke-certificate.js';
+import { rotate } from '../service/ca-lifecycle.js';
+import type { CaChain } from '../service/ca-directory.js';
+import type { CertificateRecord } from '../service/ports.js';
 
 /** The caller: the IAM identity API Gateway authenticated, or (local mode only) X-Station-Id. */
 export function stationIdOf(event: HttpEvent, trustHeader: boolean): string {
@@ -12,6 +17,10 @@ export function stationIdOf(event: HttpEvent, trustHeader: boolean): string {
   const identity = event.requestContext?.identity;
   return identity?.userArn || identity?.caller || 'unknown';
 }
+
+/** A certificate as returned, with the provisioning preview JITP's template gives for it. */
+const view = (a: App, record: CertificateRecord, ca: CaChain, withLedgerFields: boolean) =>
+  certificateView(record, ca, withLedgerFields, previewProvisioning(a.config.template, record.subject, record.certificateId));
 
 export const issueRoute = (app: () => App) =>
   httpHandler('POST /certificates', () => app().logger, async (event, log) => {
@@ -28,7 +37,7 @@ export const issueRoute = (app: () => App) =>
       created: result.created,
       stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     });
-    return json(result.created ? 201 : 200, certificateView(record, result.ca, false), {
+    return json(result.created ? 201 : 200, view(a, record, result.ca, false), {
       Location: `/certificates/${record.serialNumber}`,
     });
   });
@@ -40,7 +49,7 @@ export const getCertificateRoute = (app: () => App) =>
     log.serialNumber = serial;
     const record = await a.store.getCertificate(serial);
     if (!record) throw new CaError('NOT_FOUND', `No certificate with serial number ${serial}`);
-    return json(200, certificateView(record, await a.cas.chain(record.issuingCaId), true));
+    return json(200, view(a, record, await a.cas.chain(record.issuingCaId), true));
   });
 
 export const listCertificatesRoute = (app: () => App) =>
@@ -49,8 +58,28 @@ export const listCertificatesRoute = (app: () => App) =>
     const commonName = readCommonName(event);
     log.commonName = commonName;
     const records = await a.store.listByCommonName(commonName);
-    const items = await Promise.all(records.map(async (r) => certificateView(r, await a.cas.chain(r.issuingCaId), true)));
+    const items = await Promise.all(records.map(async (r) => view(a, r, await a.cas.chain(r.issuingCaId), true)));
     return json(200, { items });
+  });
+
+export const revokeRoute = (app: () => App) =>
+  httpHandler('POST /certificates/{serialNumber}/revoke', () => app().logger, async (event, log) => {
+    const a = app();
+    const serial = readSerial(event);
+    const { reason } = readRevokeRequest(event, a.config.maxBodyBytes, REVOCATION_REASONS);
+    Object.assign(log, { serialNumber: serial, reason, operator: stationIdOf(event, a.config.trustStationHeader) });
+    const result = await revokeCertificate(a.revoke, serial, reason);
+    Object.assign(log, { commonName: result.record.commonName, changed: result.changed, iotOutcome: result.iot.outcome });
+    return json(200, revocationView(result));
+  });
+
+export const rotateRoute = (app: () => App) =>
+  httpHandler('POST /ca/rotate', () => app().logger, async (event, log) => {
+    const a = app();
+    const { force } = readRotateRequest(event, a.config.maxBodyBytes);
+    const report = await rotate(a.lifecycle(), { force });
+    Object.assign(log, { force, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });
+    return json(200, report);
   });
 
 export const getCaRoute = (app: () => App) =>

@@ -1,16 +1,14 @@
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
 import dynalite from 'dynalite';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from '../store/table.js';
-import { DynamoStore } from '../store/dynamo-store.js';
-import { ensureCaHierarchy, type CaKey } from '../service/ca-setup.js';
-import { createSoftwareSigner } from '../pki/signer.js';
-import { systemClock } from '../service/ports.js';
+import { createApp } from '../app.js';
+import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import type { Config } from '../config/config.js';
+import type { Logger } from '../observability/logger.js';
 
 /** Credentials and region for talking to dynalite (it checks neither). */
 export const LOCAL_AWS_ENV = {
@@ -52,32 +50,44 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   return true;
 }
 
-/** A new software CA key, written as PKCS#8 PEM (mode 0600) under the state directory. */
-function newSoftwareKey(stateDir: string, name: string): CaKey {
-  const dir = join(stateDir, 'ca');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join('ca', `${name}-${Date.now()}.key`);
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
-  writeFileSync(join(stateDir, file), pem, { mode: 0o600 });
-  chmodSync(join(stateDir, file), 0o600);
-  return { ref: { kind: 'software', file }, signer: createSoftwareSigner(privateKey) };
+/** The environment of local mode (shared by npm start and the lifecycle commands). */
+export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...LOCAL_AWS_ENV,
+    TABLE_NAME: tableName,
+    ALLOW_SOFTWARE_SIGNER: 'true',
+    TRUST_STATION_HEADER: 'true',
+    IOT_MODE: 'dry-run',
+    LOCAL_STATE_DIR: stateDir,
+  };
 }
 
 /**
- * Local mode's CA: a root and an issuing CA with software keys under the state
- * directory, made by the same certificate builder as the KMS-held CA. Reused
- * when the ledger already names an active issuing CA.
+ * Local mode's CA: the same bootstrap as in AWS, with software keys under the
+ * state directory standing in for KMS and AWS IoT in dry run (the registration
+ * bundle is written under `<stateDir>/iot/`). Creates nothing when it exists.
  */
-export async function ensureLocalCa(client: DynamoDBClient, config: Config): Promise<{ created: boolean; issuingCaId: string }> {
-  const store = new DynamoStore(client, config.tableName);
-  return ensureCaHierarchy(
-    store,
-    {
-      root: async () => newSoftwareKey(config.localStateDir, 'root'),
-      issuing: async () => newSoftwareKey(config.localStateDir, 'issuing'),
-    },
-    { organization: config.organization, country: config.country },
-    systemClock,
-  );
+export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
+  const app = createApp(config, { dynamo: client, ...(logger ? { logger } : {}) });
+  return bootstrap(app.lifecycle());
+}
+
+/** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */
+export const endpointFile = (stateDir: string) => join(stateDir, 'dynalite.json');
+
+export function announceEndpoint(stateDir: string, endpoint: string): () => void {
+  writeFileSync(endpointFile(stateDir), JSON.stringify({ endpoint, pid: process.pid }) + '\n');
+  return () => rmSync(endpointFile(stateDir), { force: true });
+}
+
+/** The endpoint of the `npm start` running on this state directory, if one is. */
+export function runningEndpoint(stateDir: string): string | undefined {
+  try {
+    const { endpoint, pid } = JSON.parse(readFileSync(endpointFile(stateDir), 'utf8')) as { endpoint: string; pid: number };
+    process.kill(pid, 0);
+    return endpoint;
+  } catch {
+    return undefined;
+  }
 }

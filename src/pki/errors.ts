@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'CA_NOT_READY'
   | 'SIGNER_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
+  | 'IOT_UNAVAILABLE'
   | 'INTERNAL';
 
 export interface ErrorDetail {

@@ -176,6 +176,34 @@ export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertifi
   });
 }
 
+/**
+ * The private-key verification certificate AWS IoT asks for when a CA is
+ * registered: subject CN = the account's registration code, signed by the CA
+ * being registered. Its own key pair is throwaway; only its signature matters.
+ */
+export function buildVerificationCertificate(p: {
+  registrationCode: string;
+  serialNumber: string;
+  publicKey: Uint8Array;
+  validity: Validity;
+  issuer: Omit<Issuer, 'notAfter'>;
+}): Promise<BuiltCertificate> {
+  return generate({
+    serialNumber: p.serialNumber,
+    subjectDer: caSubjectDer({ CN: p.registrationCode }),
+    issuerDer: p.issuer.subjectDer,
+    publicKey: p.publicKey,
+    validity: p.validity,
+    signer: p.issuer.signer,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(p.publicKey)),
+      new x509.AuthorityKeyIdentifierExtension(p.issuer.keyIdentifier),
+    ],
+  });
+}
+
 /** Name DER for a CA subject built from configuration. */
 export function caSubjectDer(fields: { C?: string; O?: string; CN: string }): Uint8Array {
   // The JSON form takes values as they are: no RFC 4514 escaping to get wrong.

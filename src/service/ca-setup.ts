@@ -4,7 +4,7 @@ import { newSerial, type RandomSource, systemRandom } from '../pki/serial.js';
 import { toPem } from '../pki/pem.js';
 import { x509 } from '../pki/x509.js';
 import type { Signer } from '../pki/signer.js';
-import type { CaRecord, CaStore, Clock, KeyReference } from './ports.js';
+import type { CaRecord, Clock, KeyReference } from './ports.js';
 
 const YEAR_MS = 365.25 * 86_400_000;
 
@@ -24,12 +24,23 @@ export const ISSUING_VALIDITY_YEARS = 20;
 export const newCaId = (role: 'root' | 'issuing', random: RandomSource = systemRandom) =>
   `${role}-${Buffer.from(random(6)).toString('hex')}`;
 
-function caRecord(id: string, role: 'root' | 'issuing', key: KeyReference, cert: BuiltCertificate, now: Date, parentId?: string): CaRecord {
+/** How a new CA record is named and whether it starts active (local quick setup) or pending (bootstrap, rotation). */
+export interface CaIdentity {
+  id?: string;
+  generation?: number;
+  keyAlias?: string;
+  status?: 'ACTIVE' | 'PENDING';
+}
+
+function caRecord(id: string, role: 'root' | 'issuing', key: KeyReference, cert: BuiltCertificate, now: Date, parentId: string | undefined, identity: CaIdentity): CaRecord {
   const parsed = new x509.X509Certificate(cert.der.slice());
+  const status = identity.status ?? 'ACTIVE';
   return {
     id,
     role,
     ...(parentId ? { parentId } : {}),
+    ...(identity.generation !== undefined ? { generation: identity.generation } : {}),
+    ...(identity.keyAlias ? { keyAlias: identity.keyAlias } : {}),
     key,
     certificatePem: toPem('CERTIFICATE', cert.der),
     fingerprintSha256: createHash('sha256').update(cert.der).digest('hex'),
@@ -37,14 +48,23 @@ function caRecord(id: string, role: 'root' | 'issuing', key: KeyReference, cert:
     keyIdentifier: keyIdentifierOf(new Uint8Array(parsed.publicKey.rawData)),
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
-    status: 'ACTIVE',
+    status,
     createdAt: now.toISOString(),
-    activatedAt: now.toISOString(),
+    ...(status === 'ACTIVE' ? { activatedAt: now.toISOString() } : {}),
   };
 }
 
+/** The subject CN of an issuing CA: a generation number keeps every rotation's subject distinct. */
+export const issuingCaCommonName = (organization: string, label: string) => `${organization} Issuing CA ${label}`;
+
 /** A self-signed root CA certificate and its record. */
-export async function createRootCa(key: CaKey, naming: CaNaming, clock: Clock, random: RandomSource = systemRandom): Promise<CaRecord> {
+export async function createRootCa(
+  key: CaKey,
+  naming: CaNaming,
+  clock: Clock,
+  random: RandomSource = systemRandom,
+  identity: CaIdentity = {},
+): Promise<CaRecord> {
   const now = clock();
   const subjectDer = caSubjectDer({ C: naming.country, O: naming.organization, CN: `${naming.organization} Root CA` });
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
@@ -56,7 +76,7 @@ export async function createRootCa(key: CaKey, naming: CaNaming, clock: Clock, r
     validity: { notBefore, notAfter: new Date(notBefore.getTime() + ROOT_VALIDITY_YEARS * YEAR_MS) },
     issuer: { subjectDer, keyIdentifier: keyIdentifierOf(key.signer.publicKey), signer: key.signer },
   });
-  return caRecord(newCaId('root', random), 'root', key.ref, cert, now);
+  return caRecord(identity.id ?? newCaId('root', random), 'root', key.ref, cert, now, undefined, identity);
 }
 
 /** An issuing CA certificate signed by the root; never valid beyond the root. */
@@ -66,9 +86,11 @@ export async function createIssuingCa(
   naming: CaNaming,
   clock: Clock,
   random: RandomSource = systemRandom,
+  identity: CaIdentity = {},
 ): Promise<CaRecord> {
   const now = clock();
-  const id = newCaId('issuing', random);
+  const id = identity.id ?? newCaId('issuing', random);
+  const label = identity.generation !== undefined ? `G${identity.generation}` : id.slice(8);
   const rootDer = x509.PemConverter.decodeFirst(root.record.certificatePem);
   const rootSubject = new Uint8Array(new x509.X509Certificate(rootDer).subjectName.toArrayBuffer());
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
@@ -76,35 +98,10 @@ export async function createIssuingCa(
   const cert = await buildCaCertificate({
     role: 'issuing',
     serialNumber: newSerial(random),
-    subjectDer: caSubjectDer({ C: naming.country, O: naming.organization, CN: `${naming.organization} Issuing CA ${id.slice(8)}` }),
+    subjectDer: caSubjectDer({ C: naming.country, O: naming.organization, CN: issuingCaCommonName(naming.organization, label) }),
     publicKey: key.signer.publicKey,
     validity: { notBefore, notAfter },
     issuer: { subjectDer: rootSubject, keyIdentifier: root.record.keyIdentifier, signer: root.signer },
   });
-  return caRecord(id, 'issuing', key.ref, cert, now, root.record.id);
+  return caRecord(id, 'issuing', key.ref, cert, now, root.record.id, identity);
 }
-
-/**
- * Sets up a root and an issuing CA and points issuance at the issuing CA, unless
- * an active issuing CA exists already (then nothing is created).
- */
-export async function ensureCaHierarchy(
-  store: CaStore,
-  keys: { root: () => Promise<CaKey>; issuing: () => Promise<CaKey> },
-  naming: CaNaming,
-  clock: Clock,
-): Promise<{ created: boolean; issuingCaId: string }> {
-  const current = await store.getActiveIssuingCaId();
-  if (current) return { created: false, issuingCaId: current };
-  const rootKey = await keys.root();
-  const root = await createRootCa(rootKey, naming, clock);
-  const issuing = await createIssuingCa(await keys.issuing(), { record: root, signer: rootKey.signer }, naming, clock);
-  await store.putCa(root);
-  await store.putCa(issuing);
-  if (!(await store.setActiveIssuingCa(issuing.id, undefined))) {
-    // Another process set one up at the same time; theirs stands.
-    return { created: false, issuingCaId: (await store.getActiveIssuingCaId())! };
-  }
-  return { created: true, issuingCaId: issuing.id };
-}
-

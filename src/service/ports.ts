@@ -27,9 +27,14 @@ export interface CaRecord {
   createdAt: string;
   activatedAt?: string;
   retiredAt?: string;
-  /** AWS IoT registration (filled when the CA is registered for JITP). */
+  /** Issuing CAs are numbered 1, 2, 3… in rotation order; the number is in the subject and the key alias. */
+  generation?: number;
+  /** The KMS alias (or local key name) the key is found by. */
+  keyAlias?: string;
+  /** AWS IoT registration (issuing CAs, for JITP). */
   iotCertificateId?: string;
   iotStatus?: string;
+  iotRegisteredAt?: string;
 }
 
 export type CertificateStatus = 'ISSUED' | 'REVOKED';
@@ -50,6 +55,11 @@ export interface CertificateRecord {
   certificatePem: string;
   status: CertificateStatus;
   issuedAt: string;
+  revokedAt?: string;
+  /** RFC 5280 CRLReason name. */
+  revocationReason?: string;
+  /** What AWS IoT says of the certificate after revocation (see RevocationOutcome). */
+  iotRevocation?: string;
 }
 
 /**
@@ -85,6 +95,10 @@ export interface CertificateStore {
   putCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined>;
   listByCommonName(commonName: string): Promise<CertificateRecord[]>;
+  /** Marks an ISSUED certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
+  revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined>;
+  /** Records what AWS IoT reported for a revoked certificate. */
+  setIotRevocation(serialNumber: string, outcome: string): Promise<void>;
 }
 
 export interface CaStore {
@@ -94,6 +108,57 @@ export interface CaStore {
   getActiveIssuingCaId(): Promise<string | undefined>;
   /** Points issuance at `id`, only if the pointer still names `expected` (undefined: no pointer yet). */
   setActiveIssuingCa(id: string, expected: string | undefined): Promise<boolean>;
+  /** Replaces an existing CA record (status, AWS IoT registration); never creates one. */
+  updateCa(record: CaRecord): Promise<void>;
+}
+
+/** Creates and finds CA keys by alias (KMS, or software keys in local mode). Never deletes one. */
+export interface KeyManager {
+  findKey(alias: string): Promise<KeyReference | undefined>;
+  /** Creates a signing key reachable through `alias`. Returns the key the alias names if another run created it first. */
+  createKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference>;
+}
+
+/** AWS IoT's view of a registered CA certificate. */
+export interface IotCaRegistration {
+  certificateId: string;
+  status: string;
+  autoRegistration: boolean;
+  templateBody?: string;
+  roleArn?: string;
+}
+
+export interface IotCaRegistrationRequest {
+  /** The id AWS IoT will give the CA (SHA-256 of its DER), to find a registration an earlier run made. */
+  certificateId: string;
+  caCertificatePem: string;
+  /** For the dry-run bundle: the root the CA chains to. */
+  rootCertificatePem: string;
+  verificationCertificatePem: string;
+  templateBody: string;
+  roleArn: string;
+  tags: Record<string, string>;
+}
+
+/** What revoking a device certificate did in AWS IoT. */
+export type RevocationOutcome =
+  /** The certificate was registered (JITP had run); its status is now REVOKED. */
+  | 'REVOKED'
+  /** JITP had not registered it yet; it is now registered as REVOKED, so a later first connection is refused. */
+  | 'REGISTERED_AS_REVOKED'
+  /** Local mode: nothing was sent; the request is recorded in the bundle. */
+  | 'DRY_RUN';
+
+/** The AWS IoT calls the CA lifecycle needs (or a dry run that writes them down). */
+export interface IotRegistrar {
+  readonly mode: 'aws' | 'dry-run';
+  getRegistrationCode(): Promise<string>;
+  /** The registration of a CA certificate by its id (AWS IoT's id is the SHA-256 of the DER). */
+  describeCa(certificateId: string): Promise<IotCaRegistration | undefined>;
+  registerCa(request: IotCaRegistrationRequest): Promise<IotCaRegistration>;
+  /** Sets the template and role, ACTIVE, auto-registration on. */
+  updateCa(certificateId: string, update: { templateBody: string; roleArn: string }): Promise<IotCaRegistration>;
+  revokeCertificate(certificate: { certificateId: string; certificatePem: string; caCertificatePem: string }): Promise<RevocationOutcome>;
 }
 
 export type SignerFactory = (key: KeyReference) => Promise<Signer>;

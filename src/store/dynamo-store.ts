@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { CaError } from '../pki/errors.js';
 import {
@@ -159,12 +160,55 @@ export class DynamoStore implements CertificateStore, CaStore {
     return items;
   }
 
+  async revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: CERT(serialNumber) },
+          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason',
+          ConditionExpression: 'attribute_exists(pk) AND #status = :issued',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':revoked': 'REVOKED', ':issued': 'ISSUED', ':at': revokedAt, ':reason': reason },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<CertificateRecord>(out.Attributes, 'gsi1pk', 'gsi1sk');
+    } catch (e) {
+      if (!isConditionFailure(e)) translate(e);
+    }
+    // Missing, or revoked already: the record as it is.
+    return this.getCertificate(serialNumber);
+  }
+
+  async setIotRevocation(serialNumber: string, outcome: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: CERT(serialNumber) },
+          UpdateExpression: 'SET iotRevocation = :outcome',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':outcome': outcome },
+        }),
+      );
+    } catch (e) {
+      translate(e);
+    }
+  }
+
   async getCa(id: string): Promise<CaRecord | undefined> {
     return strip<CaRecord>(await this.get(CA(id)));
   }
 
   putCa(record: CaRecord): Promise<boolean> {
     return this.putIf({ pk: CA(record.id), type: 'ca', ...record }, 'attribute_not_exists(pk)');
+  }
+
+  async updateCa(record: CaRecord): Promise<void> {
+    if (!(await this.putIf({ pk: CA(record.id), type: 'ca', ...record }, 'attribute_exists(pk)'))) {
+      throw new CaError('INTERNAL', 'CA record missing', { cause: new Error(`CA record ${record.id} does not exist`) });
+    }
   }
 
   async getActiveIssuingCaId(): Promise<string | undefined> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App, type AppOverrides } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { ensureLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
+import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../../src/observability/logger.js';
 
@@ -66,11 +66,12 @@ export async function createTestApp(
     ALLOW_SOFTWARE_SIGNER: 'true',
     LOCAL_STATE_DIR: stateDir,
     IN_FLIGHT_WAIT_MS: '3000',
+    IOT_MODE: 'dry-run',
     ...env,
   });
   await ensureTable(ledger.client, tableName);
-  await ensureLocalCa(ledger.client, config);
   const logger = memoryLogger();
+  await bootstrapLocalCa(ledger.client, config, logger);
   const app = createApp(config, { dynamo: ledger.client, logger, ...overrides });
   return { app, config, logger, stateDir, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
 }

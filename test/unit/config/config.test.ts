@@ -11,12 +11,18 @@ const POLICY_TEXT = readFileSync(POLICY_PATH, 'utf8');
 const O_OID = '2.5.4.10';
 const MINIMAL_ENV = { TABLE_NAME: 'factory-ca-ledger' };
 
-/** A readFile that serves the project's policy for any path and records what was asked for. */
-function policyReader(text: string = POLICY_TEXT): { read: (path: string) => string; paths: string[] } {
+const TEMPLATE_TEXT = readFileSync(fileURLToPath(new URL('../../../config/jitp-template.json', import.meta.url)), 'utf8');
+
+/**
+ * A readFile that serves the project's policy for any path but the JITP
+ * template's (`template`, the project's by default) and records the policy paths asked for.
+ */
+function policyReader(text: string = POLICY_TEXT, template: string = TEMPLATE_TEXT): { read: (path: string) => string; paths: string[] } {
   const paths: string[] = [];
   return {
     paths,
     read: (path) => {
+      if (path.endsWith('jitp-template.json')) return template;
       paths.push(path);
       return text;
     },
@@ -241,6 +247,7 @@ describe('Function: loadConfig', () => {
     it('lists an unreadable policy file, naming the file, together with the environment problems', () => {
       // Prepare
       const unreadable = (path: string): string => {
+        if (path.endsWith('jitp-template.json')) return TEMPLATE_TEXT;
         throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
       };
 

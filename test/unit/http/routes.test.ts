@@ -40,8 +40,17 @@ describe('Route: POST /certificates', () => {
     expect(res.headers?.Location).toBe(`/certificates/${res.json.serialNumber}`);
     expect(res.headers?.['Content-Type']).toBe('application/json');
     expect(Object.keys(res.json).sort()).toEqual(
-      ['caCertificatePem', 'certificateChainPem', 'certificateId', 'certificatePem', 'issuingCaId', 'notAfter', 'notBefore', 'rootCertificatePem', 'serialNumber', 'status', 'subject'].sort(),
+      ['caCertificatePem', 'certificateChainPem', 'certificateId', 'certificatePem', 'issuingCaId', 'notAfter', 'notBefore', 'provisioning', 'rootCertificatePem', 'serialNumber', 'status', 'subject'].sort(),
     );
+    // What JITP will create when the device first connects, from config/jitp-template.json.
+    expect(res.json.provisioning).toMatchObject({
+      thingName: 'route-1',
+      attributes: { country: 'US', provisionedBy: 'factory-ca' },
+      certificateId: res.json.certificateId,
+      certificateStatus: 'ACTIVE',
+      problems: [],
+    });
+    expect(res.json.provisioning.policyDocument.Statement[0]).toMatchObject({ Action: 'iot:Connect' });
     expect(res.json.certificateChainPem).toBe(res.json.certificatePem + res.json.caCertificatePem);
     expect(res.json.subject).toEqual({ C: 'US', O: 'Example Corp', CN: 'route-1' });
     expect(res.json.status).toBe('ISSUED');

@@ -29,6 +29,10 @@ class MemoryCaStore implements CaStore {
     this.active = id;
     return true;
   }
+  async updateCa(r: CaRecord) {
+    if (!this.cas.has(r.id)) throw new Error(`no CA ${r.id}`);
+    this.cas.set(r.id, r);
+  }
 }
 
 const key = (file: string): { ref: KeyReference; signer: Signer } => ({

@@ -1,0 +1,24 @@
+import type { App } from '../app.js';
+import { describeError } from '../observability/logger.js';
+import { bootstrap, rotate, type LifecycleReport } from '../service/ca-lifecycle.js';
+
+/** Runs a lifecycle job, logs its report (or its failure, with the cause) and returns the report. */
+async function job<R extends LifecycleReport>(app: () => App, name: string, run: (a: App) => Promise<R>): Promise<R> {
+  const a = app();
+  const started = performance.now();
+  try {
+    const report = await run(a);
+    a.logger.info(name, { job: name, outcome: 'success', durationMs: Math.round(performance.now() - started), report: { ...report } });
+    return report;
+  } catch (e) {
+    a.logger.error(`${name} failed`, { job: name, outcome: 'failed', durationMs: Math.round(performance.now() - started), error: describeError(e) });
+    throw e;
+  }
+}
+
+/** The bootstrap job: create the CA hierarchy and register it with AWS IoT for JITP. */
+export const bootstrapJob = (app: () => App) => () => job(app, 'bootstrap', (a) => bootstrap(a.lifecycle()));
+
+/** The scheduled rotation: acts only when the active issuing CA is due. */
+export const rotationJob = (app: () => App) => (event?: { force?: unknown }) =>
+  job(app, 'rotation', (a) => rotate(a.lifecycle(), { force: event?.force === true }));

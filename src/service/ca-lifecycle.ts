@@ -1,0 +1,310 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { CaError } from '../pki/errors.js';
+import { buildVerificationCertificate } from '../pki/profile.js';
+import { findPemBlocks, toPem } from '../pki/pem.js';
+import { newSerial, type RandomSource } from '../pki/serial.js';
+import type { Signer } from '../pki/signer.js';
+import type { ProvisioningTemplate } from '../provisioning/template.js';
+import { certificateParts } from './ca-directory.js';
+import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
+import type { CaRecord, CaStore, Clock, IotCaRegistration, IotRegistrar, KeyManager, SignerFactory } from './ports.js';
+
+const DAY_MS = 86_400_000;
+const YEAR_MS = 365.25 * DAY_MS;
+/** How long a verification certificate stays valid (a dry-run bundle may be registered by hand later). */
+const VERIFICATION_VALIDITY_MS = 30 * DAY_MS;
+
+export const ROOT_CA_ID = 'root-1';
+export const issuingCaId = (generation: number) => `issuing-${generation}`;
+
+export interface LifecycleDeps {
+  store: CaStore;
+  keys: KeyManager;
+  iot: IotRegistrar;
+  signerFactory: SignerFactory;
+  clock: Clock;
+  random: RandomSource;
+  naming: CaNaming;
+  /** CA keys are `<prefix>-root-1` and `<prefix>-issuing-<generation>`. */
+  keyAliasPrefix: string;
+  template: ProvisioningTemplate;
+  jitpRoleArn: string;
+  rotation: { periodDays: number; minRemainingDays: number };
+  /** Extra tags on AWS IoT registrations. */
+  tags?: Record<string, string>;
+}
+
+export interface CaSummary {
+  id: string;
+  role: 'root' | 'issuing';
+  generation?: number;
+  status: string;
+  notAfter: string;
+  fingerprintSha256: string;
+  iotCertificateId?: string;
+  iotStatus?: string;
+}
+
+export interface LifecycleReport {
+  /** What this run changed, in order; empty when everything was in place. */
+  actions: string[];
+  rootCaId: string;
+  activeIssuingCaId: string;
+  cas: CaSummary[];
+}
+
+export interface RotationReport extends LifecycleReport {
+  rotated: boolean;
+  /** Why the run rotated or did not. */
+  reason: string;
+  previousIssuingCaId?: string;
+  /** When the active issuing CA next becomes due (when not rotated). */
+  nextDueAt?: string;
+}
+
+const summary = (r: CaRecord): CaSummary => ({
+  id: r.id,
+  role: r.role,
+  ...(r.generation !== undefined ? { generation: r.generation } : {}),
+  status: r.status,
+  notAfter: r.notAfter,
+  fingerprintSha256: r.fingerprintSha256,
+  ...(r.iotCertificateId ? { iotCertificateId: r.iotCertificateId } : {}),
+  ...(r.iotStatus ? { iotStatus: r.iotStatus } : {}),
+});
+
+function certificateDer(record: CaRecord): Uint8Array {
+  const [block] = findPemBlocks(record.certificatePem);
+  if (!block || !('der' in block)) throw new CaError('INTERNAL', 'CA record is corrupt', { cause: new Error(`CA ${record.id}: certificatePem`) });
+  return block.der;
+}
+
+/** The signer of a CA record, checked against the certificate's public key. */
+async function signerOf(d: LifecycleDeps, record: CaRecord): Promise<Signer> {
+  const signer = await d.signerFactory(record.key);
+  const { spkiDer } = certificateParts(certificateDer(record));
+  if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(spkiDer)) !== 0) {
+    throw new CaError('INTERNAL', 'A CA key does not match its certificate', { cause: new Error(`CA ${record.id}`) });
+  }
+  return signer;
+}
+
+async function keyFor(d: LifecycleDeps, alias: string, purpose: 'root' | 'issuing', actions: string[]) {
+  const existing = await d.keys.findKey(alias);
+  if (existing) return existing;
+  const ref = await d.keys.createKey(alias, purpose);
+  actions.push(`created ${purpose} CA key ${alias}`);
+  return ref;
+}
+
+/** Puts a new CA record; when another run stored one first, that one stands. */
+async function store(d: LifecycleDeps, record: CaRecord, actions: string[]): Promise<CaRecord> {
+  if (await d.store.putCa(record)) {
+    actions.push(`created ${record.role} CA ${record.id} (${record.subject})`);
+    return record;
+  }
+  const winner = await d.store.getCa(record.id);
+  if (!winner) throw new CaError('INTERNAL', 'CA record could not be stored', { cause: new Error(`CA ${record.id}`) });
+  return winner;
+}
+
+async function ensureRoot(d: LifecycleDeps, id: string, actions: string[]): Promise<CaRecord> {
+  const found = await d.store.getCa(id);
+  if (found) return found;
+  const alias = `${d.keyAliasPrefix}-root-1`;
+  const ref = await keyFor(d, alias, 'root', actions);
+  const signer = await d.signerFactory(ref);
+  const record = await createRootCa({ ref, signer }, d.naming, d.clock, d.random, { id, keyAlias: alias, status: 'ACTIVE' });
+  return store(d, record, actions);
+}
+
+async function ensureIssuing(d: LifecycleDeps, root: CaRecord, generation: number, actions: string[]): Promise<CaRecord> {
+  const id = issuingCaId(generation);
+  const found = await d.store.getCa(id);
+  if (found) return found;
+  const alias = `${d.keyAliasPrefix}-issuing-${generation}`;
+  const ref = await keyFor(d, alias, 'issuing', actions);
+  const signer = await d.signerFactory(ref);
+  const record = await createIssuingCa({ ref, signer }, { record: root, signer: await signerOf(d, root) }, d.naming, d.clock, d.random, {
+    id,
+    generation,
+    keyAlias: alias,
+    status: 'PENDING',
+  });
+  return store(d, record, actions);
+}
+
+/** A verification certificate for the account's registration code, signed by the CA; its key pair is thrown away. */
+async function verificationCertificate(d: LifecycleDeps, ca: CaRecord, registrationCode: string): Promise<string> {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { subjectDer } = certificateParts(certificateDer(ca));
+  const now = Math.floor(d.clock().getTime() / 1000) * 1000;
+  const cert = await buildVerificationCertificate({
+    registrationCode,
+    serialNumber: newSerial(d.random),
+    publicKey: new Uint8Array(publicKey.export({ format: 'der', type: 'spki' })),
+    validity: { notBefore: new Date(now - 300_000), notAfter: new Date(Math.min(now + VERIFICATION_VALIDITY_MS, Date.parse(ca.notAfter))) },
+    issuer: { subjectDer, keyIdentifier: ca.keyIdentifier, signer: await signerOf(d, ca) },
+  });
+  return toPem('CERTIFICATE', cert.der);
+}
+
+const registrationUsable = (r: IotCaRegistration) => r.status === 'ACTIVE' || r.status === 'DRY_RUN';
+
+/**
+ * Registers an issuing CA with AWS IoT for JITP (found first by its id, the
+ * SHA-256 of the certificate), or brings an existing registration's template,
+ * role, status and auto-registration up to date. Records what IoT reports.
+ */
+async function ensureRegistered(d: LifecycleDeps, ca: CaRecord, root: CaRecord, actions: string[]): Promise<CaRecord> {
+  const certificateId = ca.fingerprintSha256;
+  let registration = await d.iot.describeCa(certificateId);
+  if (!registration) {
+    const code = await d.iot.getRegistrationCode();
+    registration = await d.iot.registerCa({
+      certificateId,
+      caCertificatePem: ca.certificatePem,
+      rootCertificatePem: root.certificatePem,
+      verificationCertificatePem: await verificationCertificate(d, ca, code),
+      templateBody: d.template.body,
+      roleArn: d.jitpRoleArn,
+      tags: { ...d.tags, 'factory-ca:ca-id': ca.id, 'factory-ca:role': 'issuing' },
+    });
+    actions.push(`registered ${ca.id} with AWS IoT${d.iot.mode === 'dry-run' ? ' (dry run)' : ''}: ${registration.certificateId} ${registration.status}`);
+  } else if (!registrationUsable(registration) || !registration.autoRegistration || registration.templateBody !== d.template.body || registration.roleArn !== d.jitpRoleArn) {
+    registration = await d.iot.updateCa(certificateId, { templateBody: d.template.body, roleArn: d.jitpRoleArn });
+    actions.push(`updated the AWS IoT registration of ${ca.id} (template, role, ACTIVE, auto-registration)`);
+  }
+  if (!registrationUsable(registration)) {
+    throw new CaError('INTERNAL', 'AWS IoT did not activate the CA certificate', {
+      cause: new Error(`${ca.id}: AWS IoT status ${registration.status}`),
+    });
+  }
+  if (ca.iotCertificateId === registration.certificateId && ca.iotStatus === registration.status) return ca;
+  const updated: CaRecord = {
+    ...ca,
+    iotCertificateId: registration.certificateId,
+    iotStatus: registration.status,
+    iotRegisteredAt: ca.iotRegisteredAt ?? d.clock().toISOString(),
+  };
+  await d.store.updateCa(updated);
+  return updated;
+}
+
+/** Every issuing CA record: generations 1, 2, … and the active one (which may predate numbering). */
+async function issuingCas(d: LifecycleDeps, activeId: string | undefined): Promise<CaRecord[]> {
+  const out: CaRecord[] = [];
+  for (let g = 1; ; g++) {
+    const r = await d.store.getCa(issuingCaId(g));
+    if (!r) break;
+    out.push(r);
+  }
+  if (activeId && !out.some((r) => r.id === activeId)) {
+    const active = await d.store.getCa(activeId);
+    if (active) out.push(active);
+  }
+  return out;
+}
+
+/** Makes record statuses follow the pointer: the pointed-at CA ACTIVE, every other once-active one RETIRED. */
+async function reconcile(d: LifecycleDeps, activeId: string, cas: CaRecord[], actions: string[]): Promise<CaRecord[]> {
+  const now = d.clock().toISOString();
+  const out: CaRecord[] = [];
+  for (const r of cas) {
+    let next = r;
+    if (r.id === activeId && r.status !== 'ACTIVE') next = { ...r, status: 'ACTIVE', activatedAt: r.activatedAt ?? now };
+    else if (r.id !== activeId && r.status === 'ACTIVE') next = { ...r, status: 'RETIRED', retiredAt: r.retiredAt ?? now };
+    if (next !== r) {
+      await d.store.updateCa(next);
+      actions.push(`${r.id}: ${r.status} → ${next.status}`);
+    }
+    out.push(next);
+  }
+  return out;
+}
+
+function requireActive(cas: CaRecord[], id: string): CaRecord {
+  const active = cas.find((r) => r.id === id);
+  if (!active) throw new CaError('INTERNAL', 'The active issuing CA record is missing', { cause: new Error(`CA ${id} not found`) });
+  return active;
+}
+
+/**
+ * Creates the CA and registers it for JITP. Idempotent: every step looks for
+ * what an earlier run made first (keys by alias, CA records by id, AWS IoT
+ * registrations by certificate id), so a second run creates nothing and a run
+ * after an interrupted one finishes its work. Every issuing CA still valid,
+ * retired ones included, is kept registered with the current template and role.
+ */
+export async function bootstrap(d: LifecycleDeps): Promise<LifecycleReport> {
+  const actions: string[] = [];
+  let activeId = await d.store.getActiveIssuingCaId();
+  const activeRecord = activeId ? await d.store.getCa(activeId) : undefined;
+  const root = await ensureRoot(d, activeRecord?.parentId ?? ROOT_CA_ID, actions);
+  if (!activeId) await ensureIssuing(d, root, 1, actions);
+
+  const now = d.clock().getTime();
+  const registered: CaRecord[] = [];
+  for (const ca of await issuingCas(d, activeId)) {
+    registered.push(Date.parse(ca.notAfter) > now ? await ensureRegistered(d, ca, root, actions) : ca);
+  }
+  if (!activeId) {
+    const first = issuingCaId(1);
+    if (await d.store.setActiveIssuingCa(first, undefined)) actions.push(`issuance now uses ${first}`);
+    activeId = (await d.store.getActiveIssuingCaId())!;
+  }
+  const cas = await reconcile(d, activeId, registered, actions);
+  return { actions, rootCaId: root.id, activeIssuingCaId: activeId, cas: [summary(root), ...cas.map(summary)] };
+}
+
+/**
+ * Replaces the issuing CA when it is due (older than the issuance period, or
+ * too close to its end), or when `force` is set, or to finish a rotation an
+ * earlier run started. The new CA is registered with AWS IoT and confirmed
+ * ACTIVE before issuance moves to it (one conditional write); the old one is
+ * RETIRED for issuance but stays registered and active in AWS IoT, so the
+ * devices it signed keep provisioning and connecting.
+ */
+export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}): Promise<RotationReport> {
+  const actions: string[] = [];
+  const activeId = await d.store.getActiveIssuingCaId();
+  if (!activeId) throw new CaError('CA_NOT_READY', 'There is no CA to rotate; run the bootstrap first', { retryAfterSeconds: 60 });
+  let cas = await reconcile(d, activeId, await issuingCas(d, activeId), actions);
+  const active = requireActive(cas, activeId);
+  const root = await d.store.getCa(active.parentId ?? ROOT_CA_ID);
+  if (!root) throw new CaError('INTERNAL', 'The root CA record is missing', { cause: new Error(`root of ${active.id}`) });
+
+  const now = d.clock().getTime();
+  const generation = Math.max(0, ...cas.map((r) => r.generation ?? 0));
+  const pending = cas.find((r) => r.status === 'PENDING' && (r.generation ?? 0) > (active.generation ?? 0));
+  const activatedAt = Date.parse(active.activatedAt ?? active.createdAt);
+  const dueByAge = activatedAt + d.rotation.periodDays * DAY_MS;
+  const dueByExpiry = Date.parse(active.notAfter) - d.rotation.minRemainingDays * DAY_MS;
+  const dueAt = Math.min(dueByAge, dueByExpiry);
+  const base = () => ({ rootCaId: root.id, activeIssuingCaId: activeId, cas: [summary(root), ...cas.map(summary)] });
+
+  let reason: string;
+  if (pending) reason = `finishing the rotation to ${pending.id}`;
+  else if (options.force) reason = 'rotation requested';
+  else if (now >= dueByAge) reason = `${active.id} has issued for ${d.rotation.periodDays} days`;
+  else if (now >= dueByExpiry) reason = `${active.id} expires in less than ${d.rotation.minRemainingDays} days`;
+  else return { ...base(), actions, rotated: false, reason: 'not due', nextDueAt: new Date(dueAt).toISOString() };
+
+  if (!pending && !options.force && now < dueByAge) {
+    // Due only because the CA nears its end: a new one would end no later than the root.
+    const newEnd = Math.min(now + ISSUING_VALIDITY_YEARS * YEAR_MS, Date.parse(root.notAfter));
+    if (newEnd - now < d.rotation.minRemainingDays * DAY_MS) {
+      return { ...base(), actions, rotated: false, reason: `not rotated: the root CA ${root.id} expires too soon; replace the root` };
+    }
+  }
+
+  let next = pending ?? (await ensureIssuing(d, root, generation + 1, actions));
+  next = await ensureRegistered(d, next, root, actions);
+  if (await d.store.setActiveIssuingCa(next.id, active.id)) {
+    actions.push(`issuance now uses ${next.id} (was ${active.id})`);
+  } else if ((await d.store.getActiveIssuingCaId()) !== next.id) {
+    throw new CaError('INTERNAL', 'The active issuing CA changed during rotation', { cause: new Error(`pointer moved away from ${active.id}`) });
+  }
+  cas = await reconcile(d, next.id, await issuingCas(d, next.id), actions);
+  return { ...base(), activeIssuingCaId: next.id, cas: [summary(root), ...cas.map(summary)], actions, rotated: true, reason, previousIssuingCaId: active.id };
+}

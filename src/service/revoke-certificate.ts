@@ -1,0 +1,71 @@
+import { CaError } from '../pki/errors.js';
+import type { CaDirectory } from './ca-directory.js';
+import type { CertificateRecord, CertificateStore, Clock, IotRegistrar, RevocationOutcome } from './ports.js';
+
+/**
+ * RFC 5280 CRLReason names a revocation may give. `certificateHold` and
+ * `removeFromCRL` are left out: here a revocation is final, as it is in AWS IoT.
+ */
+export const REVOCATION_REASONS = [
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'privilegeWithdrawn',
+  'aACompromise',
+] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+export interface RevokeDeps {
+  store: CertificateStore;
+  cas: CaDirectory;
+  iot: () => IotRegistrar;
+  clock: Clock;
+}
+
+export interface RevokeResult {
+  record: CertificateRecord;
+  /** False when the certificate was revoked before (the first revocation's time and reason stand). */
+  changed: boolean;
+  iot: { certificateId: string; outcome: RevocationOutcome };
+}
+
+/**
+ * Revokes a certificate: the ledger first (status REVOKED, time, reason; this
+ * also frees its common name), then AWS IoT (status REVOKED, or registered as
+ * REVOKED when JITP has not seen it yet). Repeating it is harmless and finishes
+ * an AWS IoT update an earlier attempt could not make.
+ */
+export async function revokeCertificate(d: RevokeDeps, serialNumber: string, reason: RevocationReason): Promise<RevokeResult> {
+  const before = await d.store.getCertificate(serialNumber);
+  if (!before) throw new CaError('NOT_FOUND', `No certificate with serial number ${serialNumber}`);
+  let record = before;
+  if (before.status !== 'REVOKED') {
+    record = (await d.store.revokeCertificate(serialNumber, d.clock().toISOString(), reason)) ?? before;
+  }
+  const changed = before.status !== 'REVOKED';
+  let outcome = record.iotRevocation as RevocationOutcome | undefined;
+  if (!outcome) {
+    const chain = await d.cas.chain(record.issuingCaId);
+    try {
+      outcome = await d.iot().revokeCertificate({
+        certificateId: record.certificateId,
+        certificatePem: record.certificatePem,
+        caCertificatePem: chain.caCertificatePem,
+      });
+    } catch (e) {
+      if (e instanceof CaError && e.code === 'IOT_UNAVAILABLE') {
+        throw new CaError('IOT_UNAVAILABLE', 'The certificate is revoked in the ledger, but AWS IoT could not be updated yet; repeat the request', {
+          cause: e,
+          retryAfterSeconds: e.retryAfterSeconds ?? 5,
+        });
+      }
+      throw e;
+    }
+    await d.store.setIotRevocation(serialNumber, outcome);
+    record = { ...record, iotRevocation: outcome };
+  }
+  return { record, changed, iot: { certificateId: record.certificateId, outcome } };
+}
