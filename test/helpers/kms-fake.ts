@@ -19,12 +19,20 @@
  *   protocol, for a real KMSClient whose serializers, error deserialisation and
  *   retry strategy should run (`new KMSClient({ requestHandler: kms.httpHandler() })`).
  */
-import { constants, createPublicKey, privateEncrypt, randomUUID, type KeyObject } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, privateEncrypt, randomUUID, type KeyObject } from 'node:crypto';
 import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DescribeKeyCommand,
   GetPublicKeyCommand,
   KMSClient,
   KMSServiceException,
   SignCommand,
+  type CreateAliasCommandInput,
+  type CreateKeyCommandInput,
+  type CreateKeyCommandOutput,
+  type DescribeKeyCommandInput,
+  type DescribeKeyCommandOutput,
   type GetPublicKeyCommandInput,
   type GetPublicKeyCommandOutput,
   type KMSClientConfig,
@@ -163,13 +171,34 @@ export interface FakeKmsKey {
   keySpec: KeySpec;
   keyUsage: KeyUsageType;
   signingAlgorithms: SigningAlgorithmSpec[] | undefined;
+  /** As given to CreateKey (keys added with addKey have none). */
+  policy?: string;
+  tags?: Record<string, string>;
+  /** KMS key state; DescribeKey reports it and Sign refuses anything but Enabled. */
+  state: 'Enabled' | 'Disabled' | 'PendingDeletion';
 }
 
-export type FakeKmsOperation = 'GetPublicKey' | 'Sign';
+export type FakeKmsOperation = 'GetPublicKey' | 'Sign' | 'CreateKey' | 'CreateAlias' | 'DescribeKey';
 
 export interface FakeKmsCall {
   operation: FakeKmsOperation;
-  input: GetPublicKeyCommandInput | SignCommandInput;
+  input: GetPublicKeyCommandInput | SignCommandInput | CreateKeyCommandInput | CreateAliasCommandInput | DescribeKeyCommandInput;
+}
+
+/** A new private key of a KMS key spec (the ones a CA may use). */
+function generateForSpec(spec: KeySpec): KeyObject {
+  switch (spec) {
+    case 'ECC_NIST_P256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    case 'ECC_NIST_P384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    case 'RSA_2048':
+    case 'RSA_3072':
+    case 'RSA_4096':
+      return generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)) }).privateKey;
+    default:
+      throw kmsError('UnsupportedOperationException', `fake KMS does not create ${spec} keys`);
+  }
 }
 
 const metadata = () => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
@@ -179,7 +208,7 @@ export class FakeKms {
   readonly keys: FakeKmsKey[] = [];
   /** Every call that reached the fake (after any injected failure), in order. */
   readonly calls: FakeKmsCall[] = [];
-  private readonly failures: Record<FakeKmsOperation, Error[]> = { GetPublicKey: [], Sign: [] };
+  private readonly failures: Record<FakeKmsOperation, Error[]> = { GetPublicKey: [], Sign: [], CreateKey: [], CreateAlias: [], DescribeKey: [] };
 
   /** Adds a key backed by a node private key. */
   addKey(privateKey: KeyObject, options: FakeKmsKeyOptions = {}): FakeKmsKey {
@@ -195,6 +224,7 @@ export class FakeKms {
       keySpec,
       keyUsage: options.keyUsage ?? 'SIGN_VERIFY',
       signingAlgorithms: 'signingAlgorithms' in options ? options.signingAlgorithms : kmsSigningAlgorithmsOf(keySpec),
+      state: 'Enabled',
     };
     this.keys.push(key);
     return key;
@@ -209,7 +239,10 @@ export class FakeKms {
   /** Calls of one operation that reached the fake. */
   callsOf(operation: 'Sign'): SignCommandInput[];
   callsOf(operation: 'GetPublicKey'): GetPublicKeyCommandInput[];
-  callsOf(operation: FakeKmsOperation): Array<GetPublicKeyCommandInput | SignCommandInput> {
+  callsOf(operation: 'CreateKey'): CreateKeyCommandInput[];
+  callsOf(operation: 'CreateAlias'): CreateAliasCommandInput[];
+  callsOf(operation: 'DescribeKey'): DescribeKeyCommandInput[];
+  callsOf(operation: FakeKmsOperation): FakeKmsCall['input'][] {
     return this.calls.filter((c) => c.operation === operation).map((c) => c.input);
   }
 
@@ -244,10 +277,59 @@ export class FakeKms {
     };
   }
 
+  /** CreateKey: a real key of the requested spec, with its policy and tags kept for assertions. */
+  createKey(input: CreateKeyCommandInput): CreateKeyCommandOutput {
+    this.failure('CreateKey');
+    this.calls.push({ operation: 'CreateKey', input });
+    if (input.KeyUsage !== 'SIGN_VERIFY') throw kmsError('ValidationException', `fake KMS creates signing keys only, got ${input.KeyUsage}`);
+    if (input.Policy !== undefined) {
+      try {
+        JSON.parse(input.Policy);
+      } catch {
+        throw kmsError('MalformedPolicyDocumentException', 'key policy is not JSON');
+      }
+    }
+    const key = this.addKey(generateForSpec(input.KeySpec ?? 'SYMMETRIC_DEFAULT'));
+    if (input.Policy !== undefined) key.policy = input.Policy;
+    key.tags = Object.fromEntries((input.Tags ?? []).map((t) => [t.TagKey!, t.TagValue!]));
+    return { $metadata: metadata(), KeyMetadata: this.metadataOf(key) };
+  }
+
+  /** CreateAlias: alias names are unique in the account. */
+  createAlias(input: CreateAliasCommandInput): void {
+    this.failure('CreateAlias');
+    this.calls.push({ operation: 'CreateAlias', input });
+    const alias = input.AliasName ?? '';
+    if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) throw kmsError('ValidationException', `invalid alias name ${alias}`);
+    if (this.keys.some((k) => k.aliases.includes(alias))) throw kmsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
+    this.find(input.TargetKeyId).aliases.push(alias);
+  }
+
+  describeKey(input: DescribeKeyCommandInput): DescribeKeyCommandOutput {
+    this.failure('DescribeKey');
+    this.calls.push({ operation: 'DescribeKey', input });
+    return { $metadata: metadata(), KeyMetadata: this.metadataOf(this.find(input.KeyId)) };
+  }
+
+  private metadataOf(key: FakeKmsKey): NonNullable<DescribeKeyCommandOutput['KeyMetadata']> {
+    return {
+      KeyId: key.keyId,
+      Arn: key.arn,
+      KeyUsage: key.keyUsage,
+      KeySpec: key.keySpec,
+      KeyState: key.state,
+      Enabled: key.state === 'Enabled',
+      KeyManager: 'CUSTOMER',
+      Origin: 'AWS_KMS',
+      ...(key.signingAlgorithms ? { SigningAlgorithms: [...key.signingAlgorithms] } : {}),
+    };
+  }
+
   sign(input: SignCommandInput): SignCommandOutput {
     this.failure('Sign');
     this.calls.push({ operation: 'Sign', input });
     const key = this.find(input.KeyId);
+    if (key.state !== 'Enabled') throw kmsError(key.state === 'Disabled' ? 'DisabledException' : 'KMSInvalidStateException', `${key.arn} is ${key.state}`);
     if (key.keyUsage !== 'SIGN_VERIFY') throw kmsError('InvalidKeyUsageException', `${key.arn} key usage is ${key.keyUsage}`);
     if (input.MessageType !== 'DIGEST') {
       throw kmsError('ValidationException', `fake KMS signs digests only, got MessageType ${input.MessageType}`);
@@ -270,6 +352,12 @@ export class FakeKms {
     const mock = mockClient(client);
     mock.on(GetPublicKeyCommand).callsFake(async (input: GetPublicKeyCommandInput) => this.getPublicKey(input));
     mock.on(SignCommand).callsFake(async (input: SignCommandInput) => this.sign(input));
+    mock.on(CreateKeyCommand).callsFake(async (input: CreateKeyCommandInput) => this.createKey(input));
+    mock.on(CreateAliasCommand).callsFake(async (input: CreateAliasCommandInput) => {
+      this.createAlias(input);
+      return { $metadata: metadata() };
+    });
+    mock.on(DescribeKeyCommand).callsFake(async (input: DescribeKeyCommandInput) => this.describeKey(input));
     return { client, mock };
   }
 

@@ -110,4 +110,44 @@ describe('The local stack (npm start) over HTTP', () => {
     expect((await get(`/certificates/${issued.json.serialNumber}`)).status).toBe(200);
     expect(stack.output()).toMatch(/issuing CA .* reused/);
   }, 120_000);
+
+  it('bootstrapped on first start: the AWS IoT registration bundle an operator can register with the AWS CLI', () => {
+    const bundle = join(stateDir, 'iot', 'issuing-1');
+    const files = ['issuing-ca.pem', 'root-ca.pem', 'verification-cert.pem', 'registration-config.json', 'register-ca-certificate.sh'];
+    for (const f of files) expect(readFileSync(join(bundle, f), 'utf8').length).toBeGreaterThan(0);
+    // The verification certificate chains to the issuing CA being registered.
+    const verify = execFileSync('openssl', ['verify', '-partial_chain', '-CAfile', join(bundle, 'issuing-ca.pem'), join(bundle, 'verification-cert.pem')], { encoding: 'utf8' });
+    expect(verify).toMatch(/OK/);
+    const config = JSON.parse(readFileSync(join(bundle, 'registration-config.json'), 'utf8'));
+    expect(typeof config.templateBody).toBe('string');
+    expect(JSON.parse(config.templateBody).Resources.certificate.Properties.Status).toBe('ACTIVE');
+    expect(readFileSync(join(bundle, 'register-ca-certificate.sh'), 'utf8')).toMatch(/aws iot register-ca-certificate/);
+  });
+
+  it('npm run bootstrap against the running stack finds everything in place', () => {
+    const out = execFileSync('npm', ['run', '--silent', 'bootstrap'], { env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir }, encoding: 'utf8' });
+    expect(out).toMatch(/nothing to do/);
+    expect(out).toMatch(/active issuing CA: issuing-1/);
+  }, 60_000);
+
+  it('revokes over HTTP (AWS IoT in dry run) and rotates on request without failing a request', async () => {
+    const issued = await post(opensslCsr('rev', '/C=US/O=Example Corp/CN=it-revoke'));
+    const revoked = await fetch(`${stack.baseUrl}/certificates/${issued.json.serialNumber}/revoke`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ reason: 'keyCompromise' }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toMatchObject({ status: 'REVOKED', iot: { outcome: 'DRY_RUN' } });
+
+    const load = Promise.all(Array.from({ length: 10 }, (_, i) => post(opensslCsr(`rot${i}`, `/C=US/O=Example Corp/CN=it-rotation-${i}`))));
+    const rotation = await fetch(`${stack.baseUrl}/ca/rotate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"force":true}' });
+    expect(rotation.status).toBe(200);
+    expect(await rotation.json()).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1' });
+    for (const res of await load) {
+      expect(res.status).toBe(201);
+      expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+    }
+    expect(readFileSync(join(stateDir, 'iot', 'issuing-2', 'register-ca-certificate.sh'), 'utf8')).toMatch(/register-ca-certificate/);
+  }, 60_000);
 });

@@ -45,7 +45,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('requires IAM auth on every route but GET /health', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(5);
+    expect(methods).toHaveLength(7);
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, id === 'ApiGatewayMethodHealthGet' ? 'NONE' : 'AWS_IAM']);
     }
@@ -58,12 +58,44 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(9);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
       expect(f.Properties.Environment.Variables.TRUST_STATION_HEADER).toBe('false');
+      expect(f.Properties.Environment.Variables.IOT_MODE).toBe('aws');
     }
+  });
+
+  it('gives each kind of function its own role, and the lifecycle functions the role ARNs they need', () => {
+    const roleOf = (fn: string) => resources[fn]!.Properties.Role['Fn::GetAtt'][0];
+    expect(roleOf('IssueCertificateLambdaFunction')).toBe('IssueRole');
+    for (const fn of ['GetCertificateLambdaFunction', 'ListCertificatesLambdaFunction', 'GetCaLambdaFunction', 'HealthLambdaFunction']) expect(roleOf(fn)).toBe('ReadRole');
+    expect(roleOf('RevokeCertificateLambdaFunction')).toBe('RevokeRole');
+    for (const fn of ['BootstrapLambdaFunction', 'RotateLambdaFunction', 'RotateCaLambdaFunction']) {
+      expect(roleOf(fn)).toBe('LifecycleRole');
+      expect(resources[fn]!.Properties.Environment.Variables).toMatchObject({
+        JITP_ROLE_ARN: { 'Fn::GetAtt': ['JitpRole', 'Arn'] },
+        ISSUE_ROLE_ARN: { 'Fn::GetAtt': ['IssueRole', 'Arn'] },
+        LIFECYCLE_ROLE_ARN: { 'Fn::GetAtt': ['LifecycleRole', 'Arn'] },
+        KEY_ALIAS_PREFIX: 'alias/factory-ca-ci',
+      });
+    }
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it('runs the rotation daily', () => {
+    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
+    expect(rule.Properties.ScheduleExpression).toBe('rate(1 day)');
+    expect(JSON.stringify(rule.Properties.Targets)).toContain('RotateLambdaFunction');
+  });
+
+  it('defines the JITP role: trusted by AWS IoT only, with AWSIoTThingsRegistration', () => {
+    const role = resources.JitpRole!;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      { Effect: 'Allow', Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    ]);
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(':iam::aws:policy/service-role/AWSIoTThingsRegistration');
   });
 
   it('outputs station and operator policies that allow only execute-api:Invoke', () => {
@@ -74,17 +106,38 @@ describe('The packaged stack (serverless package)', () => {
     }
   });
 
-  it('lets the functions sign only with issuing-key aliases and grants no wildcard action', () => {
-    const role = resources.IamRoleLambdaExecution!;
-    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-    const kms = statements.find((s: any) => [].concat(s.Action).includes('kms:Sign' as never));
-    expect(kms.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-issuing*');
-    for (const s of statements) for (const a of [].concat(s.Action)) expect(a).not.toMatch(/\*$/);
+  const statementsOf = (role: string) => resources[role]!.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+  const allowing = (role: string, action: string) => statementsOf(role).filter((s: any) => [].concat(s.Action).includes(action as never));
+
+  it('lets the issuing function sign only with issuing-key aliases, and only the lifecycle role create keys or call the IoT CA APIs', () => {
+    const [sign] = allowing('IssueRole', 'kms:Sign');
+    expect(sign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-issuing-*');
+    const [lifecycleSign] = allowing('LifecycleRole', 'kms:Sign');
+    expect(lifecycleSign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-*');
+    const [create] = allowing('LifecycleRole', 'kms:CreateKey');
+    expect(create.Condition.StringEquals['kms:KeyUsage']).toBe('SIGN_VERIFY');
+    for (const role of ['IssueRole', 'ReadRole', 'RevokeRole']) {
+      for (const action of ['kms:CreateKey', 'iot:RegisterCACertificate', 'iot:UpdateCACertificate', 'iam:PassRole']) expect(allowing(role, action)).toEqual([]);
+    }
+    const [pass] = allowing('LifecycleRole', 'iam:PassRole');
+    expect(pass).toMatchObject({ Resource: { 'Fn::GetAtt': ['JitpRole', 'Arn'] }, Condition: { StringEquals: { 'iam:PassedToService': 'iot.amazonaws.com' } } });
+  });
+
+  it('grants no wildcard action, and no key deletion or export to any role', () => {
+    for (const [id] of ofType('AWS::IAM::Role').filter(([id]) => id !== 'JitpRole')) {
+      for (const s of statementsOf(id)) {
+        for (const a of [].concat(s.Action) as string[]) {
+          expect(a).not.toMatch(/\*/);
+          expect(a).not.toMatch(/^kms:(ScheduleKeyDeletion|DeleteImportedKeyMaterial|GetParametersForImport|Decrypt|Encrypt)$/);
+        }
+      }
+    }
   });
 
   it('ships the policy file with each function', () => {
     const listing = zipEntries(readFileSync(join(out, 'issueCertificate.zip')));
     expect(listing).toContain('config/policy.json');
+    expect(listing).toContain('config/jitp-template.json');
     expect(listing).toContain('src/handlers/issue-certificate.mjs');
   });
 });

@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { getCaRoute, getCertificateRoute, issueRoute, revokeRoute, rotateRoute } from '../../../src/http/routes.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { opensslVerify } from '../../helpers/openssl.js';
+
+let ledger: TestLedger;
+let t: TestApp;
+beforeAll(async () => {
+  ledger = await startTestLedger();
+  // No CA cache: a rotation is seen by the next request.
+  t = await createTestApp(ledger, { CA_CACHE_TTL_SECONDS: '0' });
+});
+afterAll(async () => {
+  t.cleanup();
+  await ledger.close();
+});
+
+const app = () => t.app;
+type Handler = (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
+const call = async (h: Handler, e: ReturnType<typeof apiEvent>) => {
+  const res = await h(e, lambdaContext());
+  return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+};
+const issue = issueRoute(app);
+const revoke = revokeRoute(app);
+const rotateCa = rotateRoute(app);
+const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
+const revokeEvent = (serialNumber: string, body?: unknown, contentType = 'application/json') =>
+  apiEvent({
+    method: 'POST',
+    path: `/certificates/${serialNumber}/revoke`,
+    pathParameters: { serialNumber },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': contentType } }),
+    userArn: 'arn:aws:iam::123456789012:user/operator',
+  });
+const rotateEvent = (body?: unknown) =>
+  apiEvent({ method: 'POST', path: '/ca/rotate', ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+
+describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)', () => {
+  it('revokes with the given reason, records what AWS IoT was told, and frees the common name', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('revoke-1') }));
+    expect(issued.statusCode).toBe(201);
+
+    const res = await call(revoke, revokeEvent(issued.json.serialNumber, { reason: 'keyCompromise' }));
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({
+      serialNumber: issued.json.serialNumber,
+      status: 'REVOKED',
+      revocationReason: 'keyCompromise',
+      alreadyRevoked: false,
+      iot: { certificateId: issued.json.certificateId, outcome: 'DRY_RUN', wasRegistered: false },
+    });
+    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    expect(stored.json).toMatchObject({ status: 'REVOKED', revocationReason: 'keyCompromise', revokedAt: res.json.revokedAt });
+    // The dry run wrote down the AWS CLI command an operator would run.
+    const line = JSON.parse(readFileSync(join(t.stateDir, 'iot', 'revocations.jsonl'), 'utf8').trim().split('\n').pop()!);
+    expect(line.command).toBe(`aws iot update-certificate --certificate-id ${issued.json.certificateId} --new-status REVOKED`);
+    // A new key may now get a certificate for the same name.
+    const replacement = await call(issue, jsonPost({ csr: csrFor('revoke-1') }));
+    expect(replacement.statusCode).toBe(201);
+  });
+
+  it('is idempotent: a second revocation keeps the first time and reason', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('revoke-2') }));
+    const first = await call(revoke, revokeEvent(issued.json.serialNumber, { reason: 'superseded' }));
+    const second = await call(revoke, revokeEvent(issued.json.serialNumber, { reason: 'keyCompromise' }));
+    expect(second.statusCode).toBe(200);
+    expect(second.json).toEqual({ ...first.json, alreadyRevoked: true });
+  });
+
+  it('takes "unspecified" when there is no body', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('revoke-3') }));
+    const res = await call(revoke, revokeEvent(issued.json.serialNumber));
+    expect([res.statusCode, res.json.revocationReason]).toEqual([200, 'unspecified']);
+  });
+
+  it.each([
+    ['an unknown reason', { reason: 'lost' }, 'application/json', 400, 'INVALID_REQUEST'],
+    ['certificateHold (revocation here is final)', { reason: 'certificateHold' }, 'application/json', 400, 'INVALID_REQUEST'],
+    ['an unknown field', { reason: 'superseded', note: 'x' }, 'application/json', 400, 'INVALID_REQUEST'],
+    ['a reason that is not a string', { reason: 1 }, 'application/json', 400, 'INVALID_REQUEST'],
+    ['not JSON', '{"reason": ', 'application/json', 400, 'INVALID_REQUEST'],
+    ['a text body', 'keyCompromise', 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ])('refuses %s', async (_case, body, contentType, status, code) => {
+    const issued = await call(issue, jsonPost({ csr: csrFor(`revoke-bad-${status}-${code}-${Math.random()}`.replace(/[^A-Za-z0-9-]/g, '')) }));
+    const res = await call(revoke, revokeEvent(issued.json.serialNumber, body, contentType));
+    expect([res.statusCode, res.json.error.code]).toEqual([status, code]);
+    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    expect(stored.json.status).toBe('ISSUED');
+  });
+
+  it('answers 404 for an unknown serial and 400 for one that is not hex', async () => {
+    const missing = await call(revoke, revokeEvent('0123abcd'));
+    expect([missing.statusCode, missing.json.error.code]).toEqual([404, 'NOT_FOUND']);
+    const bad = await call(revoke, revokeEvent('xyz'));
+    expect([bad.statusCode, bad.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
+
+describe('Route: POST /ca/rotate', () => {
+  it('does nothing when the issuing CA is not due', async () => {
+    const before = await call(getCaRoute(app), apiEvent());
+    const res = await call(rotateCa, rotateEvent());
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({ rotated: false, reason: 'not due', activeIssuingCaId: before.json.id, actions: [] });
+    expect(Date.parse(res.json.nextDueAt)).toBeGreaterThan(Date.now());
+  });
+
+  it('rotates on request; certificates of the old and the new issuing CA both verify against the root', async () => {
+    const old = await call(issue, jsonPost({ csr: csrFor('rotate-old') }));
+
+    const res = await call(rotateCa, rotateEvent({ force: true }));
+
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({ rotated: true, previousIssuingCaId: old.json.issuingCaId });
+    expect(res.json.activeIssuingCaId).not.toBe(old.json.issuingCaId);
+    const statuses = Object.fromEntries(res.json.cas.map((c: { id: string; status: string }) => [c.id, c.status]));
+    expect(statuses[old.json.issuingCaId]).toBe('RETIRED');
+    expect(statuses[res.json.activeIssuingCaId]).toBe('ACTIVE');
+
+    const fresh = await call(issue, jsonPost({ csr: csrFor('rotate-new') }));
+    expect(fresh.json.issuingCaId).toBe(res.json.activeIssuingCaId);
+    expect(fresh.json.rootCertificatePem).toBe(old.json.rootCertificatePem);
+    expect(opensslVerify(fresh.json.rootCertificatePem, fresh.json.caCertificatePem, fresh.json.certificatePem)).toMatch(/OK/);
+    // The old certificate is still served with its own chain, and still verifies.
+    const again = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: old.json.serialNumber } }));
+    expect(again.json.caCertificatePem).toBe(old.json.caCertificatePem);
+    expect(opensslVerify(again.json.rootCertificatePem, again.json.caCertificatePem, again.json.certificatePem)).toMatch(/OK/);
+  });
+
+  it('refuses a force that is not a boolean', async () => {
+    const res = await call(rotateCa, rotateEvent({ force: 'yes' }));
+    expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
