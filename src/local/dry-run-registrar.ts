@@ -58,7 +58,7 @@ export function dryRunRegistrar(dir: string, options: { registrationCode?: strin
       writeFileSync(join(bundle, 'root-ca.pem'), r.rootCertificatePem);
       writeFileSync(join(bundle, 'verification-cert.pem'), r.verificationCertificatePem);
       writeFileSync(join(bundle, 'registration-config.json'), JSON.stringify({ templateBody: r.templateBody, roleArn: r.roleArn }, null, 2) + '\n');
-      const tags = Object.entries(r.tags).map(([k, v]) => `Key=${k},Value=${v}`).join(' ');
+      const tags = Object.entries(r.tags).map(([k, v]) => shellQuote(`Key=${k},Value=${v}`)).join(' ');
       const command = [
         'aws iot register-ca-certificate',
         '--ca-certificate file://issuing-ca.pem',
@@ -97,7 +97,7 @@ export function dryRunRegistrar(dir: string, options: { registrationCode?: strin
       write(state);
       print(`AWS IoT dry run: registration bundle for ${name} written to ${bundle}`);
       if (placeholder) print('  (placeholder registration code: set IOT_REGISTRATION_CODE and run npm run bootstrap again to register for real)');
-      print(`  cd ${bundle} && ${command}`);
+      print(`  cd ${shellQuote(bundle)} && ${command}`);
       return view(state);
     },
     async updateCa(certificateId, { templateBody, roleArn }) {
@@ -107,7 +107,7 @@ export function dryRunRegistrar(dir: string, options: { registrationCode?: strin
       writeFileSync(join(state.directory, 'registration-config.json'), JSON.stringify({ templateBody, roleArn }, null, 2) + '\n');
       write(updated);
       print(`AWS IoT dry run: ${state.directory}/registration-config.json updated`);
-      print(`  aws iot update-ca-certificate --certificate-id ${certificateId} --new-status ACTIVE --new-auto-registration-status ENABLE --registration-config file://${state.directory}/registration-config.json`);
+      print(`  aws iot update-ca-certificate --certificate-id ${certificateId} --new-status ACTIVE --new-auto-registration-status ENABLE --registration-config ${shellQuote(`file://${state.directory}/registration-config.json`)}`);
       return view(updated);
     },
     async revokeCertificate(c) {

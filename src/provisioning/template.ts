@@ -88,29 +88,42 @@ function evaluate(node: Json, values: Record<string, string>, where: string): Js
   return Object.fromEntries(keys.map((k) => [k, evaluate(node[k]!, values, `${where}.${k}`)]));
 }
 
-/** Refuses policy statements that allow everything: any `*` / `iot:*` action, or a `*` resource. */
+/** Resources that name everything of a kind: "*", "arn:…:iot:*:*:*", "arn:…:topic/*", "…:client/*". */
+const EVERYTHING = /^(\*|arn:[^:]*:iot:[^:]*:[^:]*:(\*|[A-Za-z]+\/\*))$/;
+
+/** Refuses policy statements that allow too much: any `*` / `iot:*` action (any case), or every resource of a kind. */
 function checkLeastPrivilege(doc: unknown, where: string, problems: string[]): void {
   const statements = isObject(doc) ? doc.Statement : undefined;
   const list = Array.isArray(statements) ? statements : statements === undefined ? [] : [statements];
   if (!list.length) problems.push(`${where}: the policy document has no Statement`);
   for (const [i, s] of list.entries()) {
     if (!isObject(s) || s.Effect !== 'Allow') continue;
-    const actions = ([] as Json[]).concat(s.Action ?? []);
-    const resources = ([] as Json[]).concat(s.Resource ?? []);
+    const actions = ([] as Json[]).concat(s.Action ?? []).map((a) => String(a).toLowerCase());
+    const resources = ([] as Json[]).concat(s.Resource ?? []).map(String);
     if (actions.some((a) => a === '*' || a === 'iot:*')) problems.push(`${where}.Statement[${i}]: allows every action ("*" or "iot:*")`);
-    if (resources.some((r) => r === '*')) problems.push(`${where}.Statement[${i}]: allows every resource ("*")`);
+    for (const r of resources.filter((r) => EVERYTHING.test(r))) problems.push(`${where}.Statement[${i}]: allows every resource of a kind ("${r}")`);
     if (s.NotAction !== undefined || s.NotResource !== undefined) problems.push(`${where}.Statement[${i}]: NotAction/NotResource with Allow grants too much`);
   }
 }
 
+/** Drops `$`-prefixed keys (comments) at any depth. */
+function withoutComments(node: unknown): Json {
+  if (Array.isArray(node)) return node.map(withoutComments);
+  if (!isObject(node)) return node as Json;
+  return Object.fromEntries(Object.entries(node).filter(([k]) => !k.startsWith('$')).map(([k, v]) => [k, withoutComments(v)]));
+}
+
+const isIntrinsic = (v: Record<string, Json>) => Object.keys(v).some((k) => k === 'Ref' || k.startsWith('Fn::'));
+
 /**
  * Validates a readable template (policy documents may be written as JSON
- * objects; keys starting with `$` are comments) and serialises it.
+ * objects; keys starting with `$`, at any depth, are comments) and serialises it.
  */
-export function parseTemplate(source: unknown): ProvisioningTemplate {
+export function parseTemplate(input: unknown): ProvisioningTemplate {
   const problems: string[] = [];
-  if (!isObject(source)) throw new TemplateConfigError(['the template must be a JSON object with Parameters and Resources']);
-  const top = Object.keys(source).filter((k) => !k.startsWith('$'));
+  if (!isObject(input)) throw new TemplateConfigError(['the template must be a JSON object with Parameters and Resources']);
+  const source = withoutComments(input) as Record<string, Json>;
+  const top = Object.keys(source);
   for (const k of top) if (k !== 'Parameters' && k !== 'Resources') problems.push(`unknown top-level key "${k}"`);
   const params = source.Parameters;
   const resources = source.Resources;
@@ -143,7 +156,7 @@ export function parseTemplate(source: unknown): ProvisioningTemplate {
     const properties = { ...res.Properties };
     if (res.Type === 'AWS::IoT::Policy') {
       const doc = properties.PolicyDocument;
-      if (isObject(doc) && 'Statement' in doc) properties.PolicyDocument = JSON.stringify(doc);
+      if (isObject(doc) && !isIntrinsic(doc)) properties.PolicyDocument = JSON.stringify(doc);
       else if (typeof doc !== 'string' && !isObject(doc)) problems.push(`Resources.${logical}.Properties.PolicyDocument is required`);
     }
     out[logical] = { ...res, Properties: properties } as ProvisioningTemplate['document']['Resources'][string];

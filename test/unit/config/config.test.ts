@@ -350,3 +350,275 @@ describe('Function: createSoftwareSigner', () => {
     expect(signer.algorithm).toBe('ECDSA_SHA_256');
   });
 });
+
+describe('Function: loadConfig — CA lifecycle settings', () => {
+  const TEMPLATE_PATH = resolve(process.cwd(), 'config/jitp-template.json');
+  const ROLE = (name: string) => `arn:aws:iam::123456789012:role/${name}`;
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Doc = Record<string, any>;
+
+  /** The shipped template document changed by `change`, as text. */
+  const templateWith = (change: (doc: Doc) => void): string => {
+    const doc = JSON.parse(TEMPLATE_TEXT) as Doc;
+    change(doc);
+    return JSON.stringify(doc);
+  };
+  const withOrganizationalUnit = templateWith((doc) => {
+    doc.Parameters['AWS::IoT::Certificate::OrganizationalUnit'] = { Type: 'String' };
+    doc.Resources.thing.Properties.AttributePayload.unit = { Ref: 'AWS::IoT::Certificate::OrganizationalUnit' };
+  });
+
+  it('applies the documented defaults', () => {
+    // Act
+    const config = loadConfig(MINIMAL_ENV, policyReader().read);
+
+    // Assess
+    expect(config.lifecycle).toEqual({
+      iotMode: 'aws',
+      keySpec: 'ECC_NIST_P256',
+      keyAliasPrefix: 'alias/factory-ca-local',
+      rotationPeriodDays: 365,
+      rotationMinRemainingDays: 3650,
+    });
+    expect(config.lifecycle.rotationMinRemainingDays).toBe(config.policy.validityDays);
+  });
+
+  it('loads the JITP template from config/jitp-template.json under the working directory', () => {
+    // Prepare
+    const asked: string[] = [];
+    const read = (path: string) => {
+      asked.push(path);
+      return path.endsWith('jitp-template.json') ? TEMPLATE_TEXT : POLICY_TEXT;
+    };
+
+    // Act
+    const config = loadConfig(MINIMAL_ENV, read);
+
+    // Assess
+    expect(asked).toContain(TEMPLATE_PATH);
+    expect(config.templateFile).toBe(TEMPLATE_PATH);
+    expect(config.template.parameters).toEqual(['AWS::IoT::Certificate::CommonName', 'AWS::IoT::Certificate::Country', 'AWS::IoT::Certificate::Id']);
+    expect(typeof config.template.body).toBe('string');
+    expect(config.template.body).not.toContain('$comment');
+  });
+
+  it('reads the JITP template from disk with its default reader', () => {
+    // Act
+    const config = loadConfig({ ...MINIMAL_ENV, POLICY_FILE: POLICY_PATH });
+
+    // Assess
+    expect(config.templateFile).toBe(TEMPLATE_PATH);
+    expect(Object.keys(config.template.document.Resources)).toEqual(['thing', 'certificate', 'policy']);
+  });
+
+  it('defaults ROTATION_MIN_REMAINING_DAYS to the validityDays of the policy', () => {
+    // Prepare
+    const policy = policyWith((doc) => {
+      doc.validityDays = 825;
+    });
+
+    // Act
+    const config = loadConfig(MINIMAL_ENV, policyReader(policy).read);
+
+    // Assess
+    expect(config.lifecycle.rotationMinRemainingDays).toBe(825);
+  });
+
+  it('reads every lifecycle setting from the environment', () => {
+    // Prepare
+    const env = {
+      ...MINIMAL_ENV,
+      IOT_MODE: 'dry-run',
+      CA_KEY_SPEC: 'RSA_3072',
+      KEY_ALIAS_PREFIX: 'alias/factory-ca-prod',
+      JITP_ROLE_ARN: ROLE('factory-ca-jitp'),
+      ISSUE_ROLE_ARN: ROLE('factory-ca-prod-issue'),
+      LIFECYCLE_ROLE_ARN: ROLE('service-role/factory-ca-prod-lifecycle'),
+      IOT_REGISTRATION_CODE: '4f8e2b1c9d3a7e6f0b5c8d2e1f4a9b7c3d6e0f1a2b5c8d9e4f7a0b3c6d9e2f5a',
+      ROTATION_PERIOD_DAYS: '90',
+      ROTATION_MIN_REMAINING_DAYS: '730',
+      JITP_TEMPLATE_FILE: '/etc/factory-ca/jitp-template.json',
+    };
+
+    // Act
+    const config = loadConfig(env, policyReader().read);
+
+    // Assess
+    expect(config.templateFile).toBe('/etc/factory-ca/jitp-template.json');
+    expect(config.lifecycle).toEqual({
+      iotMode: 'dry-run',
+      keySpec: 'RSA_3072',
+      keyAliasPrefix: 'alias/factory-ca-prod',
+      jitpRoleArn: ROLE('factory-ca-jitp'),
+      issueRoleArn: ROLE('factory-ca-prod-issue'),
+      lifecycleRoleArn: ROLE('service-role/factory-ca-prod-lifecycle'),
+      registrationCode: '4f8e2b1c9d3a7e6f0b5c8d2e1f4a9b7c3d6e0f1a2b5c8d9e4f7a0b3c6d9e2f5a',
+      rotationPeriodDays: 90,
+      rotationMinRemainingDays: 730,
+    });
+  });
+
+  it('resolves a relative JITP_TEMPLATE_FILE against LAMBDA_TASK_ROOT in a deployed function', () => {
+    // Act
+    const config = loadConfig(
+      { ...MINIMAL_ENV, AWS_LAMBDA_FUNCTION_NAME: 'factory-ca-prod-lifecycle', LAMBDA_TASK_ROOT: '/var/task', JITP_TEMPLATE_FILE: 'provisioning/jitp-template.json' },
+      policyReader().read,
+    );
+
+    // Assess
+    expect(config.templateFile).toBe('/var/task/provisioning/jitp-template.json');
+  });
+
+  it.each(['ECC_NIST_P256', 'ECC_NIST_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'])('accepts CA_KEY_SPEC=%s', (spec) => {
+    // Act
+    const config = loadConfig({ ...MINIMAL_ENV, CA_KEY_SPEC: spec }, policyReader().read);
+
+    // Assess
+    expect(config.lifecycle.keySpec).toBe(spec);
+  });
+
+  it('accepts role ARNs of another partition (aws-cn)', () => {
+    // Act
+    const config = loadConfig({ ...MINIMAL_ENV, LIFECYCLE_ROLE_ARN: 'arn:aws-cn:iam::123456789012:role/factory-ca-lifecycle' }, policyReader().read);
+
+    // Assess
+    expect(config.lifecycle.lifecycleRoleArn).toBe('arn:aws-cn:iam::123456789012:role/factory-ca-lifecycle');
+  });
+
+  it('treats empty role ARNs and registration code as unset', () => {
+    // Act
+    const config = loadConfig({ ...MINIMAL_ENV, JITP_ROLE_ARN: '', ISSUE_ROLE_ARN: '', LIFECYCLE_ROLE_ARN: '', IOT_REGISTRATION_CODE: '' }, policyReader().read);
+
+    // Assess
+    expect(config.lifecycle).not.toHaveProperty('jitpRoleArn');
+    expect(config.lifecycle).not.toHaveProperty('issueRoleArn');
+    expect(config.lifecycle).not.toHaveProperty('lifecycleRoleArn');
+    expect(config.lifecycle).not.toHaveProperty('registrationCode');
+  });
+
+  it('accepts IOT_MODE=dry-run under serverless-offline (IS_OFFLINE=true)', () => {
+    // Act
+    const config = loadConfig({ ...MINIMAL_ENV, AWS_LAMBDA_FUNCTION_NAME: 'factory-ca-dev-lifecycle', IS_OFFLINE: 'true', IOT_MODE: 'dry-run' }, policyReader().read);
+
+    // Assess
+    expect(config.lifecycle.iotMode).toBe('dry-run');
+  });
+
+  describe('with an invalid lifecycle configuration', () => {
+    it.each<[string, NodeJS.ProcessEnv, string]>([
+      ['IOT_MODE=maybe', { IOT_MODE: 'maybe' }, 'IOT_MODE must be aws or dry-run'],
+      ['IOT_MODE=dry-run in a deployed Lambda function', { IOT_MODE: 'dry-run', AWS_LAMBDA_FUNCTION_NAME: 'factory-ca-prod-lifecycle' }, 'IOT_MODE=dry-run cannot be set in a deployed stage'],
+      ['CA_KEY_SPEC=ECC_NIST_P521', { CA_KEY_SPEC: 'ECC_NIST_P521' }, 'CA_KEY_SPEC must be one of'],
+      ['KEY_ALIAS_PREFIX under alias/aws/', { KEY_ALIAS_PREFIX: 'alias/aws/x' }, 'KEY_ALIAS_PREFIX'],
+      ['KEY_ALIAS_PREFIX without alias/', { KEY_ALIAS_PREFIX: 'factory' }, 'KEY_ALIAS_PREFIX'],
+      ['JITP_ROLE_ARN naming a user', { JITP_ROLE_ARN: 'arn:aws:iam::123456789012:user/factory-ca-jitp' }, 'JITP_ROLE_ARN must be an IAM role ARN'],
+      ['JITP_ROLE_ARN that is a bare name', { JITP_ROLE_ARN: 'factory-ca-jitp' }, 'JITP_ROLE_ARN must be an IAM role ARN'],
+      ['ISSUE_ROLE_ARN with a short account id', { ISSUE_ROLE_ARN: 'arn:aws:iam::12345:role/issue' }, 'ISSUE_ROLE_ARN must be an IAM role ARN'],
+      ['LIFECYCLE_ROLE_ARN of another service', { LIFECYCLE_ROLE_ARN: 'arn:aws:sts::123456789012:assumed-role/lifecycle/session' }, 'LIFECYCLE_ROLE_ARN must be an IAM role ARN'],
+      ['IOT_REGISTRATION_CODE with a dash', { IOT_REGISTRATION_CODE: '4f8e2b1c-9d3a7e6f0b5c8d2e1f4a9b7c' }, 'IOT_REGISTRATION_CODE'],
+      ['IOT_REGISTRATION_CODE too short', { IOT_REGISTRATION_CODE: 'abc123' }, 'IOT_REGISTRATION_CODE'],
+      ['ROTATION_PERIOD_DAYS of 0', { ROTATION_PERIOD_DAYS: '0' }, 'ROTATION_PERIOD_DAYS'],
+      ['ROTATION_MIN_REMAINING_DAYS not a number', { ROTATION_MIN_REMAINING_DAYS: 'ten' }, 'ROTATION_MIN_REMAINING_DAYS'],
+    ])('refuses %s', (_case, env, problem) => {
+      // Act
+      const error = configErrorOf({ ...MINIMAL_ENV, ...env });
+
+      // Assess
+      expect(problemsOf(error)).toEqual([expect.stringContaining(problem)]);
+    });
+
+    it('lists every lifecycle problem together', () => {
+      // Prepare
+      const env = {
+        ...MINIMAL_ENV,
+        IOT_MODE: 'maybe',
+        CA_KEY_SPEC: 'ECC_NIST_P521',
+        KEY_ALIAS_PREFIX: 'factory',
+        JITP_ROLE_ARN: 'factory-ca-jitp',
+        IOT_REGISTRATION_CODE: 'not-a-code-0000000000',
+      };
+
+      // Act
+      const error = configErrorOf(env);
+
+      // Assess
+      const problems = problemsOf(error);
+      expect(problems).toHaveLength(5);
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining('IOT_MODE'),
+          expect.stringContaining('CA_KEY_SPEC'),
+          expect.stringContaining('KEY_ALIAS_PREFIX'),
+          expect.stringContaining('JITP_ROLE_ARN'),
+          expect.stringContaining('IOT_REGISTRATION_CODE'),
+        ]),
+      );
+    });
+
+    it('refuses a template whose parameter the policy does not make required, naming the template file', () => {
+      // Act
+      const error = configErrorOf(MINIMAL_ENV, policyReader(POLICY_TEXT, withOrganizationalUnit).read);
+
+      // Assess
+      const problems = problemsOf(error);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(new RegExp(`^${TEMPLATE_PATH.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: template parameter AWS::IoT::Certificate::OrganizationalUnit`));
+      expect(problems[0]).toContain('makes OU optional');
+    });
+
+    it('accepts that template with a policy that makes OU required', () => {
+      // Prepare
+      const policy = policyWith((doc) => {
+        const subject = doc.subject as { attributes: Record<string, Record<string, unknown>> };
+        subject.attributes.OU!.presence = 'required';
+      });
+
+      // Act
+      const config = loadConfig(MINIMAL_ENV, policyReader(policy, withOrganizationalUnit).read);
+
+      // Assess
+      expect(config.template.parameters).toContain('AWS::IoT::Certificate::OrganizationalUnit');
+    });
+
+    it('refuses an invalid template, naming the template file', () => {
+      // Prepare
+      const template = templateWith((doc) => {
+        doc.Resources.policy.Properties.PolicyDocument.Statement[0].Action = 'iot:*';
+      });
+
+      // Act
+      const error = configErrorOf(MINIMAL_ENV, policyReader(POLICY_TEXT, template).read);
+
+      // Assess
+      expect(problemsOf(error)).toEqual([`${TEMPLATE_PATH}: Resources.policy.Properties.PolicyDocument.Statement[0]: allows every action ("*" or "iot:*")`]);
+    });
+
+    it('refuses a template file that is not JSON, naming the file', () => {
+      // Act
+      const error = configErrorOf(MINIMAL_ENV, policyReader(POLICY_TEXT, '{ "Parameters": ').read);
+
+      // Assess
+      expect(problemsOf(error)).toEqual([expect.stringMatching(/config\/jitp-template\.json: not valid JSON/)]);
+    });
+
+    it('lists a template problem together with a policy problem', () => {
+      // Prepare
+      const policy = policyWith((doc) => {
+        doc.validityDay = 30;
+      });
+      const template = templateWith((doc) => {
+        doc.Outputs = {};
+      });
+
+      // Act
+      const error = configErrorOf(MINIMAL_ENV, policyReader(policy, template).read);
+
+      // Assess
+      expect(problemsOf(error)).toEqual(
+        expect.arrayContaining([expect.stringContaining('unknown setting "validityDay"'), `${TEMPLATE_PATH}: unknown top-level key "Outputs"`]),
+      );
+      expect(problemsOf(error)).toHaveLength(2);
+    });
+  });
+});
