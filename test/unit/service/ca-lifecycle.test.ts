@@ -1,0 +1,436 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createApp, type App } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { ensureTable } from '../../../src/local/local-stack.js';
+import { CaError } from '../../../src/pki/errors.js';
+import { x509 } from '../../../src/pki/x509.js';
+import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-lifecycle.js';
+import { issueCertificate } from '../../../src/service/issue-certificate.js';
+import { revokeCertificate } from '../../../src/service/revoke-certificate.js';
+import type { CaRecord, CaStore } from '../../../src/service/ports.js';
+import { revokeRoute } from '../../../src/http/routes.js';
+import { apiEvent, lambdaContext } from '../../helpers/api.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
+import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
+import { opensslVerify } from '../../helpers/openssl.js';
+import { memoryLogger, startTestLedger, type TestLedger } from '../../helpers/test-app.js';
+
+const DAY = 86_400_000;
+const ROLES = {
+  JITP_ROLE_ARN: 'arn:aws:iam::111122223333:role/factory-ca-test-jitp',
+  ISSUE_ROLE_ARN: 'arn:aws:iam::111122223333:role/factory-ca-test-issue',
+  LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/factory-ca-test-lifecycle',
+};
+
+let ledger: TestLedger;
+beforeAll(async () => {
+  ledger = await startTestLedger();
+});
+afterAll(async () => {
+  await ledger.close();
+});
+
+type StoreMethod = 'putCa' | 'updateCa' | 'setActiveIssuingCa';
+
+/** The CA store with one-shot failures, to stop a run between two of its writes. */
+function faultyStore(store: CaStore) {
+  const failures = new Map<StoreMethod, number>();
+  const wrapped: CaStore & { failNext(method: StoreMethod, skip?: number): void } = {
+    getCa: (id) => store.getCa(id),
+    getActiveIssuingCaId: () => store.getActiveIssuingCaId(),
+    putCa: (r) => fail('putCa', () => store.putCa(r)),
+    updateCa: (r) => fail('updateCa', () => store.updateCa(r)),
+    setActiveIssuingCa: (id, expected) => fail('setActiveIssuingCa', () => store.setActiveIssuingCa(id, expected)),
+    /** The call after `skip` others fails (as if the function died there). */
+    failNext: (method, skip = 0) => void failures.set(method, skip),
+  };
+  async function fail<T>(method: StoreMethod, run: () => Promise<T>): Promise<T> {
+    const skip = failures.get(method);
+    if (skip !== undefined) {
+      if (skip === 0) {
+        failures.delete(method);
+        throw new CaError('STORE_UNAVAILABLE', 'injected', { retryAfterSeconds: 1 });
+      }
+      failures.set(method, skip - 1);
+    }
+    return run();
+  }
+  return wrapped;
+}
+
+let tables = 0;
+
+interface World {
+  app: App;
+  kms: FakeKms;
+  iot: FakeIot;
+  store: ReturnType<typeof faultyStore>;
+  deps: LifecycleDeps;
+  now: { t: number };
+  /** Issues a device certificate with the active issuing CA. */
+  issue(cn: string): Promise<{ pem: string; chain: string; root: string; ca: string; issuingCaId: string }>;
+}
+
+async function world(env: Record<string, string> = {}): Promise<World> {
+  const tableName = `lifecycle-${process.pid}-${++tables}`;
+  await ensureTable(ledger.client, tableName);
+  const now = { t: Date.parse('2026-11-26T12:00:00Z') };
+  const clock = () => new Date(now.t);
+  const kms = new FakeKms();
+  const iot = new FakeIot({ clock });
+  const config = loadConfig({ TABLE_NAME: tableName, KEY_ALIAS_PREFIX: 'alias/factory-ca-test', CA_CACHE_TTL_SECONDS: '0', ...ROLES, ...env });
+  const app = createApp(config, { dynamo: ledger.client, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger() });
+  const store = faultyStore(app.store);
+  const deps = { ...app.lifecycle(), store };
+  let n = 0;
+  const issue = async (cn: string) => {
+    const csr = buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
+    const r = await issueCertificate(app.issue, { csr, stationId: `station-${++n}` });
+    return {
+      pem: r.record.certificatePem,
+      chain: r.record.certificatePem + r.ca.caCertificatePem,
+      root: r.ca.rootCertificatePem,
+      ca: r.ca.caCertificatePem,
+      issuingCaId: r.record.issuingCaId,
+    };
+  };
+  return { app, kms, iot, store, deps, now, issue };
+}
+
+/** openssl verify at the world's time (the tests move the clock years ahead). */
+const verifyAt = (w: World, c: { root: string; ca: string; pem: string }) => opensslVerify(c.root, c.ca, c.pem, ['-attime', String(Math.floor(w.now.t / 1000))]);
+const aliases = (kms: FakeKms) => kms.keys.flatMap((k) => k.aliases).sort();
+const record = async (w: World, id: string) => (await w.app.store.getCa(id)) as CaRecord;
+
+/** What a complete bootstrap leaves, whatever happened on the way. */
+async function expectBootstrapped(w: World): Promise<void> {
+  expect(await w.app.store.getActiveIssuingCaId()).toBe('issuing-1');
+  expect(aliases(w.kms)).toEqual(['alias/factory-ca-test-issuing-1', 'alias/factory-ca-test-root-1']);
+  const root = await record(w, 'root-1');
+  const issuing = await record(w, 'issuing-1');
+  expect(root).toMatchObject({ role: 'root', status: 'ACTIVE', keyAlias: 'alias/factory-ca-test-root-1' });
+  expect(issuing).toMatchObject({
+    role: 'issuing',
+    generation: 1,
+    parentId: 'root-1',
+    status: 'ACTIVE',
+    iotCertificateId: issuing.fingerprintSha256,
+    iotStatus: 'ACTIVE',
+  });
+  // The CA records name the KMS keys their aliases point at.
+  const keyOf = (alias: string) => w.kms.keys.find((k) => k.aliases.includes(alias))!.arn;
+  expect(root.key).toEqual({ kind: 'kms', keyId: keyOf('alias/factory-ca-test-root-1') });
+  expect(issuing.key).toEqual({ kind: 'kms', keyId: keyOf('alias/factory-ca-test-issuing-1') });
+  // Exactly one AWS IoT registration: the issuing CA, active, with the template and the role.
+  expect([...w.iot.cas.keys()]).toEqual([issuing.fingerprintSha256]);
+  expect(w.iot.cas.get(issuing.fingerprintSha256)).toMatchObject({
+    status: 'ACTIVE',
+    autoRegistrationStatus: 'ENABLE',
+    certificateMode: 'DEFAULT',
+    registrationConfig: { templateBody: w.app.config.template.body, roleArn: ROLES.JITP_ROLE_ARN },
+  });
+  // It works: a device certificate verifies against the root and provisions itself on first connection.
+  const device = await w.issue(`device-${Math.random().toString(16).slice(2, 10)}`);
+  expect(verifyAt(w, device)).toMatch(/OK/);
+  expect(await w.iot.connect(device.pem)).toMatchObject({ status: 'ACTIVE', provisioned: true });
+  // And a further run changes nothing: no key, no signature, no registration.
+  const writes = () => [
+    w.kms.callsOf('CreateKey').length,
+    w.kms.callsOf('CreateAlias').length,
+    w.kms.callsOf('Sign').length,
+    ...(['GetRegistrationCode', 'RegisterCACertificate', 'UpdateCACertificate'] as const).map((op) => w.iot.callsOf(op).length),
+  ];
+  const before = writes();
+  expect((await bootstrap(w.deps)).actions).toEqual([]);
+  expect(writes()).toEqual(before);
+}
+
+describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', () => {
+  it('creates the keys and the hierarchy, and registers the issuing CA for JITP with a verification certificate', async () => {
+    const w = await world();
+
+    const report = await bootstrap(w.deps);
+
+    expect(report.activeIssuingCaId).toBe('issuing-1');
+    expect(report.actions).toEqual([
+      'created root CA key alias/factory-ca-test-root-1',
+      'created root CA root-1 (C=US, O=Example Corp, CN=Example Corp Root CA)',
+      'created issuing CA key alias/factory-ca-test-issuing-1',
+      'created issuing CA issuing-1 (C=US, O=Example Corp, CN=Example Corp Issuing CA G1)',
+      expect.stringMatching(/^registered issuing-1 with AWS IoT: [0-9a-f]{64} ACTIVE$/),
+      'issuance now uses issuing-1',
+      'issuing-1: PENDING → ACTIVE',
+    ]);
+    // Keys: SIGN_VERIFY P-256, each with a key policy naming who may sign.
+    const created = w.kms.callsOf('CreateKey');
+    expect(created.map((c) => [c.KeyUsage, c.KeySpec])).toEqual([
+      ['SIGN_VERIFY', 'ECC_NIST_P256'],
+      ['SIGN_VERIFY', 'ECC_NIST_P256'],
+    ]);
+    const signers = created.map((c) => JSON.parse(c.Policy!).Statement[1].Principal.AWS);
+    expect(signers).toEqual([[ROLES.LIFECYCLE_ROLE_ARN], [ROLES.ISSUE_ROLE_ARN, ROLES.LIFECYCLE_ROLE_ARN]]);
+    // The registration request, as the walkthrough makes it by hand.
+    const [registration] = w.iot.callsOf('RegisterCACertificate');
+    expect(registration).toMatchObject({
+      setAsActive: true,
+      allowAutoRegistration: true,
+      certificateMode: 'DEFAULT',
+      registrationConfig: { templateBody: w.app.config.template.body, roleArn: ROLES.JITP_ROLE_ARN },
+    });
+    expect(registration!.tags).toEqual(expect.arrayContaining([{ Key: 'factory-ca:ca-id', Value: 'issuing-1' }]));
+    // The verification certificate: CN = the registration code, signed by the issuing CA (openssl agrees).
+    const verification = new x509.X509Certificate(registration!.verificationCertificate!);
+    expect(verification.subject).toBe(`CN=${w.iot.registrationCode}`);
+    const root = await record(w, 'root-1');
+    expect(opensslVerify(root.certificatePem, registration!.caCertificate!, verification.toString('pem'))).toMatch(/OK/);
+    // The issuing CA: pathLen 0, signed by the root.
+    const issuingCert = new x509.X509Certificate(registration!.caCertificate!);
+    expect(issuingCert.getExtension(x509.BasicConstraintsExtension)).toMatchObject({ ca: true, pathLength: 0, critical: true });
+    await expectBootstrapped(w);
+  });
+
+  it('creates RSA CA keys when CA_KEY_SPEC asks for them', async () => {
+    const w = await world({ CA_KEY_SPEC: 'RSA_2048' });
+    await bootstrap(w.deps);
+    expect(w.kms.callsOf('CreateKey').map((c) => c.KeySpec)).toEqual(['RSA_2048', 'RSA_2048']);
+    await expectBootstrapped(w);
+  });
+
+  type Fault = [string, (w: World) => void];
+  const kmsFault = (op: FakeKmsOperation, skip = 0): Fault[1] => (w) => {
+    // Let `skip` calls through, then fail one.
+    let seen = 0;
+    const original = (w.kms as unknown as Record<string, (i: unknown) => unknown>)[op[0]!.toLowerCase() + op.slice(1)]!.bind(w.kms);
+    (w.kms as unknown as Record<string, (i: unknown) => unknown>)[op[0]!.toLowerCase() + op.slice(1)] = (input: unknown) => {
+      if (seen++ === skip) throw kmsError('KMSInternalException', 'injected', 'server', 500);
+      return original(input);
+    };
+  };
+  const iotFault = (op: FakeIotOperation): Fault[1] => (w) => void w.iot.failNext(op, iotError('ServiceUnavailableException', 'injected', 'server', 503));
+  /** The registration lands, but its answer is lost (a timeout after AWS IoT applied it). */
+  const lostAnswer: Fault[1] = (w) => {
+    const original = w.iot.registerCACertificate.bind(w.iot);
+    w.iot.registerCACertificate = async (input) => {
+      await original(input);
+      w.iot.registerCACertificate = original;
+      throw iotError('TimeoutError', 'socket timeout after the request was sent', 'server', 500);
+    };
+  };
+
+  it.each<Fault>([
+    ['creating the root key', kmsFault('CreateKey', 0)],
+    ['naming the root key (an orphan key is left)', kmsFault('CreateAlias', 0)],
+    ['self-signing the root', kmsFault('Sign', 0)],
+    ['recording the root', (w) => w.store.failNext('putCa', 0)],
+    ['creating the issuing key', kmsFault('CreateKey', 1)],
+    ['signing the issuing CA with the root', kmsFault('Sign', 1)],
+    ['recording the issuing CA', (w) => w.store.failNext('putCa', 1)],
+    ['getting the registration code', iotFault('GetRegistrationCode')],
+    ['signing the verification certificate', kmsFault('Sign', 2)],
+    ['registering with AWS IoT', iotFault('RegisterCACertificate')],
+    ['reading the registration answer (it landed)', lostAnswer],
+    ['recording the registration', (w) => w.store.failNext('updateCa', 0)],
+    ['switching issuance to the issuing CA', (w) => w.store.failNext('setActiveIssuingCa', 0)],
+    ['marking the issuing CA active', (w) => w.store.failNext('updateCa', 1)],
+  ])('finishes, when run again, a bootstrap interrupted at %s', async (_step, inject) => {
+    const w = await world();
+    inject(w);
+
+    await expect(bootstrap(w.deps)).rejects.toBeInstanceOf(Error);
+    const second = await bootstrap(w.deps);
+
+    expect(second.activeIssuingCaId).toBe('issuing-1');
+    await expectBootstrapped(w);
+  });
+
+  it('brings the template and role of every registered issuing CA up to date', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    await rotate(w.deps, { force: true });
+    const changed = { ...w.deps, jitpRoleArn: 'arn:aws:iam::111122223333:role/new-jitp', template: { ...w.deps.template, body: w.deps.template.body.replace('factory-ca', 'factory-ca-v2') } };
+
+    const report = await bootstrap(changed);
+
+    expect(report.actions).toEqual([
+      'updated the AWS IoT registration of issuing-1 (template, role, ACTIVE, auto-registration)',
+      'updated the AWS IoT registration of issuing-2 (template, role, ACTIVE, auto-registration)',
+    ]);
+    for (const ca of w.iot.cas.values()) expect(ca.registrationConfig).toEqual({ templateBody: changed.template.body, roleArn: changed.jitpRoleArn });
+  });
+
+  it('re-activates a CA registration someone set INACTIVE', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const [ca] = w.iot.cas.values();
+    ca!.status = 'INACTIVE';
+    await bootstrap(w.deps);
+    expect(ca!.status).toBe('ACTIVE');
+  });
+});
+
+describe('Use case: rotate', () => {
+  it('refuses to run before the bootstrap', async () => {
+    const w = await world();
+    await expect(rotate(w.deps)).rejects.toMatchObject({ code: 'CA_NOT_READY' });
+  });
+
+  it('does nothing while the issuing CA is not due', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const calls = [w.kms.calls.length, w.iot.calls.length];
+    w.now.t += 364 * DAY;
+
+    const report = await rotate(w.deps);
+
+    expect(report).toMatchObject({ rotated: false, reason: 'not due', activeIssuingCaId: 'issuing-1', actions: [] });
+    expect(report.nextDueAt).toBe(new Date(Date.parse('2026-11-26T12:00:00Z') + 365 * DAY).toISOString());
+    expect([w.kms.calls.length, w.iot.calls.length]).toEqual(calls);
+  });
+
+  it('rotates when the issuing CA has issued for the period; old and new certificates keep verifying and provisioning', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const before = await w.issue('device-before');
+    w.now.t += 366 * DAY;
+
+    const report = await rotate(w.deps);
+
+    expect(report).toMatchObject({ rotated: true, reason: 'issuing-1 has issued for 365 days', activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1' });
+    const [old, next] = [await record(w, 'issuing-1'), await record(w, 'issuing-2')];
+    expect(old).toMatchObject({ status: 'RETIRED', retiredAt: new Date(w.now.t).toISOString() });
+    expect(next).toMatchObject({ status: 'ACTIVE', generation: 2, iotStatus: 'ACTIVE', subject: 'C=US, O=Example Corp, CN=Example Corp Issuing CA G2' });
+    // The old issuing CA stays registered and active in AWS IoT.
+    expect(w.iot.cas.get(old.fingerprintSha256)).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
+    expect(w.iot.cas.get(next.fingerprintSha256)).toMatchObject({ status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
+
+    const after = await w.issue('device-after');
+    expect([before.issuingCaId, after.issuingCaId]).toEqual(['issuing-1', 'issuing-2']);
+    expect(after.root).toBe(before.root);
+    expect(verifyAt(w, before)).toMatch(/OK/);
+    expect(verifyAt(w, after)).toMatch(/OK/);
+    expect(await w.iot.connect(before.pem)).toMatchObject({ provisioned: true });
+    expect(await w.iot.connect(after.pem)).toMatchObject({ provisioned: true });
+    // Not due again until a period after the switch.
+    expect(await rotate(w.deps)).toMatchObject({ rotated: false });
+  });
+
+  it('rotates when too few days remain before the issuing CA expires, but not when the root would end sooner', async () => {
+    const w = await world({ ROTATION_PERIOD_DAYS: '7300', ROTATION_MIN_REMAINING_DAYS: '7000' });
+    await bootstrap(w.deps);
+    w.now.t += 400 * DAY;
+    expect(await rotate(w.deps)).toMatchObject({ rotated: true, reason: 'issuing-1 expires in less than 7000 days' });
+
+    const late = await world({ ROTATION_PERIOD_DAYS: '7300', ROTATION_MIN_REMAINING_DAYS: '7400' });
+    await bootstrap(late.deps);
+    const report = await rotate(late.deps);
+    expect(report).toMatchObject({ rotated: false, reason: expect.stringContaining('the root CA root-1 expires too soon') });
+    expect(await late.app.store.getCa('issuing-2')).toBeUndefined();
+  });
+
+  type Fault = [string, (w: World) => void];
+  it.each<Fault>([
+    ['creating the new key', (w) => void w.kms.failNext('CreateKey', kmsError('ThrottlingException'))],
+    ['naming the new key', (w) => void w.kms.failNext('CreateAlias', kmsError('ThrottlingException'))],
+    ['signing the new CA with the root', (w) => void w.kms.failNext('Sign', kmsError('ThrottlingException'))],
+    ['recording the new CA', (w) => w.store.failNext('putCa')],
+    ['getting the registration code', (w) => void w.iot.failNext('GetRegistrationCode', iotError('ThrottlingException'))],
+    ['registering with AWS IoT', (w) => void w.iot.failNext('RegisterCACertificate', iotError('ThrottlingException'))],
+    ['recording the registration', (w) => w.store.failNext('updateCa', 0)],
+    ['switching issuance', (w) => w.store.failNext('setActiveIssuingCa')],
+    ['retiring the old CA', (w) => w.store.failNext('updateCa', 1)],
+  ])('finishes a rotation interrupted at %s, and issuance never stops', async (_step, inject) => {
+    const w = await world();
+    await bootstrap(w.deps);
+    w.now.t += 366 * DAY;
+    inject(w);
+
+    await expect(rotate(w.deps)).rejects.toBeInstanceOf(Error);
+    const meanwhile = await w.issue('device-meanwhile');
+    const report = await rotate(w.deps);
+
+    // (Interrupted after the switch, the second run only repairs the record statuses.)
+    expect(report.activeIssuingCaId).toBe('issuing-2');
+    expect(await w.app.store.getCa('issuing-3')).toBeUndefined();
+    expect(aliases(w.kms).filter((a) => a.includes('issuing'))).toEqual(['alias/factory-ca-test-issuing-1', 'alias/factory-ca-test-issuing-2']);
+    expect([...w.iot.cas.values()].map((c) => c.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    expect((await record(w, 'issuing-1')).status).toBe('RETIRED');
+    expect((await record(w, 'issuing-2')).status).toBe('ACTIVE');
+    expect(verifyAt(w, meanwhile)).toMatch(/OK/);
+    const after = await w.issue('device-after');
+    expect(after.issuingCaId).toBe('issuing-2');
+  });
+
+  it('keeps every issuing CA subject distinct, within AWS IoT\'s limit of 10 CA certificates per subject', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+
+    for (let i = 0; i < 11; i++) await rotate(w.deps, { force: true });
+
+    const cas = [...w.iot.cas.values()];
+    expect(cas).toHaveLength(12);
+    expect(new Set(cas.map((c) => c.subject)).size).toBe(12);
+    expect(cas.every((c) => c.status === 'ACTIVE')).toBe(true);
+    expect(await w.app.store.getActiveIssuingCaId()).toBe('issuing-12');
+  });
+
+  it('a revoked device certificate is refused by AWS IoT, whether or not it had connected before', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const connected = await w.issue('device-connected');
+    await w.iot.connect(connected.pem);
+    const never = await w.issue('device-never');
+    const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
+
+    const a = await revokeCertificate(w.app.revoke, serialOf(connected.pem), 'keyCompromise');
+    const b = await revokeCertificate(w.app.revoke, serialOf(never.pem), 'cessationOfOperation');
+
+    expect([a.iot.outcome, b.iot.outcome]).toEqual(['REVOKED', 'REGISTERED_AS_REVOKED']);
+    for (const pem of [connected.pem, never.pem]) {
+      const refused = await w.iot.connect(pem).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(FakeIotConnectionRefused);
+      expect((refused as FakeIotConnectionRefused).reason).toBe('CERTIFICATE_REVOKED');
+    }
+  });
+});
+
+describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing', () => {
+  const revokeEvent = (serialNumber: string) => ({
+    ...apiEvent({ method: 'POST', pathParameters: { serialNumber }, body: '{"reason":"keyCompromise"}', headers: { 'content-type': 'application/json' } }),
+  });
+  const call = async (w: World, serial: string) => {
+    const res = await revokeRoute(() => w.app)(revokeEvent(serial), lambdaContext());
+    return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+  };
+
+  it('answers 503 IOT_UNAVAILABLE with Retry-After when AWS IoT is throttled; the ledger is revoked and a repeat finishes', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const device = await w.issue('device-throttled');
+    await w.iot.connect(device.pem);
+    const serial = new x509.X509Certificate(device.pem).serialNumber.toLowerCase();
+    w.iot.failNext('UpdateCertificate', iotError('ThrottlingException'));
+
+    const first = await call(w, serial);
+
+    expect([first.statusCode, first.json.error.code, first.headers?.['Retry-After']]).toEqual([503, 'IOT_UNAVAILABLE', '5']);
+    expect(first.json.error.message).toMatch(/revoked in the ledger/);
+    expect((await w.app.store.getCertificate(serial))?.status).toBe('REVOKED');
+    const second = await call(w, serial);
+    expect(second.statusCode).toBe(200);
+    expect(second.json).toMatchObject({ alreadyRevoked: true, iot: { outcome: 'REVOKED', wasRegistered: true } });
+    expect([...w.iot.certificates.values()].map((c) => c.status)).toEqual(['REVOKED']);
+  });
+
+  it('answers 500 without the cause when AWS IoT denies access', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const device = await w.issue('device-denied');
+    w.iot.failNext('UpdateCertificate', iotError('AccessDeniedException', 'User: arn:aws:sts::111122223333:assumed-role/x is not authorized'));
+
+    const res = await call(w, new x509.X509Certificate(device.pem).serialNumber.toLowerCase());
+
+    expect([res.statusCode, res.json.error.code]).toEqual([500, 'INTERNAL']);
+    expect(res.body).not.toMatch(/assumed-role|AccessDenied/);
+  });
+});
