@@ -4,7 +4,9 @@
  * Serverless Framework v3 has no setting for REST API stage throttling. This
  * plugin adds it to the stage the deployment creates (Deployment.StageDescription),
  * from custom.apiThrottling { rateLimit, burstLimit }, so a burst of requests
- * cannot exhaust the account's KMS signing quota.
+ * cannot exhaust the account's KMS signing quota. It also writes X-Ray tracing
+ * (provider.tracing.apiGateway) there, so the template itself says the stage is
+ * traced rather than a call made after deployment.
  */
 class StageThrottling {
   constructor(serverless) {
@@ -23,8 +25,10 @@ class StageThrottling {
     const resources = service.provider.compiledCloudFormationTemplate.Resources;
     for (const resource of Object.values(resources)) {
       if (resource.Type !== 'AWS::ApiGateway::Deployment') continue;
+      const tracing = Boolean(service.provider.tracing && service.provider.tracing.apiGateway);
       resource.Properties.StageDescription = {
         ...(resource.Properties.StageDescription || {}),
+        ...(tracing ? { TracingEnabled: true } : {}),
         ThrottlingRateLimit: rate,
         ThrottlingBurstLimit: burst,
         MethodSettings: [

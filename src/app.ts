@@ -29,11 +29,14 @@ import {
   type Sleep,
 } from './service/ports.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, METRIC, type Metrics } from './observability/metrics.js';
+import { traced } from './observability/tracing.js';
 
 /** Everything a request needs, built once per container (cold start). */
 export interface App {
   config: Config;
   logger: Logger;
+  metrics: Metrics;
   store: DynamoStore;
   cas: CaDirectory;
   issue: IssueDeps;
@@ -49,13 +52,15 @@ export interface AppOverrides {
   random?: RandomSource;
   sleep?: Sleep;
   logger?: Logger;
+  metrics?: Metrics;
   iot?: IoTClient | IotRegistrar;
   keys?: KeyManager;
 }
 
-export function signerFactory(config: Config, kms: () => KMSClient): SignerFactory {
+export function signerFactory(config: Config, kms: () => KMSClient, metrics?: Metrics): SignerFactory {
+  const observe = metrics && ((durationMs: number, ok: boolean) => (ok ? metrics.milliseconds(METRIC.kmsSignLatency, durationMs) : undefined));
   return async (key: KeyReference) => {
-    if (key.kind === 'kms') return createKmsSigner(kms(), key.keyId);
+    if (key.kind === 'kms') return createKmsSigner(kms(), key.keyId, observe);
     if (!config.allowSoftwareSigner) {
       throw new CaError('INTERNAL', 'CA key is not usable', { cause: new Error('software CA key found, but ALLOW_SOFTWARE_SIGNER is off') });
     }
@@ -69,14 +74,15 @@ export function signerFactory(config: Config, kms: () => KMSClient): SignerFacto
 }
 
 export function createApp(config: Config, o: AppOverrides = {}): App {
-  const dynamo = o.dynamo ?? new DynamoDBClient({ region: config.region, maxAttempts: 4 });
+  const dynamo = o.dynamo ?? traced(new DynamoDBClient({ region: config.region, maxAttempts: 4 }));
   let kmsClient = o.kms;
-  const kms = () => (kmsClient ??= new KMSClient({ region: config.region, maxAttempts: 4 }));
+  const kms = () => (kmsClient ??= traced(new KMSClient({ region: config.region, maxAttempts: 4 })));
   const clock = o.clock ?? systemClock;
   const store = new DynamoStore(dynamo, config.tableName);
-  const signers = signerFactory(config, kms);
-  const cas = new CaDirectory(store, signers, clock, config.caCacheTtlMs);
   const logger = o.logger ?? createLogger();
+  const metrics = o.metrics ?? createMetrics();
+  const signers = signerFactory(config, kms, metrics);
+  const cas = new CaDirectory(store, signers, clock, config.caCacheTtlMs);
   const random = o.random ?? systemRandom;
   const lc = config.lifecycle;
 
@@ -90,7 +96,7 @@ export function createApp(config: Config, o: AppOverrides = {}): App {
               ...(lc.registrationCode ? { registrationCode: lc.registrationCode } : {}),
               print: (line) => logger.info(line),
             })
-          : awsIotRegistrar((o.iot as IoTClient | undefined) ?? new IoTClient({ region: config.region, maxAttempts: 4 })));
+          : awsIotRegistrar((o.iot as IoTClient | undefined) ?? traced(new IoTClient({ region: config.region, maxAttempts: 4 }))));
 
   const keyManager = (): KeyManager => {
     if (o.keys) return o.keys;
@@ -110,6 +116,7 @@ export function createApp(config: Config, o: AppOverrides = {}): App {
   return {
     config,
     logger,
+    metrics,
     store,
     cas,
     lifecycle: () => {

@@ -1,6 +1,7 @@
 import { healthRoute } from '../http/routes.js';
 import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
 
 // Health needs no configuration, table or key: it answers even when those are broken.
-const logger = createLogger();
-export const handler = healthRoute(() => logger);
+const observability = { logger: createLogger(), metrics: createMetrics() };
+export const handler = healthRoute(() => observability);

@@ -1,8 +1,7 @@
 import type { App } from '../app.js';
-import type { Logger } from '../observability/logger.js';
 import { CaError } from '../pki/errors.js';
 import { issueCertificate } from '../service/issue-certificate.js';
-import { httpHandler, json, type HttpEvent } from './handler.js';
+import { httpHandler, json, type HttpEvent, type Observability } from './handler.js';
 import { header, readCommonName, readIssueRequest, readRevokeRequest, readRotateRequest, readSerial } from './requests.js';
 import { caView, certificateView, revocationView } from './views.js';
 import { previewProvisioning } from '../provisioning/template.js';
@@ -23,7 +22,7 @@ const view = (a: App, record: CertificateRecord, ca: CaChain, withLedgerFields: 
   certificateView(record, ca, withLedgerFields, previewProvisioning(a.config.template, record.subject, record.certificateId));
 
 export const issueRoute = (app: () => App) =>
-  httpHandler('POST /certificates', () => app().logger, async (event, log) => {
+  httpHandler('POST /certificates', app, async (event, log) => {
     const a = app();
     const request = readIssueRequest(event, a.config.maxBodyBytes);
     const stationId = stationIdOf(event, a.config.trustStationHeader);
@@ -43,7 +42,7 @@ export const issueRoute = (app: () => App) =>
   });
 
 export const getCertificateRoute = (app: () => App) =>
-  httpHandler('GET /certificates/{serialNumber}', () => app().logger, async (event, log) => {
+  httpHandler('GET /certificates/{serialNumber}', app, async (event, log) => {
     const a = app();
     const serial = readSerial(event);
     log.serialNumber = serial;
@@ -53,7 +52,7 @@ export const getCertificateRoute = (app: () => App) =>
   });
 
 export const listCertificatesRoute = (app: () => App) =>
-  httpHandler('GET /certificates', () => app().logger, async (event, log) => {
+  httpHandler('GET /certificates', app, async (event, log) => {
     const a = app();
     const commonName = readCommonName(event);
     log.commonName = commonName;
@@ -63,7 +62,7 @@ export const listCertificatesRoute = (app: () => App) =>
   });
 
 export const revokeRoute = (app: () => App) =>
-  httpHandler('POST /certificates/{serialNumber}/revoke', () => app().logger, async (event, log) => {
+  httpHandler('POST /certificates/{serialNumber}/revoke', app, async (event, log) => {
     const a = app();
     const serial = readSerial(event);
     const { reason } = readRevokeRequest(event, a.config.maxBodyBytes, REVOCATION_REASONS);
@@ -74,7 +73,7 @@ export const revokeRoute = (app: () => App) =>
   });
 
 export const rotateRoute = (app: () => App) =>
-  httpHandler('POST /ca/rotate', () => app().logger, async (event, log) => {
+  httpHandler('POST /ca/rotate', app, async (event, log) => {
     const a = app();
     const { force } = readRotateRequest(event, a.config.maxBodyBytes);
     const report = await rotate(a.lifecycle(), { force });
@@ -83,6 +82,6 @@ export const rotateRoute = (app: () => App) =>
   });
 
 export const getCaRoute = (app: () => App) =>
-  httpHandler('GET /ca', () => app().logger, async () => json(200, caView(await app().cas.activeIssuer())));
+  httpHandler('GET /ca', app, async () => json(200, caView(await app().cas.activeIssuer())));
 
-export const healthRoute = (logger: () => Logger) => httpHandler('GET /health', logger, async () => json(200, { status: 'ok' }));
+export const healthRoute = (obs: () => Observability) => httpHandler('GET /health', obs, async () => json(200, { status: 'ok' }));

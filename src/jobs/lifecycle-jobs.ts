@@ -1,6 +1,22 @@
 import type { App } from '../app.js';
 import { describeError } from '../observability/logger.js';
+import { METRIC } from '../observability/metrics.js';
 import { bootstrap, rotate, type LifecycleReport } from '../service/ca-lifecycle.js';
+
+const DAY_MS = 86_400_000;
+
+/** Days left of the active issuing CA and of the root: what the expiry alarm watches (written daily by the rotation). */
+function reportValidity(a: App, report: LifecycleReport): void {
+  const now = a.lifecycle().clock().getTime();
+  const days = (id: string) => {
+    const ca = report.cas.find((c) => c.id === id);
+    return ca ? Math.floor((Date.parse(ca.notAfter) - now) / DAY_MS) : undefined;
+  };
+  const issuing = days(report.activeIssuingCaId);
+  const root = days(report.rootCaId);
+  if (issuing !== undefined) a.metrics.gauge(METRIC.issuingCaDaysRemaining, issuing);
+  if (root !== undefined) a.metrics.gauge(METRIC.rootCaDaysRemaining, root);
+}
 
 /** Runs a lifecycle job, logs its report (or its failure, with the cause) and returns the report. */
 async function job<R extends LifecycleReport>(app: () => App, name: string, run: (a: App) => Promise<R>): Promise<R> {
@@ -8,6 +24,9 @@ async function job<R extends LifecycleReport>(app: () => App, name: string, run:
   const started = performance.now();
   try {
     const report = await run(a);
+    reportValidity(a, report);
+    if ((report as { rotated?: boolean }).rotated) a.metrics.count(METRIC.rotations);
+    a.metrics.flush();
     a.logger.info(name, { job: name, outcome: 'success', durationMs: Math.round(performance.now() - started), report: { ...report } });
     return report;
   } catch (e) {

@@ -32,7 +32,12 @@ export function signerError(e: unknown): CaError {
  * signature); each signature is one Sign call over a locally computed digest
  * (MessageType DIGEST), so the TBSCertificate itself never travels.
  */
-export async function createKmsSigner(client: KMSClient, keyId: string): Promise<Signer> {
+export async function createKmsSigner(
+  client: KMSClient,
+  keyId: string,
+  /** Told each Sign call's duration and whether it succeeded (for metrics). */
+  observe?: (durationMs: number, ok: boolean) => void,
+): Promise<Signer> {
   let info;
   try {
     info = await client.send(new GetPublicKeyCommand({ KeyId: keyId }));
@@ -53,11 +58,14 @@ export async function createKmsSigner(client: KMSClient, keyId: string): Promise
     async sign(tbs) {
       const digest = createHash(hash).update(tbs).digest();
       let out;
+      const t0 = performance.now();
       try {
         out = await client.send(
           new SignCommand({ KeyId: resolvedKeyId, Message: digest, MessageType: 'DIGEST', SigningAlgorithm: algorithm }),
         );
+        observe?.(performance.now() - t0, true);
       } catch (e) {
+        observe?.(performance.now() - t0, false);
         throw signerError(e);
       }
       if (!out.Signature) throw signerError(new Error('KMS Sign returned no signature'));

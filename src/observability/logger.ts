@@ -1,13 +1,17 @@
-/** Structured JSON logs, one object per line. Never log PEM, CSR bodies or secrets. */
-export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 
+/**
+ * The logging port: structured JSON, one object per line. Never log PEM, CSR
+ * bodies or secrets. The implementation is AWS Lambda Powertools' Logger.
+ */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Ties the following lines to one invocation: Lambda context keys and the API Gateway request id as correlation id. */
+  bind?(context: Context | undefined, correlationId: string | undefined): void;
 }
-
-const ORDER: Record<LogLevel, number> = { DEBUG: 10, INFO: 20, WARN: 30, ERROR: 40 };
 
 /** Error details for the log: name, message, code and the cause chain, without stack noise for domain errors. */
 export function describeError(e: unknown, depth = 0): Record<string, unknown> | string {
@@ -20,15 +24,24 @@ export function describeError(e: unknown, depth = 0): Record<string, unknown> | 
   return out;
 }
 
-export function createLogger(
-  service = 'factory-ca',
-  level: LogLevel = (process.env.LOG_LEVEL as LogLevel) ?? 'INFO',
-  write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
-): Logger {
-  const min = ORDER[level] ?? ORDER.INFO;
-  const log = (lvl: LogLevel) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ level: lvl, timestamp: new Date().toISOString(), service, message, ...fields }));
+/** Keys whose values never reach a log line, whatever a caller passes. */
+const REDACTED = /^(certificatePem|certificateChainPem|caCertificatePem|rootCertificatePem|chainPem|csr|body|privateKey|secretAccessKey|sessionToken|authorization)$/i;
+const redact = (key: string, value: unknown) => (REDACTED.test(key) ? '[redacted]' : value);
+
+/**
+ * A Powertools Logger (level from LOG_LEVEL / POWERTOOLS_LOG_LEVEL, service
+ * `factory-ca`, X-Ray trace id when tracing is on). PEM- and secret-bearing keys
+ * are redacted by name as a second line of defence.
+ */
+export function createLogger(service = 'factory-ca'): Logger {
+  const logger = new PowertoolsLogger({ serviceName: service, jsonReplacerFn: redact });
+  return {
+    info: (message, fields = {}) => logger.info(message, fields),
+    warn: (message, fields = {}) => logger.warn(message, fields),
+    error: (message, fields = {}) => logger.error(message, fields),
+    bind: (context, correlationId) => {
+      if (context) logger.addContext(context);
+      logger.setCorrelationId(correlationId);
+    },
   };
-  return { info: log('INFO'), warn: log('WARN'), error: log('ERROR') };
 }

@@ -6,6 +6,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../../src/observability/logger.js';
+import type { Metrics } from '../../src/observability/metrics.js';
 
 export interface LogEntry {
   level: string;
@@ -18,6 +19,28 @@ export function memoryLogger(): Logger & { entries: LogEntry[] } {
   const entries: LogEntry[] = [];
   const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => entries.push({ level, message, fields });
   return { entries, info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+}
+
+export interface MetricEntry {
+  name: string;
+  value: number;
+  dimensions?: Record<string, string>;
+}
+
+/** Metrics kept in memory: `entries` are what was flushed, in order. */
+export function memoryMetrics(): Metrics & { entries: MetricEntry[]; pending: MetricEntry[]; counts(name: string, dimensions?: Record<string, string>): number } {
+  const pending: MetricEntry[] = [];
+  const entries: MetricEntry[] = [];
+  return {
+    entries,
+    pending,
+    count: (name, dimensions) => void (dimensions ? entries.push({ name, value: 1, dimensions }) : pending.push({ name, value: 1 })),
+    milliseconds: (name, value) => void pending.push({ name, value }),
+    gauge: (name, value) => void pending.push({ name, value }),
+    flush: () => void entries.push(...pending.splice(0)),
+    counts: (name, dimensions) =>
+      entries.filter((e) => e.name === name && JSON.stringify(e.dimensions) === JSON.stringify(dimensions)).reduce((n, e) => n + e.value, 0),
+  };
 }
 
 export interface TestLedger {
@@ -46,6 +69,7 @@ export interface TestApp {
   app: App;
   config: Config;
   logger: ReturnType<typeof memoryLogger>;
+  metrics: ReturnType<typeof memoryMetrics>;
   stateDir: string;
   cleanup(): void;
 }
@@ -71,7 +95,8 @@ export async function createTestApp(
   });
   await ensureTable(ledger.client, tableName);
   const logger = memoryLogger();
+  const metrics = memoryMetrics();
   await bootstrapLocalCa(ledger.client, config, logger);
-  const app = createApp(config, { dynamo: ledger.client, logger, ...overrides });
-  return { app, config, logger, stateDir, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
+  const app = createApp(config, { dynamo: ledger.client, logger, metrics, ...overrides });
+  return { app, config, logger, metrics, stateDir, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { csrFixture } from '../helpers/fixtures.js';
 import { opensslVerify } from '../helpers/openssl.js';
+import { expectConforms } from '../helpers/openapi.js';
 
 
 const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-it-'));
@@ -29,14 +30,24 @@ function opensslCsr(name: string, subject: string, keyArgs = ['-newkey', 'ec', '
   return readFileSync(csr, 'utf8');
 }
 
-async function post(body: string, contentType = 'application/pkcs10', headers: Record<string, string> = {}) {
-  const res = await fetch(`${stack.baseUrl}/certificates`, { method: 'POST', body, headers: { 'Content-Type': contentType, ...headers } });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, any> };
+/** A request over HTTP whose answer must match openapi.yaml. */
+async function request(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) {
+  const res = await fetch(`${stack.baseUrl}${path}`, { method, ...init });
+  const text = await res.text();
+  let json: Record<string, any>;
+  try {
+    json = JSON.parse(text) as Record<string, any>;
+  } catch {
+    throw new Error(`${method} ${path}: ${res.status} with a body that is not JSON: ${text.slice(0, 300)}`);
+  }
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, key) => (headers[key] = value));
+  expectConforms(method, path, res.status, json, headers);
+  return { status: res.status, headers: res.headers, json };
 }
-const get = async (path: string) => {
-  const res = await fetch(`${stack.baseUrl}${path}`);
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
-};
+const post = (body: string, contentType = 'application/pkcs10', headers: Record<string, string> = {}) =>
+  request('POST', '/certificates', { body, headers: { 'Content-Type': contentType, ...headers } });
+const get = (path: string) => request('GET', path);
 
 describe('The local stack (npm start) over HTTP', () => {
   it('issues a certificate for an openssl-made CSR that openssl verifies against the root', async () => {
@@ -132,22 +143,28 @@ describe('The local stack (npm start) over HTTP', () => {
 
   it('revokes over HTTP (AWS IoT in dry run) and rotates on request without failing a request', async () => {
     const issued = await post(opensslCsr('rev', '/C=US/O=Example Corp/CN=it-revoke'));
-    const revoked = await fetch(`${stack.baseUrl}/certificates/${issued.json.serialNumber}/revoke`, {
-      method: 'POST',
+    const revoked = await request('POST', `/certificates/${issued.json.serialNumber}/revoke`, {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ reason: 'keyCompromise' }),
     });
     expect(revoked.status).toBe(200);
-    expect(await revoked.json()).toMatchObject({ status: 'REVOKED', iot: { outcome: 'DRY_RUN' } });
+    expect(revoked.json).toMatchObject({ status: 'REVOKED', iot: { outcome: 'DRY_RUN' } });
 
     const load = Promise.all(Array.from({ length: 10 }, (_, i) => post(opensslCsr(`rot${i}`, `/C=US/O=Example Corp/CN=it-rotation-${i}`))));
-    const rotation = await fetch(`${stack.baseUrl}/ca/rotate`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"force":true}' });
+    const rotation = await request('POST', '/ca/rotate', { headers: { 'Content-Type': 'application/json' }, body: '{"force":true}' });
     expect(rotation.status).toBe(200);
-    expect(await rotation.json()).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1' });
+    expect(rotation.json).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1' });
     for (const res of await load) {
       expect(res.status).toBe(201);
       expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
     }
     expect(readFileSync(join(stateDir, 'iot', 'issuing-2', 'register-ca-certificate.sh'), 'utf8')).toMatch(/register-ca-certificate/);
   }, 60_000);
+
+  it('serves its OpenAPI description, and the health check', async () => {
+    const doc = await get('/openapi.json');
+    expect(doc.json.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.json.paths)).toContain('/certificates/{serialNumber}/revoke');
+    expect((await get('/health')).json).toEqual({ status: 'ok' });
+  });
 });

@@ -45,7 +45,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('requires IAM auth on every route but GET /health', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(7);
+    expect(methods).toHaveLength(8);
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, id === 'ApiGatewayMethodHealthGet' ? 'NONE' : 'AWS_IAM']);
     }
@@ -58,13 +58,33 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
       expect(f.Properties.Environment.Variables.TRUST_STATION_HEADER).toBe('false');
       expect(f.Properties.Environment.Variables.IOT_MODE).toBe('aws');
+      // X-Ray tracing and Powertools metrics are on in a deployed stage.
+      expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(f.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'false', POWERTOOLS_SERVICE_NAME: 'factory-ca' });
     }
+  });
+
+  it('lets every function role write X-Ray traces, and traces the API stage', () => {
+    for (const [id, role] of ofType('AWS::IAM::Role').filter(([id]) => id !== 'JitpRole')) {
+      expect([id, JSON.stringify(role.Properties.ManagedPolicyArns)]).toEqual([id, expect.stringContaining('AWSXRayDaemonWriteAccess')]);
+    }
+    const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
+    expect(deployment.Properties.StageDescription).toMatchObject({ TracingEnabled: true });
+  });
+
+  it('alarms on signer failures, the 5xx rate and the CA nearing its end, to an SNS topic', () => {
+    const alarms = Object.fromEntries(ofType('AWS::CloudWatch::Alarm').map(([id, a]) => [id, a.Properties]));
+    expect(alarms.SignerFailuresAlarm).toMatchObject({ Namespace: 'factory-ca', MetricName: 'SignerFailures', AlarmActions: [{ Ref: 'AlarmTopic' }] });
+    expect(alarms.ServerErrorRateAlarm).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5XXError', Statistic: 'Average', Dimensions: [{ Name: 'ApiName', Value: 'ci-factory-ca' }, { Name: 'Stage', Value: 'ci' }] });
+    expect(alarms.IssuingCaExpiryAlarm).toMatchObject({ MetricName: 'IssuingCaDaysRemaining', ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
+    expect(alarms.RootCaExpiryAlarm).toMatchObject({ MetricName: 'RootCaDaysRemaining' });
+    expect(ofType('AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
   });
 
   it('gives each kind of function its own role, and the lifecycle functions the role ARNs they need', () => {
@@ -138,6 +158,7 @@ describe('The packaged stack (serverless package)', () => {
     const listing = zipEntries(readFileSync(join(out, 'issueCertificate.zip')));
     expect(listing).toContain('config/policy.json');
     expect(listing).toContain('config/jitp-template.json');
+    expect(zipEntries(readFileSync(join(out, 'openapi.zip')))).toContain('openapi.yaml');
     expect(listing).toContain('src/handlers/issue-certificate.mjs');
   });
 });

@@ -214,7 +214,7 @@ describe('Route: GET /ca and GET /health', () => {
   });
 
   it('answers health with {"status":"ok"}', async () => {
-    const res = await call(healthRoute(() => t.logger), apiEvent({}));
+    const res = await call(healthRoute(() => ({ logger: t.logger, metrics: t.metrics })), apiEvent({}));
     expect([res.statusCode, res.json]).toEqual([200, { status: 'ok' }]);
   });
 });

@@ -14,7 +14,7 @@ import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder
 import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
 import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
 import { opensslVerify } from '../../helpers/openssl.js';
-import { memoryLogger, startTestLedger, type TestLedger } from '../../helpers/test-app.js';
+import { memoryLogger, memoryMetrics, startTestLedger, type TestLedger } from '../../helpers/test-app.js';
 
 const DAY = 86_400_000;
 const ROLES = {
@@ -80,7 +80,7 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   const kms = new FakeKms();
   const iot = new FakeIot({ clock });
   const config = loadConfig({ TABLE_NAME: tableName, KEY_ALIAS_PREFIX: 'alias/factory-ca-test', CA_CACHE_TTL_SECONDS: '0', ...ROLES, ...env });
-  const app = createApp(config, { dynamo: ledger.client, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger() });
+  const app = createApp(config, { dynamo: ledger.client, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() });
   const store = faultyStore(app.store);
   const deps = { ...app.lifecycle(), store };
   let n = 0;

@@ -1,0 +1,154 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import {
+  getCaRoute,
+  getCertificateRoute,
+  healthRoute,
+  issueRoute,
+  listCertificatesRoute,
+  revokeRoute,
+  rotateRoute,
+} from '../../../src/http/routes.js';
+import { openapiRoute } from '../../../src/http/openapi.js';
+import { CaError } from '../../../src/pki/errors.js';
+import { apiEvent, lambdaContext, type EventInit } from '../../helpers/api.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { documentedResponses, expectConforms, OPENAPI_FILE, seen } from '../../helpers/openapi.js';
+import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+
+let ledger: TestLedger;
+let t: TestApp;
+beforeAll(async () => {
+  ledger = await startTestLedger();
+  t = await createTestApp(ledger, { CA_CACHE_TTL_SECONDS: '0' });
+});
+afterAll(async () => {
+  t.cleanup();
+  await ledger.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+const app = () => t.app;
+type Handler = (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
+const ROUTES: Record<string, [string, string, Handler]> = {
+  issue: ['POST', '/certificates', issueRoute(app)],
+  list: ['GET', '/certificates', listCertificatesRoute(app)],
+  get: ['GET', '/certificates/{serialNumber}', getCertificateRoute(app)],
+  revoke: ['POST', '/certificates/{serialNumber}/revoke', revokeRoute(app)],
+  ca: ['GET', '/ca', getCaRoute(app)],
+  rotate: ['POST', '/ca/rotate', rotateRoute(app)],
+  health: ['GET', '/health', healthRoute(() => ({ logger: t.logger, metrics: t.metrics }))],
+  openapi: ['GET', '/openapi.json', openapiRoute(() => ({ logger: t.logger, metrics: t.metrics }), () => OPENAPI_FILE)],
+};
+
+/** Calls a route and checks its answer against openapi.yaml; returns it. */
+async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
+  const [method, path, handler] = ROUTES[route]!;
+  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x');
+  const res = await handler(apiEvent({ method, path: concrete, ...init }), lambdaContext());
+  const body = JSON.parse(res.body) as Record<string, any>;
+  expect({ status: res.statusCode, body }).toMatchObject({ status: expected });
+  expectConforms(method, concrete, res.statusCode, body, res.headers as Record<string, string>);
+  return body;
+}
+
+const csrFor = (cn: string, extra: Parameters<typeof subject>[0] = {}) =>
+  buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn), ...extra }) });
+const json = (body: unknown) => ({ body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+const unavailable = () => new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 });
+const bug = () => new Error('an unexpected failure');
+
+describe('openapi.yaml and the implementation agree', () => {
+  let serial = '';
+
+  it('POST /certificates: every documented answer', async () => {
+    const csr = csrFor('contract-1');
+    serial = (await check('issue', json({ csr }), 201)).serialNumber;
+    await check('issue', { ...json({ csr }) }, 200);
+    await check('issue', { body: '{"csr":', headers: { 'content-type': 'application/json' } }, 400);
+    await check('issue', json({ csr: csrFor('contract-1') }), 409);
+    await check('issue', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/pkcs10' } }, 413);
+    await check('issue', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+    const violation = await check('issue', json({ csr: csrFor('contract-2', { emailAddress: STRING.ia5('a@b.c') }) }), 422);
+    expect(violation.error.details.length).toBeGreaterThan(0);
+    jest.spyOn(t.app.store, 'putCertificate').mockRejectedValueOnce(bug());
+    await check('issue', json({ csr: csrFor('contract-3') }), 500);
+    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
+    await check('issue', json({ csr: csrFor('contract-4') }), 503);
+  });
+
+  it('GET /certificates/{serialNumber} and GET /certificates?commonName=', async () => {
+    await check('get', { pathParameters: { serialNumber: serial } }, 200);
+    await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
+    await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
+    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    await check('get', { pathParameters: { serialNumber: serial } }, 500);
+    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    await check('get', { pathParameters: { serialNumber: serial } }, 503);
+
+    expect((await check('list', { query: { commonName: 'contract-1' } }, 200)).items).toHaveLength(1);
+    await check('list', {}, 400);
+    jest.spyOn(t.app.store, 'listByCommonName').mockRejectedValueOnce(bug());
+    await check('list', { query: { commonName: 'contract-1' } }, 500);
+    jest.spyOn(t.app.store, 'listByCommonName').mockRejectedValueOnce(unavailable());
+    await check('list', { query: { commonName: 'contract-1' } }, 503);
+  });
+
+  it('POST /certificates/{serialNumber}/revoke', async () => {
+    const other = (await check('issue', json({ csr: csrFor('contract-revoke') }), 201)).serialNumber;
+    await check('revoke', { pathParameters: { serialNumber: other }, ...json({ reason: 'superseded' }) }, 200);
+    await check('revoke', { pathParameters: { serialNumber: other }, ...json({ reason: 'lost' }) }, 400);
+    await check('revoke', { pathParameters: { serialNumber: '00ff' } }, 404);
+    await check('revoke', { pathParameters: { serialNumber: other }, body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
+    await check('revoke', { pathParameters: { serialNumber: other }, body: 'superseded', headers: { 'content-type': 'text/plain' } }, 415);
+    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    await check('revoke', { pathParameters: { serialNumber: other } }, 500);
+    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    await check('revoke', { pathParameters: { serialNumber: other } }, 503);
+  });
+
+  it('GET /ca and POST /ca/rotate', async () => {
+    await check('ca', {}, 200);
+    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(bug());
+    await check('ca', {}, 500);
+    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
+    await check('ca', {}, 503);
+
+    await check('rotate', {}, 200);
+    expect((await check('rotate', json({ force: true }), 200)).rotated).toBe(true);
+    await check('rotate', json({ force: 1 }), 400);
+    await check('rotate', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
+    await check('rotate', { body: 'force', headers: { 'content-type': 'text/plain' } }, 415);
+    jest.spyOn(t.app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(bug());
+    await check('rotate', {}, 500);
+    jest.spyOn(t.app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(unavailable());
+    await check('rotate', {}, 503);
+  });
+
+  it('GET /health and GET /openapi.json', async () => {
+    await check('health', {}, 200);
+    const served = await check('openapi', {}, 200);
+    expect(served).toEqual(parse(readFileSync(OPENAPI_FILE, 'utf8')));
+  });
+
+  it('every documented response was produced above, and nothing undocumented', () => {
+    expect([...seen].sort()).toEqual(documentedResponses());
+  });
+
+  it('documents exactly the routes serverless.yml deploys', () => {
+    const sls = parse(readFileSync(new URL('../../../serverless.yml', import.meta.url), 'utf8')) as {
+      functions: Record<string, { events?: Array<{ http?: { path: string; method: string } }> }>;
+    };
+    const deployed = Object.values(sls.functions)
+      .flatMap((f) => f.events ?? [])
+      .filter((e) => e.http)
+      .map((e) => `${e.http!.method.toUpperCase()} /${e.http!.path}`)
+      .sort();
+    const documented = [...new Set(documentedResponses().map((r) => r.split(' ').slice(0, 2).join(' ')))].sort();
+    expect(deployed).toEqual(documented);
+  });
+});
