@@ -5,6 +5,7 @@ import { httpHandler, json, type HttpEvent, type Observability } from './handler
 import { header, readCommonName, readIssueRequest, readRevokeRequest, readRotateRequest, readSerial } from './requests.js';
 import { caView, certificateView, revocationView } from './views.js';
 import { previewProvisioning } from '../provisioning/template.js';
+import { METRIC } from '../observability/metrics.js';
 import { REVOCATION_REASONS, revokeCertificate } from '../service/revoke-certificate.js';
 import { rotate } from '../service/ca-lifecycle.js';
 import type { CaChain } from '../service/ca-directory.js';
@@ -18,8 +19,20 @@ export function stationIdOf(event: HttpEvent, trustHeader: boolean): string {
 }
 
 /** A certificate as returned, with the provisioning preview JITP's template gives for it. */
-const view = (a: App, record: CertificateRecord, ca: CaChain, withLedgerFields: boolean) =>
-  certificateView(record, ca, withLedgerFields, previewProvisioning(a.config.template, record.subject, record.certificateId));
+function view(a: App, record: CertificateRecord, ca: CaChain, withLedgerFields: boolean) {
+  const preview = previewProvisioning(a.config.template, record.subject, record.certificateId);
+  const provisioning =
+    record.status === 'REVOKED'
+      ? { ...preview, certificateStatus: 'REVOKED', problems: [...preview.problems, 'the certificate is revoked: AWS IoT refuses its connections'] }
+      : preview;
+  return certificateView(record, ca, withLedgerFields, provisioning);
+}
+
+/** Where the new certificate is: API Gateway's requestContext.path carries the stage ("/prod/certificates"). */
+function locationOf(event: HttpEvent, serialNumber: string): string {
+  const base = (event.requestContext as { path?: string } | undefined)?.path || event.path || '/certificates';
+  return `${base.replace(/\/+$/, '')}/${serialNumber}`;
+}
 
 export const issueRoute = (app: () => App) =>
   httpHandler('POST /certificates', app, async (event, log) => {
@@ -36,9 +49,7 @@ export const issueRoute = (app: () => App) =>
       created: result.created,
       stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
     });
-    return json(result.created ? 201 : 200, view(a, record, result.ca, false), {
-      Location: `/certificates/${record.serialNumber}`,
-    });
+    return json(result.created ? 201 : 200, view(a, record, result.ca, false), { Location: locationOf(event, record.serialNumber) });
   });
 
 export const getCertificateRoute = (app: () => App) =>
@@ -69,6 +80,7 @@ export const revokeRoute = (app: () => App) =>
     Object.assign(log, { serialNumber: serial, reason, operator: stationIdOf(event, a.config.trustStationHeader) });
     const result = await revokeCertificate(a.revoke, serial, reason);
     Object.assign(log, { commonName: result.record.commonName, changed: result.changed, iotOutcome: result.iot.outcome });
+    if (result.changed) a.metrics.count(METRIC.revoked);
     return json(200, revocationView(result));
   });
 

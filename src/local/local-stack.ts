@@ -38,16 +38,25 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
   });
 }
 
-/** Creates the ledger table from its definition unless it exists. */
+/** Creates the ledger table from its definition unless it exists, and waits until it is ACTIVE. */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<boolean> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return false;
-  } catch (e) {
-    if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
+  const status = async (): Promise<string | undefined> => {
+    try {
+      return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus;
+    } catch (e) {
+      if (!(e instanceof ResourceNotFoundException) && (e as Error).name !== 'ResourceNotFoundException') throw e;
+      return undefined;
+    }
+  };
+  let current = await status();
+  const created = current === undefined;
+  if (created) await client.send(new CreateTableCommand(tableDefinition(tableName)));
+  // dynalite (like DynamoDB) reports CREATING for a moment: reads before ACTIVE fail.
+  for (let i = 0; (current = await status()) !== 'ACTIVE'; i++) {
+    if (i >= 200) throw new Error(`table ${tableName} is still ${current ?? 'missing'} after 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
   }
-  await client.send(new CreateTableCommand(tableDefinition(tableName)));
-  return true;
+  return created;
 }
 
 /** The environment of local mode (shared by npm start and the lifecycle commands). */

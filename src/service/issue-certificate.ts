@@ -134,7 +134,15 @@ async function acquireClaim(
     const holder = await d.store.claim(claim);
     if (!holder) return { claim };
     const cert = await d.store.getCertificate(holder.serialNumber);
-    if (cert && cert.csrSha256 === wanted.csrSha256) return { record: cert };
+    if (cert && cert.csrSha256 === wanted.csrSha256) {
+      // The same CSR again: its certificate, unless it was revoked (its key must not be certified again).
+      if (cert.status === 'REVOKED') {
+        throw new CaError('CERTIFICATE_REVOKED', 'The certificate for this CSR was revoked; make a new key and CSR', {
+          details: [{ reason: 'revoked', serialNumber: cert.serialNumber, revocationReason: cert.revocationReason ?? 'unspecified' }],
+        });
+      }
+      return { record: cert };
+    }
     if (cert && cert.status === 'ISSUED') throw duplicate(cert.serialNumber);
     // A claim whose certificate was revoked, or whose request died before recording, is free.
     const stale = cert !== undefined || holder.leaseExpiresAt <= d.clock().getTime();

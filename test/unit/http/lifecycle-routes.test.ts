@@ -61,9 +61,23 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
     // The dry run wrote down the AWS CLI command an operator would run.
     const line = JSON.parse(readFileSync(join(t.stateDir, 'iot', 'revocations.jsonl'), 'utf8').trim().split('\n').pop()!);
     expect(line.command).toBe(`aws iot update-certificate --certificate-id ${issued.json.certificateId} --new-status REVOKED`);
+    expect(t.metrics.counts('CertificatesRevoked')).toBe(1);
     // A new key may now get a certificate for the same name.
     const replacement = await call(issue, jsonPost({ csr: csrFor('revoke-1') }));
     expect(replacement.statusCode).toBe(201);
+  });
+
+  it('refuses the revoked certificate\'s CSR again (409 CERTIFICATE_REVOKED), and shows the revocation in the provisioning preview', async () => {
+    const csr = csrFor('revoke-again');
+    const issued = await call(issue, jsonPost({ csr }));
+    await call(revoke, revokeEvent(issued.json.serialNumber, { reason: 'keyCompromise' }));
+
+    const again = await call(issue, jsonPost({ csr }));
+
+    expect([again.statusCode, again.json.error.code]).toEqual([409, 'CERTIFICATE_REVOKED']);
+    expect(again.json.error.details[0]).toMatchObject({ serialNumber: issued.json.serialNumber, revocationReason: 'keyCompromise' });
+    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    expect(stored.json.provisioning).toMatchObject({ certificateStatus: 'REVOKED', problems: [expect.stringContaining('revoked')] });
   });
 
   it('is idempotent: a second revocation keeps the first time and reason', async () => {
@@ -100,6 +114,15 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
     expect([missing.statusCode, missing.json.error.code]).toEqual([404, 'NOT_FOUND']);
     const bad = await call(revoke, revokeEvent('xyz'));
     expect([bad.statusCode, bad.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
+
+describe('Route: POST /certificates Location', () => {
+  it('includes the API Gateway stage, which requestContext.path carries', async () => {
+    const event = jsonPost({ csr: csrFor('location-1') });
+    (event.requestContext as unknown as { path: string }).path = '/prod/certificates';
+    const res = await call(issue, event);
+    expect(res.headers?.Location).toBe(`/prod/certificates/${res.json.serialNumber}`);
   });
 });
 
