@@ -1,0 +1,152 @@
+/**
+ * The fast path of the `device` profile: the TBSCertificate is assembled from
+ * precomputed DER fragments (everything that depends only on the issuer and the
+ * key family) plus the variable parts (serial, validity, the CSR's subject and
+ * public key copied byte for byte, the subject key identifier), then signed once
+ * by the signer port. No ASN.1 object model, no WebCrypto hop.
+ *
+ * The reference is `buildDeviceCertificate` (@peculiar/x509): a differential
+ * test proves the fast TBSCertificate byte-identical to the reference's for the
+ * same serial and times. Whatever the fast path does not know (another key
+ * family or signing algorithm) makes `fastDeviceCertificate` return undefined,
+ * and the caller uses the reference path.
+ */
+import { createHash } from 'node:crypto';
+import { bitStringBytes, childrenOf, readSingle } from './der.js';
+import type { ParsedCsr } from './csr.js';
+import type { BuiltCertificate, Issuer, Validity } from './profile.js';
+import type { SigningAlgorithm } from './signer.js';
+
+/** DER length octets. */
+function lengthOctets(n: number): number[] {
+  if (n < 0x80) return [n];
+  const out: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
+  return [0x80 | out.length, ...out];
+}
+
+/** One TLV from its parts, concatenated without intermediate copies. */
+function tlv(tag: number, parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const header = lengthOctets(length);
+  const out = new Uint8Array(1 + header.length + length);
+  out[0] = tag;
+  out.set(header, 1);
+  let offset = 1 + header.length;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+
+/** AlgorithmIdentifier of each signing algorithm, as the reference encodes it (RSA with a NULL parameter, ECDSA without). */
+const SIGNATURE_ALGORITHM: Record<SigningAlgorithm, Uint8Array> = {
+  ECDSA_SHA_256: hex('300a 06082a8648ce3d040302'),
+  ECDSA_SHA_384: hex('300a 06082a8648ce3d040303'),
+  RSASSA_PKCS1_V1_5_SHA_256: hex('300d 06092a864886f70d01010b 0500'),
+};
+
+const VERSION_V3 = hex('a003 020102');
+const BASIC_CONSTRAINTS_END_ENTITY = hex('300c 0603551d13 0101ff 0402 3000');
+const KEY_USAGE = {
+  /** digitalSignature */
+  EC: hex('300e 0603551d0f 0101ff 0404 03020780'),
+  /** digitalSignature, keyEncipherment */
+  RSA: hex('300e 0603551d0f 0101ff 0404 030205a0'),
+};
+const EXTENDED_KEY_USAGE_CLIENT_AUTH = hex('3013 0603551d25 040c 300a 06082b06010505070302');
+const SKI_PREFIX = hex('301d 0603551d0e 0416 0414');
+
+/** A positive INTEGER, minimally encoded (leading zero octets dropped, one added when the top bit is set). */
+export function serialInteger(serialHex: string): Uint8Array {
+  let bytes = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex');
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  bytes = bytes.subarray(start);
+  return tlv(0x02, bytes[0]! & 0x80 ? [Uint8Array.of(0), bytes] : [bytes]);
+}
+
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+
+/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5); whole seconds, Z. */
+export function timeDer(date: Date): Uint8Array {
+  const y = date.getUTCFullYear();
+  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
+  if (y >= 1950 && y < 2050) return tlv(0x17, [Buffer.from(`${two(y % 100)}${rest}`, 'latin1')]);
+  return tlv(0x18, [Buffer.from(`${String(y).padStart(4, '0')}${rest}`, 'latin1')]);
+}
+
+/** What stays the same for every certificate an issuer signs for one key family. */
+interface IssuerFragments {
+  signatureAlgorithm: Uint8Array;
+  issuerName: Uint8Array;
+  /** basicConstraints, keyUsage, extendedKeyUsage: before the subject key identifier. */
+  leadingExtensions: { EC: Uint8Array; RSA: Uint8Array };
+  authorityKeyIdentifier: Uint8Array;
+}
+
+const fragmentsByIssuer = new WeakMap<Issuer, IssuerFragments | null>();
+
+function fragmentsOf(issuer: Issuer): IssuerFragments | null {
+  let f = fragmentsByIssuer.get(issuer);
+  if (f !== undefined) return f;
+  const signatureAlgorithm = SIGNATURE_ALGORITHM[issuer.signer.algorithm];
+  f = signatureAlgorithm
+    ? {
+        signatureAlgorithm,
+        issuerName: issuer.subjectDer,
+        leadingExtensions: {
+          EC: Buffer.concat([BASIC_CONSTRAINTS_END_ENTITY, KEY_USAGE.EC, EXTENDED_KEY_USAGE_CLIENT_AUTH]),
+          RSA: Buffer.concat([BASIC_CONSTRAINTS_END_ENTITY, KEY_USAGE.RSA, EXTENDED_KEY_USAGE_CLIENT_AUTH]),
+        },
+        // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier }
+        authorityKeyIdentifier: tlv(0x30, [
+          hex('0603551d23'),
+          tlv(0x04, [tlv(0x30, [tlv(0x80, [hex(issuer.keyIdentifier)])])]),
+        ]),
+      }
+    : null;
+  fragmentsByIssuer.set(issuer, f);
+  return f;
+}
+
+/** The TBSCertificate of the `device` profile, or undefined when the fast path does not cover the case. */
+export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Uint8Array | undefined {
+  const f = fragmentsOf(issuer);
+  const family = csr.key.family;
+  if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
+  const [, bits] = childrenOf(readSingle(csr.spkiDer));
+  const ski = createHash('sha1').update(bitStringBytes(bits!)).digest();
+  const extensions = tlv(0xa3, [tlv(0x30, [f.leadingExtensions[family], SKI_PREFIX, ski, f.authorityKeyIdentifier])]);
+  return tlv(0x30, [
+    VERSION_V3,
+    serialInteger(serialNumber),
+    f.signatureAlgorithm,
+    f.issuerName,
+    tlv(0x30, [timeDer(validity.notBefore), timeDer(validity.notAfter)]),
+    csr.subject.der,
+    csr.spkiDer,
+    extensions,
+  ]);
+}
+
+/**
+ * The `device` certificate by the fast path: TBSCertificate, one signature by
+ * the signer port, Certificate. Undefined when the case is not covered.
+ */
+export async function fastDeviceCertificate(
+  csr: ParsedCsr,
+  issuer: Issuer,
+  serialNumber: string,
+  validity: Validity,
+): Promise<BuiltCertificate | undefined> {
+  const tbs = deviceTbsCertificate(csr, issuer, serialNumber, validity);
+  if (!tbs) return undefined;
+  const signature = await issuer.signer.sign(tbs);
+  const der = tlv(0x30, [tbs, SIGNATURE_ALGORITHM[issuer.signer.algorithm], tlv(0x03, [Uint8Array.of(0), signature])]);
+  return { der, serialNumber, notBefore: validity.notBefore, notAfter: validity.notAfter };
+}

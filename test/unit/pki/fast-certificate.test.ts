@@ -1,0 +1,121 @@
+import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
+import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der.js';
+import { deviceTbsCertificate, fastDeviceCertificate, serialInteger, timeDer } from '../../../src/pki/fast-certificate.js';
+import { toPem } from '../../../src/pki/pem.js';
+import { buildDeviceCertificate, caSubjectDer, keyIdentifierOf, type Issuer } from '../../../src/pki/profile.js';
+import { newSerial } from '../../../src/pki/serial.js';
+import { createSoftwareSigner } from '../../../src/pki/signer.js';
+import { buildCsr, STRING, subject } from '../../helpers/csr-builder.js';
+import { csrFixture } from '../../helpers/fixtures.js';
+import { opensslVerify } from '../../helpers/openssl.js';
+
+/** A deterministic PRNG, so a failing case can be reproduced. */
+function prng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function issuerOf(key: KeyObject, cn: string): Issuer {
+  const signer = createSoftwareSigner(key);
+  return { subjectDer: caSubjectDer({ C: 'US', O: 'Example Corp', CN: cn }), keyIdentifier: keyIdentifierOf(signer.publicKey), notAfter: new Date('2046-01-01'), signer };
+}
+
+const ISSUERS = [
+  issuerOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'Example Corp Issuing CA G1'),
+  issuerOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, 'Example Corp Issuing CA G2'),
+  issuerOf(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'Example Corp Issuing CA G3'),
+];
+
+const tbsOf = (certDer: Uint8Array) => Buffer.from(encodedOf(childrenOf(readSingle(certDer))[0]!));
+
+/** Subjects as stations make them: optional fields present or absent, UTF8String (openssl) or PrintableString. */
+function randomSubject(random: () => number, i: number): Uint8Array {
+  const str = random() < 0.5 ? STRING.utf8 : STRING.printable;
+  const pick = (v: string) => (random() < 0.5 ? str(v) : undefined);
+  return subject({
+    C: STRING.printable('US'),
+    ST: pick('California'),
+    L: pick('San Jose'),
+    O: str('Example Corp'),
+    OU: pick(`Line ${i % 7}`),
+    CN: str(`device-${i}-${Math.floor(random() * 1e9).toString(36)}`),
+    serialNumber: pick(`SN${i}`),
+    dnQualifier: pick(`q${i % 13}`),
+  });
+}
+
+describe('Fast path: the device profile without an ASN.1 object model', () => {
+  it('builds a TBSCertificate byte-identical to the reference (@peculiar/x509) for 2,000 CSRs of every allowed key type', async () => {
+    const random = prng(20261126);
+    const rsaKeys = Array.from({ length: 4 }, (_, i) => generateKeyPairSync('rsa', { modulusLength: [2048, 3072, 2048, 4096][i]! }).privateKey);
+    const csrs: ParsedCsr[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const r = random();
+      const key =
+        r < 0.6
+          ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+          : r < 0.85
+            ? generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey
+            : rsaKeys[i % rsaKeys.length]!;
+      csrs.push(parseCsr(buildCsr({ key, subjectDer: randomSubject(random, i) })));
+    }
+    // openssl-made CSRs too (UTF8String subjects, openssl's own encoding of keys and attributes).
+    for (const f of ['ec-p256.csr', 'ec-p256-full.csr', 'ec-p384.csr', 'rsa-2048.csr', 'rsa-3072.csr', 'rsa-4096.csr', 'ec-p256-wants-ca.csr', 'multi-valued-rdn.csr']) {
+      csrs.push(parseCsr(csrFixture(f)));
+    }
+
+    const mismatches: string[] = [];
+    for (const [i, csr] of csrs.entries()) {
+      const issuer = ISSUERS[i % ISSUERS.length]!;
+      // Times with milliseconds, around the UTCTime/GeneralizedTime switch of 2050.
+      const start = Date.parse('2026-01-01T00:00:00Z') + Math.floor(random() * 30 * 365 * 86_400_000);
+      const validity = { notBefore: new Date(start + Math.floor(random() * 1000)), notAfter: new Date(start + Math.floor(random() * 40 * 365 * 86_400_000)) };
+      // Edge serials too (the reference replaces a zero serial by a random one; serials are never zero here).
+      const serial = i % 50 === 0 ? ['01', '7f', '80', '00ff', '0080', 'ff'][(i / 50) % 6]! : newSerial();
+      const reference = tbsOf((await buildDeviceCertificate(csr, issuer, serial, validity)).der);
+      const fast = Buffer.from(deviceTbsCertificate(csr, issuer, serial, validity)!);
+      if (!reference.equals(fast)) mismatches.push(`#${i} serial ${serial}: ${reference.toString('hex')} != ${fast.toString('hex')}`);
+    }
+    expect(mismatches).toEqual([]);
+  }, 120_000);
+
+  it('signs certificates that openssl verifies (a sample over each issuer key type and CSR key type)', async () => {
+    const root = issuerOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'unused');
+    for (const issuer of ISSUERS) {
+      // The issuing CA certificate, so openssl has a chain (root → issuing → device).
+      const rootKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const { createRootCa, createIssuingCa } = await import('../../../src/service/ca-setup.js');
+      const rootSigner = createSoftwareSigner(rootKey);
+      const rootRecord = await createRootCa({ ref: { kind: 'software', file: 'r' }, signer: rootSigner }, { organization: 'Example Corp', country: 'US' }, () => new Date());
+      const issuingRecord = await createIssuingCa({ ref: { kind: 'software', file: 'i' }, signer: issuer.signer }, { record: rootRecord, signer: rootSigner }, { organization: 'Example Corp', country: 'US' }, () => new Date());
+      const issuingDer = Uint8Array.from(Buffer.from(issuingRecord.certificatePem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+      const { subjectDer } = (await import('../../../src/service/ca-directory.js')).certificateParts(issuingDer);
+      const live: Issuer = { ...issuer, subjectDer, keyIdentifier: issuingRecord.keyIdentifier };
+      for (const f of ['ec-p256.csr', 'ec-p384.csr', 'rsa-2048.csr']) {
+        const now = Math.floor(Date.now() / 1000) * 1000;
+        const built = (await fastDeviceCertificate(parseCsr(csrFixture(f)), live, newSerial(), { notBefore: new Date(now - 300_000), notAfter: new Date(now + 86_400_000) }))!;
+        expect(opensslVerify(rootRecord.certificatePem, issuingRecord.certificatePem, toPem('CERTIFICATE', built.der))).toMatch(/OK/);
+      }
+    }
+    expect(root).toBeDefined();
+  }, 60_000);
+
+  it('encodes serials as minimal positive INTEGERs and times as UTCTime before 2050, GeneralizedTime from 2050', () => {
+    expect(Buffer.from(serialInteger('00000001')).toString('hex')).toBe('020101');
+    expect(Buffer.from(serialInteger('80')).toString('hex')).toBe('02020080');
+    expect(Buffer.from(serialInteger('0080')).toString('hex')).toBe('02020080');
+    expect(Buffer.from(serialInteger('00')).toString('hex')).toBe('020100');
+    expect(Buffer.from(timeDer(new Date('2049-12-31T23:59:59.999Z'))).toString('latin1').slice(2)).toBe('491231235959Z');
+    expect(Buffer.from(timeDer(new Date('2050-01-01T00:00:00Z'))).toString('latin1').slice(2)).toBe('20500101000000Z');
+  });
+
+  it('declines what it does not cover, so the reference path builds it', () => {
+    const csr = parseCsr(csrFixture('ec-p256.csr'));
+    const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never } };
+    expect(deviceTbsCertificate(csr, edIssuer, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
+    const odd = { ...csr, key: { ...csr.key, family: 'OTHER' as const } };
+    expect(deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
+  });
+});
