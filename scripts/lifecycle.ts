@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApp } from '../src/app.js';
+import { lifecycleOf } from '../src/app-lifecycle.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { bootstrap, rotate, type LifecycleReport } from '../src/service/ca-lifecycle.js';
 import { ensureTable, localDynamoClient, localEnv, runningEndpoint, startDynalite } from '../src/local/local-stack.js';
@@ -42,8 +43,8 @@ async function local(): Promise<void> {
   try {
     await ensureTable(client, config.tableName);
     const app = createApp(config, { dynamo: client, logger: consoleLogger() });
-    if (command === 'bootstrap') report(await bootstrap(app.lifecycle()));
-    else report(await rotate(app.lifecycle(), { force: values.force }));
+    if (command === 'bootstrap') report(await bootstrap(lifecycleOf(app)));
+    else report(await rotate(lifecycleOf(app), { force: values.force }));
     if (shared) console.log(`(a running npm start picks up a new issuing CA within ${config.caCacheTtlMs / 1000} s)`);
   } finally {
     client.destroy();

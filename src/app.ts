@@ -1,20 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve, relative, isAbsolute } from 'node:path';
+import { resolve, relative, isAbsolute } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IoTClient } from '@aws-sdk/client-iot';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { loadConfig, type Config } from './config/config.js';
 import { CaError } from './pki/errors.js';
 import { systemRandom, type RandomSource } from './pki/serial.js';
 import { createSoftwareSigner } from './pki/signer.js';
 import { createKmsSigner } from './kms/kms-signer.js';
-import { kmsKeyManager } from './kms/kms-key-manager.js';
-import { caKeyPolicy } from './kms/key-policy.js';
-import { awsIotRegistrar } from './iot/iot-registrar.js';
-import { dryRunRegistrar, PLACEHOLDER_JITP_ROLE_ARN } from './local/dry-run-registrar.js';
-import { softwareKeyManager } from './local/software-keys.js';
-import type { LifecycleDeps } from './service/ca-lifecycle.js';
-import type { RevokeDeps } from './service/revoke-certificate.js';
 import { DynamoStore } from './store/dynamo-store.js';
 import { CaDirectory } from './service/ca-directory.js';
 import type { IssueDeps } from './service/issue-certificate.js';
@@ -22,7 +14,6 @@ import {
   realSleep,
   systemClock,
   type Clock,
-  type IotRegistrar,
   type KeyManager,
   type KeyReference,
   type SignerFactory,
@@ -40,9 +31,13 @@ export interface App {
   store: DynamoStore;
   cas: CaDirectory;
   issue: IssueDeps;
-  revoke: RevokeDeps;
-  /** Built on first use: only the lifecycle functions need KMS key creation and AWS IoT. */
-  lifecycle(): LifecycleDeps;
+  /** The KMS client, built on first use. */
+  kms: () => KMSClient;
+  signers: SignerFactory;
+  clock: Clock;
+  random: RandomSource;
+  /** What the caller replaced (tests, local mode): src/app-lifecycle.ts reads the lifecycle ones. */
+  overrides: AppOverrides;
 }
 
 export interface AppOverrides {
@@ -53,7 +48,8 @@ export interface AppOverrides {
   sleep?: Sleep;
   logger?: Logger;
   metrics?: Metrics;
-  iot?: IoTClient | IotRegistrar;
+  /** The AWS IoT client, or a whole registrar (used by src/app-lifecycle.ts). */
+  iot?: unknown;
   keys?: KeyManager;
 }
 
@@ -84,63 +80,17 @@ export function createApp(config: Config, o: AppOverrides = {}): App {
   const signers = signerFactory(config, kms, metrics);
   const cas = new CaDirectory(store, signers, clock, config.caCacheTtlMs);
   const random = o.random ?? systemRandom;
-  const lc = config.lifecycle;
-
-  let iot: IotRegistrar | undefined;
-  const iotRegistrar = () =>
-    (iot ??=
-      o.iot && 'mode' in o.iot
-        ? o.iot
-        : lc.iotMode === 'dry-run'
-          ? dryRunRegistrar(join(config.localStateDir, 'iot'), {
-              ...(lc.registrationCode ? { registrationCode: lc.registrationCode } : {}),
-              print: (line) => logger.info(line),
-            })
-          : awsIotRegistrar((o.iot as IoTClient | undefined) ?? traced(new IoTClient({ region: config.region, maxAttempts: 4 }))));
-
-  const keyManager = (): KeyManager => {
-    if (o.keys) return o.keys;
-    if (config.allowSoftwareSigner) return softwareKeyManager(config.localStateDir, lc.keySpec);
-    const { issueRoleArn, lifecycleRoleArn } = lc;
-    if (!issueRoleArn || !lifecycleRoleArn) {
-      throw new CaError('INTERNAL', 'The CA lifecycle is not configured', { cause: new Error('ISSUE_ROLE_ARN and LIFECYCLE_ROLE_ARN are required to create KMS keys') });
-    }
-    return kmsKeyManager(kms(), {
-      keySpec: lc.keySpec,
-      keyPolicy: (purpose) => caKeyPolicy({ purpose, issueRoleArn, lifecycleRoleArn }),
-      tags: { 'factory-ca:table': config.tableName },
-    });
-  };
-
-  let lifecycle: LifecycleDeps | undefined;
   return {
     config,
     logger,
     metrics,
     store,
     cas,
-    lifecycle: () => {
-      if (lifecycle) return lifecycle;
-      const jitpRoleArn = lc.jitpRoleArn ?? (lc.iotMode === 'dry-run' ? PLACEHOLDER_JITP_ROLE_ARN : undefined);
-      if (!jitpRoleArn) {
-        throw new CaError('INTERNAL', 'The CA lifecycle is not configured', { cause: new Error('JITP_ROLE_ARN is required with IOT_MODE=aws') });
-      }
-      return (lifecycle = {
-        store,
-        keys: keyManager(),
-        iot: iotRegistrar(),
-        signerFactory: signers,
-        clock,
-        random,
-        naming: { organization: config.organization, country: config.country },
-        keyAliasPrefix: lc.keyAliasPrefix,
-        template: config.template,
-        jitpRoleArn,
-        rotation: { periodDays: lc.rotationPeriodDays, minRemainingDays: lc.rotationMinRemainingDays },
-        tags: { 'factory-ca:table': config.tableName },
-      });
-    },
-    revoke: { store, cas, iot: iotRegistrar, clock },
+    kms,
+    signers,
+    clock,
+    random,
+    overrides: o,
     issue: {
       policy: config.policy,
       store,

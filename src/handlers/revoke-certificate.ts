@@ -1,5 +1,5 @@
 import { getApp } from '../app.js';
-import { revokeRoute } from '../http/routes.js';
+import { revokeRoute } from '../http/lifecycle-routes.js';
 
 // Configuration is validated at cold start.
 getApp();

@@ -1,5 +1,5 @@
 import { getApp } from '../app.js';
-import { rotateRoute } from '../http/routes.js';
+import { rotateRoute } from '../http/lifecycle-routes.js';
 
 // Configuration is validated at cold start.
 getApp();

@@ -2,12 +2,9 @@ import type { App } from '../app.js';
 import { CaError } from '../pki/errors.js';
 import { issueCertificate } from '../service/issue-certificate.js';
 import { httpHandler, json, type HttpEvent, type Observability } from './handler.js';
-import { header, readCommonName, readIssueRequest, readRevokeRequest, readRotateRequest, readSerial } from './requests.js';
-import { caView, certificateView, revocationView } from './views.js';
+import { header, readCommonName, readIssueRequest, readSerial } from './requests.js';
+import { caView, certificateView } from './views.js';
 import { previewProvisioning } from '../provisioning/template.js';
-import { METRIC } from '../observability/metrics.js';
-import { REVOCATION_REASONS, revokeCertificate } from '../service/revoke-certificate.js';
-import { rotate } from '../service/ca-lifecycle.js';
 import type { CaChain } from '../service/ca-directory.js';
 import type { CertificateRecord } from '../service/ports.js';
 
@@ -70,27 +67,6 @@ export const listCertificatesRoute = (app: () => App) =>
     const records = await a.store.listByCommonName(commonName);
     const items = await Promise.all(records.map(async (r) => view(a, r, await a.cas.chain(r.issuingCaId), true)));
     return json(200, { items });
-  });
-
-export const revokeRoute = (app: () => App) =>
-  httpHandler('POST /certificates/{serialNumber}/revoke', app, async (event, log) => {
-    const a = app();
-    const serial = readSerial(event);
-    const { reason } = readRevokeRequest(event, a.config.maxBodyBytes, REVOCATION_REASONS);
-    Object.assign(log, { serialNumber: serial, reason, operator: stationIdOf(event, a.config.trustStationHeader) });
-    const result = await revokeCertificate(a.revoke, serial, reason);
-    Object.assign(log, { commonName: result.record.commonName, changed: result.changed, iotOutcome: result.iot.outcome });
-    if (result.changed) a.metrics.count(METRIC.revoked);
-    return json(200, revocationView(result));
-  });
-
-export const rotateRoute = (app: () => App) =>
-  httpHandler('POST /ca/rotate', app, async (event, log) => {
-    const a = app();
-    const { force } = readRotateRequest(event, a.config.maxBodyBytes);
-    const report = await rotate(a.lifecycle(), { force });
-    Object.assign(log, { force, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });
-    return json(200, report);
   });
 
 export const getCaRoute = (app: () => App) =>

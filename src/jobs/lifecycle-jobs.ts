@@ -1,4 +1,5 @@
 import type { App } from '../app.js';
+import { lifecycleOf } from '../app-lifecycle.js';
 import { describeError } from '../observability/logger.js';
 import { METRIC } from '../observability/metrics.js';
 import { bootstrap, rotate, type LifecycleReport } from '../service/ca-lifecycle.js';
@@ -7,7 +8,7 @@ const DAY_MS = 86_400_000;
 
 /** Days left of the active issuing CA and of the root: what the expiry alarm watches (written daily by the rotation). */
 function reportValidity(a: App, report: LifecycleReport): void {
-  const now = a.lifecycle().clock().getTime();
+  const now = lifecycleOf(a).clock().getTime();
   const days = (id: string) => {
     const ca = report.cas.find((c) => c.id === id);
     return ca ? Math.floor((Date.parse(ca.notAfter) - now) / DAY_MS) : undefined;
@@ -36,8 +37,8 @@ async function job<R extends LifecycleReport>(app: () => App, name: string, run:
 }
 
 /** The bootstrap job: create the CA hierarchy and register it with AWS IoT for JITP. */
-export const bootstrapJob = (app: () => App) => () => job(app, 'bootstrap', (a) => bootstrap(a.lifecycle()));
+export const bootstrapJob = (app: () => App) => () => job(app, 'bootstrap', (a) => bootstrap(lifecycleOf(a)));
 
 /** The scheduled rotation: acts only when the active issuing CA is due. */
 export const rotationJob = (app: () => App) => (event?: { force?: unknown }) =>
-  job(app, 'rotation', (a) => rotate(a.lifecycle(), { force: event?.force === true }));
+  job(app, 'rotation', (a) => rotate(lifecycleOf(a), { force: event?.force === true }));

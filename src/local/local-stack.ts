@@ -6,6 +6,7 @@ import dynalite from 'dynalite';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from '../store/table.js';
 import { createApp } from '../app.js';
+import { lifecycleOf } from '../app-lifecycle.js';
 import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
@@ -79,7 +80,7 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
  */
 export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
   const app = createApp(config, { dynamo: client, ...(logger ? { logger } : {}) });
-  return bootstrap(app.lifecycle());
+  return bootstrap(lifecycleOf(app));
 }
 
 /** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */

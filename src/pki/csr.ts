@@ -117,6 +117,26 @@ function schemeFamilyOf(csr: ParsedCsr, key: KeyObject): SignatureScheme['family
   }
 }
 
+const JWK_CURVES: Record<string, { crv: string; size: number }> = { EC_P256: { crv: 'P-256', size: 32 }, EC_P384: { crv: 'P-384', size: 48 } };
+
+/**
+ * The CSR's public key as a KeyObject. An uncompressed P-256/P-384 point is
+ * loaded as a JWK, which OpenSSL imports in about half the time of SPKI DER
+ * (and checks the point is on the curve just the same); anything else as SPKI.
+ */
+function publicKeyOf(csr: ParsedCsr): KeyObject {
+  const jwk = JWK_CURVES[csr.key.keyType];
+  if (jwk) {
+    const [, bits] = childrenOf(readSingle(csr.spkiDer));
+    const point = bitStringBytes(bits!);
+    if (point.length === 1 + 2 * jwk.size && point[0] === 0x04) {
+      const coordinate = (from: number) => Buffer.from(point.buffer, point.byteOffset + from, jwk.size).toString('base64url');
+      return createPublicKey({ key: { kty: 'EC', crv: jwk.crv, x: coordinate(1), y: coordinate(1 + jwk.size) }, format: 'jwk' });
+    }
+  }
+  return createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' });
+}
+
 /**
  * Proof of possession: the CSR is signed by the private key of the public key
  * it carries. Keys we cannot even load are refused as KEY_NOT_ALLOWED.
@@ -124,7 +144,7 @@ function schemeFamilyOf(csr: ParsedCsr, key: KeyObject): SignatureScheme['family
 export function verifyCsr(csr: ParsedCsr): void {
   let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' });
+    key = publicKeyOf(csr);
   } catch (e) {
     if (csr.key.family === 'OTHER') {
       throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`, { cause: e });

@@ -138,7 +138,7 @@ export function decodeOid(el: DerElement): string {
   return [...head, ...arcs].join('.');
 }
 
-/** Unsigned big-endian magnitude of an INTEGER (leading zero octets stripped). */
+/** Unsigned big-endian magnitude of a non-negative INTEGER (leading zero octets stripped). */
 export function integerMagnitude(el: DerElement): Uint8Array {
   expectTag(el, TAG.INTEGER, 'integer');
   const v = valueOf(el);
@@ -146,6 +146,8 @@ export function integerMagnitude(el: DerElement): Uint8Array {
   if (v.length > 1 && ((v[0] === 0 && (v[1]! & 0x80) === 0) || (v[0] === 0xff && (v[1]! & 0x80) !== 0))) {
     throw new DerError('integer is not minimally encoded');
   }
+  // Two's complement: a set top bit is a negative number, which has no unsigned magnitude.
+  if ((v[0]! & 0x80) !== 0) throw new DerError('integer is negative');
   let i = 0;
   while (i < v.length - 1 && v[i] === 0) i++;
   return v.subarray(i);

@@ -146,7 +146,11 @@ export async function fastDeviceCertificate(
 ): Promise<BuiltCertificate | undefined> {
   const tbs = deviceTbsCertificate(csr, issuer, serialNumber, validity);
   if (!tbs) return undefined;
-  const signature = await issuer.signer.sign(tbs);
-  const der = tlv(0x30, [tbs, SIGNATURE_ALGORITHM[issuer.signer.algorithm], tlv(0x03, [Uint8Array.of(0), signature])]);
+  const der = certificateDer(tbs, issuer.signer.algorithm, await issuer.signer.sign(tbs));
   return { der, serialNumber, notBefore: validity.notBefore, notAfter: validity.notAfter };
+}
+
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
+export function certificateDer(tbs: Uint8Array, algorithm: SigningAlgorithm, signature: Uint8Array): Uint8Array {
+  return tlv(0x30, [tbs, SIGNATURE_ALGORITHM[algorithm], tlv(0x03, [Uint8Array.of(0), signature])]);
 }

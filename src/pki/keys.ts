@@ -47,8 +47,10 @@ export function describeSpki(spki: DerElement): KeyDescription {
   const [algId, keyBits, ...rest] = childrenOf(spki);
   if (!algId || !keyBits || rest.length) throw new DerError('SubjectPublicKeyInfo must have two parts');
   expectTag(algId, TAG.SEQUENCE, 'AlgorithmIdentifier');
-  const [algOid, params] = childrenOf(algId);
+  const [algOid, params, ...extra] = childrenOf(algId);
   if (!algOid) throw new DerError('AlgorithmIdentifier without an algorithm');
+  // SEQUENCE { algorithm, parameters OPTIONAL }: anything more is not a key we may certify verbatim.
+  if (extra.length) throw new DerError('AlgorithmIdentifier must have at most two parts');
   const alg = decodeOid(algOid);
   const key = bitStringBytes(keyBits);
 
@@ -65,12 +67,20 @@ export function describeSpki(spki: DerElement): KeyDescription {
     return { keyType: label, family: label === 'EC_P256' || label === 'EC_P384' ? 'EC' : 'OTHER', curve };
   }
   if (alg === OID.rsaEncryption) {
+    // RFC 3279 2.3.1: the parameters MUST be NULL (strict relying parties refuse anything else).
+    if (!params || params.tag !== TAG.NULL || params.end !== params.valueStart) {
+      throw new DerError('RSA key parameters must be NULL');
+    }
     const rsa = readSingle(key);
     expectTag(rsa, TAG.SEQUENCE, 'RSAPublicKey');
     const [n, e, ...more] = childrenOf(rsa);
     if (!n || !e || more.length) throw new DerError('RSAPublicKey must have a modulus and an exponent');
     const bits = bitLength(integerMagnitude(n));
-    integerMagnitude(e);
+    // RFC 8017 3.1: an odd exponent of at least 3 (e = 1 would let anyone forge signatures).
+    const exponent = integerMagnitude(e);
+    if ((exponent[exponent.length - 1]! & 1) === 0 || (exponent.length === 1 && exponent[0]! < 3)) {
+      throw new DerError('RSA public exponent must be odd and at least 3');
+    }
     const keyType = `RSA_${bits}`;
     return { keyType, family: 'RSA', bits };
   }

@@ -8,9 +8,8 @@ import {
   healthRoute,
   issueRoute,
   listCertificatesRoute,
-  revokeRoute,
-  rotateRoute,
 } from '../../../src/http/routes.js';
+import { revokeRoute, rotateRoute } from '../../../src/http/lifecycle-routes.js';
 import { openapiRoute } from '../../../src/http/openapi.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { apiEvent, lambdaContext, type EventInit } from '../../helpers/api.js';

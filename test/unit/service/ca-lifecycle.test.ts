@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createApp, type App } from '../../../src/app.js';
+import { lifecycleOf, revokeDepsOf } from '../../../src/app-lifecycle.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
 import { CaError } from '../../../src/pki/errors.js';
@@ -8,7 +9,7 @@ import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-l
 import { issueCertificate } from '../../../src/service/issue-certificate.js';
 import { revokeCertificate } from '../../../src/service/revoke-certificate.js';
 import type { CaRecord, CaStore } from '../../../src/service/ports.js';
-import { revokeRoute } from '../../../src/http/routes.js';
+import { revokeRoute } from '../../../src/http/lifecycle-routes.js';
 import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
@@ -82,7 +83,7 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   const config = loadConfig({ TABLE_NAME: tableName, KEY_ALIAS_PREFIX: 'alias/factory-ca-test', CA_CACHE_TTL_SECONDS: '0', ...ROLES, ...env });
   const app = createApp(config, { dynamo: ledger.client, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() });
   const store = faultyStore(app.store);
-  const deps = { ...app.lifecycle(), store };
+  const deps = { ...lifecycleOf(app), store };
   let n = 0;
   const issue = async (cn: string) => {
     const csr = buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
@@ -382,8 +383,8 @@ describe('Use case: rotate', () => {
     const never = await w.issue('device-never');
     const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
 
-    const a = await revokeCertificate(w.app.revoke, serialOf(connected.pem), 'keyCompromise');
-    const b = await revokeCertificate(w.app.revoke, serialOf(never.pem), 'cessationOfOperation');
+    const a = await revokeCertificate(revokeDepsOf(w.app), serialOf(connected.pem), 'keyCompromise');
+    const b = await revokeCertificate(revokeDepsOf(w.app), serialOf(never.pem), 'cessationOfOperation');
 
     expect([a.iot.outcome, b.iot.outcome]).toEqual(['REVOKED', 'REGISTERED_AS_REVOKED']);
     for (const pem of [connected.pem, never.pem]) {

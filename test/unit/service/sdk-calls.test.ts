@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createApp } from '../../../src/app.js';
+import { lifecycleOf } from '../../../src/app-lifecycle.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable, localDynamoClient } from '../../../src/local/local-stack.js';
 import { bootstrap } from '../../../src/service/ca-lifecycle.js';
@@ -47,7 +48,7 @@ describe('AWS round trips per certificate on a warm function', () => {
       LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
     });
     const kmsClient = kms.install().client;
-    await bootstrap(createApp(config, { dynamo: ledger.client, kms: kmsClient, iot: iot.install().client, logger: memoryLogger(), metrics: memoryMetrics() }).lifecycle());
+    await bootstrap(lifecycleOf(createApp(config, { dynamo: ledger.client, kms: kmsClient, iot: iot.install().client, logger: memoryLogger(), metrics: memoryMetrics() })));
 
     // The issuing function's own container: its own DynamoDB client, counted.
     const dynamo = localDynamoClient(ledger.endpoint);
