@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
-import { buildCsr, buildCsrDer, newP256Key, seq, tlv } from '../../helpers/csr-builder.js';
+import { buildCsr, buildCsrDer, newP256Key, oid, p256Key, seq, subject, tlv } from '../../helpers/csr-builder.js';
 
 const codeOf = (fn: () => unknown): string | undefined => {
   try {
@@ -109,5 +109,82 @@ describe('Function: parseCsr + verifyCsr', () => {
     for (let n = 0; n < der.length; n++) {
       expect(codeOf(() => parseCsr(der.subarray(0, n)))).toBe('CSR_MALFORMED');
     }
+  });
+});
+
+/**
+ * Counterexamples of test/unit/pki/parser-fuzz.test.ts ("the public key a CA certifies"): CSRs
+ * properly signed for their key, whose SubjectPublicKeyInfo — copied verbatim into the
+ * certificate — is not a well-formed key. They used to parse, verify and pass the policy.
+ */
+describe('Function: parseCsr refuses a SubjectPublicKeyInfo the CA must not certify', () => {
+  const RSA_ENCRYPTION = oid('1.2.840.113549.1.1.1');
+  const SHA256_WITH_RSA = seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
+  const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const jwk = createPublicKey(rsaKey).export({ format: 'jwk' }) as { n: string; e: string };
+  const modulus = new Uint8Array(Buffer.from(jwk.n, 'base64url')); // top bit set: a 2048-bit key
+  const positive = (mag: Uint8Array) => tlv(0x02, mag[0]! & 0x80 ? Uint8Array.from([0, ...mag]) : mag);
+  const rsaSpki = (algId: Uint8Array, n: Uint8Array, e: Uint8Array) => seq(algId, tlv(0x03, Uint8Array.of(0), seq(n, e)));
+  const E65537 = Uint8Array.of(1, 0, 1);
+
+  function csrWithSpki(spki: Uint8Array, signer: (info: Uint8Array) => Uint8Array, sigAlg: Uint8Array): Uint8Array {
+    const info = seq(tlv(0x02, Uint8Array.of(0)), subject(), spki, tlv(0xa0));
+    return seq(info, sigAlg, tlv(0x03, Uint8Array.of(0), signer(info)));
+  }
+  const signedBy = (key: KeyObject, hash: string) => (info: Uint8Array) => new Uint8Array(sign(hash, info, key));
+
+  it('still accepts the canonical RSA and EC encodings built the same way', () => {
+    const rsa = csrWithSpki(rsaSpki(seq(RSA_ENCRYPTION, tlv(0x05)), positive(modulus), tlv(0x02, E65537)), signedBy(rsaKey, 'sha256'), SHA256_WITH_RSA);
+    expect(parseAndVerify(rsa).key.keyType).toBe('RSA_2048');
+    const ecSpki = new Uint8Array(createPublicKey(p256Key()).export({ format: 'der', type: 'spki' }));
+    expect(parseAndVerify(csrWithSpki(ecSpki, signedBy(p256Key(), 'sha256'), seq(oid('1.2.840.10045.4.3.2')))).key.keyType).toBe('EC_P256');
+  });
+
+  it.each([
+    ['RSA parameters absent', seq(RSA_ENCRYPTION)],
+    ['RSA parameters an OCTET STRING', seq(RSA_ENCRYPTION, tlv(0x04, Buffer.from('junk')))],
+    ['RSA parameters a curve OID', seq(RSA_ENCRYPTION, oid('1.2.840.10045.3.1.7'))],
+    ['RSA parameters a NULL with contents', seq(RSA_ENCRYPTION, tlv(0x05, Uint8Array.of(0)))],
+  ])('refuses %s', (_, algId) => {
+    const der = csrWithSpki(rsaSpki(algId, positive(modulus), tlv(0x02, E65537)), signedBy(rsaKey, 'sha256'), SHA256_WITH_RSA);
+    expect(() => parseCsr(der)).toThrow('RSA key parameters must be NULL');
+    expect(codeOf(() => parseAndVerify(der))).toBe('CSR_MALFORMED');
+  });
+
+  it('refuses a negative RSA modulus (the magnitude without its leading zero octet)', () => {
+    const der = csrWithSpki(rsaSpki(seq(RSA_ENCRYPTION, tlv(0x05)), tlv(0x02, modulus), tlv(0x02, E65537)), signedBy(rsaKey, 'sha256'), SHA256_WITH_RSA);
+    expect(() => parseCsr(der)).toThrow('integer is negative');
+  });
+
+  it('refuses RSA exponent 1, whose "proof of possession" anyone can make without a private key', () => {
+    // With e = 1 the signature is the padded digest itself: EMSA-PKCS1-v1_5(SHA-256(info)).
+    const forge = (info: Uint8Array) => {
+      const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(info).digest()]);
+      return new Uint8Array(Buffer.concat([Buffer.from([0, 1]), Buffer.alloc(modulus.length - 3 - digestInfo.length, 0xff), Buffer.from([0]), digestInfo]));
+    };
+    const der = csrWithSpki(rsaSpki(seq(RSA_ENCRYPTION, tlv(0x05)), positive(modulus), tlv(0x02, Uint8Array.of(1))), forge, SHA256_WITH_RSA);
+    expect(() => parseCsr(der)).toThrow('RSA public exponent must be odd and at least 3');
+  });
+
+  it.each([
+    ['2', Uint8Array.of(2)],
+    ['65536', Uint8Array.of(1, 0, 0)],
+    ['0', Uint8Array.of(0)],
+  ])('refuses RSA exponent %s', (_, e) => {
+    const der = csrWithSpki(rsaSpki(seq(RSA_ENCRYPTION, tlv(0x05)), positive(modulus), tlv(0x02, e)), signedBy(rsaKey, 'sha256'), SHA256_WITH_RSA);
+    expect(() => parseCsr(der)).toThrow('RSA public exponent must be odd and at least 3');
+  });
+
+  it.each([
+    ['a NULL', tlv(0x05)],
+    ['an OCTET STRING', tlv(0x04, Buffer.from('junk'))],
+  ])('refuses an EC AlgorithmIdentifier with a third element, %s', (_, extra) => {
+    const ecSpki = new Uint8Array(createPublicKey(p256Key()).export({ format: 'der', type: 'spki' }));
+    // 30 59 | 30 13 <ecPublicKey> <prime256v1> | 03 42 <point>
+    const algId = ecSpki.subarray(2, 2 + 2 + 0x13);
+    const bits = ecSpki.subarray(2 + 2 + 0x13);
+    const spki = seq(tlv(0x30, algId.subarray(2), extra), bits);
+    const der = csrWithSpki(spki, signedBy(p256Key(), 'sha256'), seq(oid('1.2.840.10045.4.3.2')));
+    expect(() => parseCsr(der)).toThrow('AlgorithmIdentifier must have at most two parts');
   });
 });

@@ -274,6 +274,11 @@ describe('Function: integerMagnitude', () => {
     ['a redundant leading zero', [0x00, 0x7f], 'integer is not minimally encoded'],
     ['two leading zeros', [0x00, 0x00, 0x80], 'integer is not minimally encoded'],
     ['a redundant leading 0xff', [0xff, 0x80], 'integer is not minimally encoded'],
+    // Found by test/unit/pki/parser-fuzz.test.ts: a negative INTEGER was read as a positive magnitude,
+    // so an RSA modulus without its leading zero octet passed as a 2048-bit key.
+    ['-128 (0x80)', [0x80], 'integer is negative'],
+    ['-1 (0xff)', [0xff], 'integer is negative'],
+    ['a 2048-bit value without its leading zero', [0xe3, ...new Array<number>(255).fill(0x88)], 'integer is negative'],
   ])('refuses %s', (_, content, message) => {
     expect(derErrorOf(() => integerMagnitude(readSingle(tlv(TAG.INTEGER, Uint8Array.from(content)))))).toBe(message);
   });
