@@ -1,74 +1,187 @@
 /**
- * Issuance benchmark: prints per-certificate CPU of the in-process pipeline
- * (parse → verify → policy → build+sign, software P-256 signer, no database),
- * and of the whole use case against in-process dynalite. Figures only, no asserts.
+ * `npm run bench` — figures, never assertions. Loopback only.
  *
- *   npm run bench            (N=2000 by default; BENCH_N to change)
+ *   npm run bench                  in-process pipeline, AWS calls per certificate, bundles and
+ *                                  init times, the local API over HTTP
+ *   npm run bench -- --peer cfssl  also cfssl (`apt-get install golang-cfssl`) on the same CSRs
+ *   npm run bench -- --quick       the in-process rows only
+ *
+ * Environment: BENCH_N (CSRs per in-process round, default 2000), BENCH_HTTP_N (default 300).
+ * This machine may be shared: compare the ratios (fast path / cryptographic floor,
+ * issuing route / no-op route), which drift less than absolute times.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acceptRequest, type StageTimings } from '../src/pki/request.js';
+import { parseArgs } from 'node:util';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parsePolicy } from '../src/pki/policy.js';
-import { buildDeviceCertificate, deviceValidity } from '../src/pki/profile.js';
-import { newSerial } from '../src/pki/serial.js';
-import { toPem } from '../src/pki/pem.js';
+import { caSubjectDer, keyIdentifierOf } from '../src/pki/profile.js';
+import { createSoftwareSigner } from '../src/pki/signer.js';
 import { loadConfig } from '../src/config/config.js';
 import { createApp } from '../src/app.js';
+import { lifecycleOf } from '../src/app-lifecycle.js';
+import { noMetrics } from '../src/observability/metrics.js';
+import { bootstrap } from '../src/service/ca-lifecycle.js';
 import { issueCertificate } from '../src/service/issue-certificate.js';
-import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../src/local/local-stack.js';
-import { buildCsr, STRING, subject } from '../test/helpers/csr-builder.js';
+import { ensureTable, localDynamoClient, startDynalite } from '../src/local/local-stack.js';
+import { FakeKms } from '../test/helpers/kms-fake.js';
+import { FakeIot } from '../test/helpers/iot-fake.js';
+import { makeCsrs, benchLocalApi, startBenchStack, type LoadResult } from './http-load.js';
+import { measurePipeline, type Stats } from './pipeline.js';
 
+const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
-const policy = parsePolicy(JSON.parse(readFileSync('config/policy.json', 'utf8')), { organization: 'Example Corp' });
+const HTTP_N = Number(process.env.BENCH_HTTP_N ?? 300);
+const quiet = { info() {}, warn() {}, error() {} };
 
-async function main() {
-  console.log(`node ${process.version}, ${N} EC P-256 CSRs`);
-  const csrs = Array.from({ length: N }, (_, i) =>
-    buildCsr({ key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, subjectDer: subject({ CN: STRING.utf8(`bench-${i}`) }) }),
+const us = (s: Stats) => `${s.median.toFixed(1).padStart(8)} µs  (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+const row = (label: string, value: string) => console.log(`  ${label.padEnd(44)} ${value}`);
+const load = (r: LoadResult) =>
+  `${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50Ms.toFixed(1)} ms  p99 ${r.p99Ms.toFixed(1)} ms${r.failed ? `  (${r.failed} failed)` : ''}`;
+
+async function inProcess(csrs: string[]): Promise<void> {
+  const policy = parsePolicy(JSON.parse(readFileSync('config/policy.json', 'utf8')), { organization: 'Example Corp', country: 'US' });
+  const caKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const signer = createSoftwareSigner(caKey);
+  const issuer = { subjectDer: caSubjectDer({ C: 'US', O: 'Example Corp', CN: 'Example Corp Issuing CA G1' }), keyIdentifier: keyIdentifierOf(signer.publicKey), notAfter: new Date(Date.now() + 20 * 365 * 86_400_000), signer };
+  const r = await measurePipeline(csrs, policy, issuer, caKey);
+  console.log(`\n1. Issuance CPU, in process, single thread, EC P-256 (${csrs.length} distinct CSRs × 5 rounds; median (min–max) per certificate)`);
+  row('fast path: parse, verify, policy, build, sign, PEM', `${us(r.fast)}  = ${Math.round(1e6 / r.fast.median)}/s`);
+  row('  CPU (user + system, all threads)', `${r.fastCpu.toFixed(1).padStart(8)} µs`);
+  row('cryptographic floor (same CSRs, same run)', us(r.floor));
+  row('  load the public key (JWK)', us(r.loadKey));
+  row('  verify the CSR signature', us(r.verifyCsr));
+  row('  sign (node:crypto, P-256, the bare yardstick)', us(r.signOnly));
+  row('everything that is not cryptography (measured)', `${us(r.nonCrypto)}  (target ≤ 25 µs)`);
+  row('  fast path − floor (same run)', `${(r.fast.median - r.floor.median).toFixed(1).padStart(8)} µs`);
+  row('fast path / floor', `${(r.fast.median / r.floor.median).toFixed(2).padStart(8)} ×  (target ≤ 1.2 ×)`);
+  row('reference path (@peculiar/x509 builder)', `${us(r.reference)}  = ${(r.reference.median / r.fast.median).toFixed(1)} × the fast path`);
+}
+
+/** Counts DynamoDB requests below the document client. */
+function countDynamo(client: DynamoDBClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (a) => {
+      counts.set(String(context.commandName), (counts.get(String(context.commandName)) ?? 0) + 1);
+      return next(a);
+    },
+    { step: 'initialize', name: 'benchCount' },
   );
+  return counts;
+}
 
+async function withLedger(csrs: string[]): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-bench-'));
   const { server, endpoint } = await startDynalite();
-  const client = localDynamoClient(endpoint);
-  const config = loadConfig({ TABLE_NAME: 'bench-ledger', ALLOW_SOFTWARE_SIGNER: 'true', IOT_MODE: 'dry-run', LOCAL_STATE_DIR: stateDir });
-  const quiet = { info() {}, warn() {}, error() {} };
-  await ensureTable(client, config.tableName);
-  await bootstrapLocalCa(client, config, quiet);
-  const app = createApp(config, { dynamo: client, logger: quiet });
-  const ca = await app.cas.activeIssuer();
+  const setup = localDynamoClient(endpoint);
+  try {
+    // KMS and AWS IoT fakes (real signatures), the ledger in dynalite: as deployed, minus the network.
+    const env = {
+      TABLE_NAME: 'bench-ledger',
+      LOCAL_STATE_DIR: stateDir,
+      JITP_ROLE_ARN: 'arn:aws:iam::111122223333:role/jitp',
+      ISSUE_ROLE_ARN: 'arn:aws:iam::111122223333:role/issue',
+      LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
+    };
+    const config = loadConfig({ ...process.env, ...env });
+    await ensureTable(setup, config.tableName);
+    const kms = new FakeKms();
+    const kmsClient = kms.install().client;
+    await bootstrap(lifecycleOf(createApp(config, { dynamo: setup, kms: kmsClient, iot: new FakeIot().install().client, logger: quiet, metrics: noMetrics })));
 
-  // 1. In-process pipeline, no database.
-  const timings: StageTimings = {};
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (const csr of csrs) {
-    const accepted = acceptRequest(csr, policy, timings);
-    const s = performance.now();
-    const built = await buildDeviceCertificate(accepted.csr, ca.issuer, newSerial(), deviceValidity(new Date(), 3650, 300, ca.issuer.notAfter));
-    toPem('CERTIFICATE', built.der);
-    timings.buildSignPem = (timings.buildSignPem ?? 0) + performance.now() - s;
+    const dynamo = localDynamoClient(endpoint);
+    const counts = countDynamo(dynamo);
+    const app = createApp(config, { dynamo, kms: kmsClient, logger: quiet, metrics: noMetrics });
+    await issueCertificate(app.issue, { csr: csrs[0]!, stationId: 'bench' });
+    counts.clear();
+    const signs = kms.callsOf('Sign').length;
+    const gets = kms.callsOf('GetPublicKey').length;
+    const sample = csrs.slice(1, Math.min(csrs.length, 501));
+    const t0 = performance.now();
+    for (const csr of sample) await issueCertificate(app.issue, { csr, stationId: 'bench' });
+    const perCert = (performance.now() - t0) / sample.length;
+    const n = sample.length;
+    console.log(`\n2. AWS round trips per certificate, warm function (${n} new certificates; KMS fake, DynamoDB = dynalite)`);
+    row('kms:Sign', `${((kms.callsOf('Sign').length - signs) / n).toFixed(2).padStart(8)}  (target 1)`);
+    row('kms:GetPublicKey', `${((kms.callsOf('GetPublicKey').length - gets) / n).toFixed(2).padStart(8)}  (target 0)`);
+    for (const [cmd, c] of counts) row(`DynamoDB ${cmd}`, `${(c / n).toFixed(2).padStart(8)}`);
+    row('DynamoDB requests in all', `${([...counts.values()].reduce((a, b) => a + b, 0) / n).toFixed(2).padStart(8)}  (target ≤ 2)`);
+    row('whole use case, sequential (dynalite, fake KMS)', `${(perCert * 1000).toFixed(0).padStart(8)} µs per certificate`);
+    dynamo.destroy();
+  } finally {
+    setup.destroy();
+    server.close();
+    rmSync(stateDir, { recursive: true, force: true });
   }
-  const wall = performance.now() - t0;
-  const cpu = process.cpuUsage(cpu0);
-  console.log('\nin-process pipeline (no database), per certificate:');
-  for (const [k, v] of Object.entries(timings)) console.log(`  ${k.padEnd(14)} ${(v / N).toFixed(3)} ms`);
-  console.log(`  ${'total wall'.padEnd(14)} ${(wall / N).toFixed(3)} ms  (${Math.round((N * 1000) / wall)}/s)`);
-  console.log(`  ${'total CPU'.padEnd(14)} ${((cpu.user + cpu.system) / 1000 / N).toFixed(3)} ms (user+system, all threads)`);
+}
 
-  // 2. The whole use case with the DynamoDB ledger (dynalite, in process).
-  const fresh = csrs.map((_, i) =>
-    buildCsr({ key: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, subjectDer: subject({ CN: STRING.utf8(`bench-db-${i}`) }) }),
-  ).slice(0, Math.min(N, 500));
-  const t1 = performance.now();
-  for (const csr of fresh) await issueCertificate(app.issue, { csr, stationId: 'bench' });
-  const wall2 = performance.now() - t1;
-  console.log(`\nissueCertificate with the dynalite ledger (${fresh.length} sequential): ${(wall2 / fresh.length).toFixed(3)} ms per certificate`);
+async function bundles(): Promise<void> {
+  const { measureBundles } = await import('./bundles.js');
+  const infos = await measureBundles();
+  console.log('\n3. Cold start: esbuild bundles (ESM, minified, AWS SDK bundled) and module initialisation (fresh node, 5 samples)');
+  for (const b of infos) {
+    row(b.fn, `${(b.bytes / 1024).toFixed(0).padStart(6)} KiB   init ${b.initMs.median.toFixed(0)} ms (${b.initMs.min.toFixed(0)}–${b.initMs.max.toFixed(0)})`);
+  }
+  console.log('  (targets for issueCertificate: ≤ 1024 KiB, init ≤ 150 ms)');
+}
 
-  client.destroy();
-  server.close();
-  rmSync(stateDir, { recursive: true, force: true });
+async function localApi(): Promise<void> {
+  const stack = await startBenchStack();
+  try {
+    const r = await benchLocalApi(stack.baseUrl, HTTP_N);
+    console.log(`\n4. The local API over HTTP (serverless-offline + dynalite; ${HTTP_N} distinct CSRs per run)`);
+    row('POST /certificates, concurrency 1', load(r.issue1));
+    row('POST /certificates, concurrency 8', load(r.issue8));
+    row('no-op route (GET /health), concurrency 1', load(r.noop1));
+    row('no-op route (GET /health), concurrency 8', load(r.noop8));
+    row('issuing route / emulator ceiling, c1 | c8', `${(r.issue1.perSecond / r.noop1.perSecond).toFixed(2)} | ${(r.issue8.perSecond / r.noop8.perSecond).toFixed(2)}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function cfssl(csrs: string[]): Promise<void> {
+  const { cfsslAvailable, startCfssl, benchCfssl } = await import('./cfssl.js');
+  if (!cfsslAvailable()) {
+    console.log('\n5. cfssl: not installed (apt-get install -y golang-cfssl), skipped as asked for with --peer cfssl');
+    return;
+  }
+  const peer = await startCfssl();
+  try {
+    const stack = await startBenchStack();
+    try {
+      const sample = csrs.slice(0, HTTP_N);
+      const c1 = await benchCfssl(peer.baseUrl, peer.pid, sample, 1);
+      const c8 = await benchCfssl(peer.baseUrl, peer.pid, sample, 8);
+      const ours = await benchLocalApi(stack.baseUrl, HTTP_N);
+      console.log(`\n5. Peer: cfssl serve on loopback, the same kind of CSRs (${sample.length})`);
+      row('cfssl /api/v1/cfssl/sign, concurrency 1', `${load(c1)}  server CPU ${c1.serverCpuMsPerCert.toFixed(2)} ms/cert`);
+      row('cfssl /api/v1/cfssl/sign, concurrency 8', `${load(c8)}  server CPU ${c8.serverCpuMsPerCert.toFixed(2)} ms/cert`);
+      row('factory-ca local POST /certificates, c1', load(ours.issue1));
+      row('factory-ca local POST /certificates, c8', load(ours.issue8));
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(`factory-ca benchmark — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  const csrs = makeCsrs(N, `bench-${Date.now().toString(36)}`);
+  await inProcess(csrs);
+  if (!args.quick) {
+    await withLedger(makeCsrs(501, `bench-db-${Date.now().toString(36)}`));
+    await bundles();
+    await localApi();
+  }
+  if (args.peer === 'cfssl') await cfssl(csrs);
+  console.log(`\n(done in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
 }
 
 main().catch((e) => {

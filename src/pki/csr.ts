@@ -3,7 +3,7 @@ import { CaError, csrMalformed } from './errors.js';
 import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der.js';
 import { describeSpki, type KeyDescription } from './keys.js';
 import { readName, type DistinguishedName } from './names.js';
-import { decodeBase64Strict, findPemBlocks } from './pem.js';
+import { decodeBase64Strict, findPemBlocks, singlePemBlock } from './pem.js';
 
 /** A parsed PKCS#10 certification request. Nothing in it is trusted until `verifyCsr` passes. */
 export interface ParsedCsr {
@@ -31,6 +31,8 @@ export function csrInputToDer(input: string | Uint8Array): Uint8Array {
     return csrInputToDer(Buffer.from(input).toString('latin1'));
   }
   if (input.includes('-----BEGIN')) {
+    const single = singlePemBlock(input);
+    if (single && PEM_LABELS.has(single.label)) return single.der;
     const blocks = findPemBlocks(input);
     if (blocks.length === 0) throw csrMalformed('incomplete PEM block');
     if (blocks.length > 1) throw csrMalformed('expected exactly one PEM block');

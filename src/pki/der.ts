@@ -115,10 +115,24 @@ export function checkStructure(el: DerElement, maxDepth = 24, maxElements = 10_0
   }
 }
 
+/** Dotted forms of the OIDs seen so far, by their encoding (few distinct OIDs occur: a small, bounded cache). */
+const OID_CACHE = new Map<string, string>();
+const OID_CACHE_LIMIT = 512;
+
 export function decodeOid(el: DerElement): string {
   expectTag(el, TAG.OID, 'object identifier');
   const v = valueOf(el);
   if (v.length === 0 || v.length > 64) throw new DerError('bad object identifier length');
+  let key = '';
+  for (let i = 0; i < v.length; i++) key += String.fromCharCode(v[i]!);
+  const cached = OID_CACHE.get(key);
+  if (cached !== undefined) return cached;
+  const dotted = decodeOidValue(v);
+  if (OID_CACHE.size < OID_CACHE_LIMIT) OID_CACHE.set(key, dotted);
+  return dotted;
+}
+
+function decodeOidValue(v: Uint8Array): string {
   const arcs: number[] = [];
   let acc = 0;
   for (let i = 0; i < v.length; i++) {

@@ -11,6 +11,7 @@
  * family or signing algorithm) makes `fastDeviceCertificate` return undefined,
  * and the caller uses the reference path.
  */
+import * as cryptoModule from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { bitStringBytes, childrenOf, readSingle } from './der.js';
 import type { ParsedCsr } from './csr.js';
@@ -84,35 +85,73 @@ export function timeDer(date: Date): Uint8Array {
 interface IssuerFragments {
   signatureAlgorithm: Uint8Array;
   issuerName: Uint8Array;
-  /** basicConstraints, keyUsage, extendedKeyUsage: before the subject key identifier. */
-  leadingExtensions: { EC: Uint8Array; RSA: Uint8Array };
-  authorityKeyIdentifier: Uint8Array;
+  /**
+   * `[3] { SEQUENCE {` headers, basicConstraints, keyUsage, extendedKeyUsage and
+   * the subject key identifier's prefix: everything before its 20 bytes.
+   */
+  extensionsHead: { EC: Uint8Array; RSA: Uint8Array };
+  /** After the subject key identifier: the authority key identifier. */
+  extensionsTail: Uint8Array;
 }
 
 const fragmentsByIssuer = new WeakMap<Issuer, IssuerFragments | null>();
+const SKI_LENGTH = 20;
 
 function fragmentsOf(issuer: Issuer): IssuerFragments | null {
   let f = fragmentsByIssuer.get(issuer);
   if (f !== undefined) return f;
   const signatureAlgorithm = SIGNATURE_ALGORITHM[issuer.signer.algorithm];
-  f = signatureAlgorithm
-    ? {
-        signatureAlgorithm,
-        issuerName: issuer.subjectDer,
-        leadingExtensions: {
-          EC: Buffer.concat([BASIC_CONSTRAINTS_END_ENTITY, KEY_USAGE.EC, EXTENDED_KEY_USAGE_CLIENT_AUTH]),
-          RSA: Buffer.concat([BASIC_CONSTRAINTS_END_ENTITY, KEY_USAGE.RSA, EXTENDED_KEY_USAGE_CLIENT_AUTH]),
-        },
-        // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier }
-        authorityKeyIdentifier: tlv(0x30, [
-          hex('0603551d23'),
-          tlv(0x04, [tlv(0x30, [tlv(0x80, [hex(issuer.keyIdentifier)])])]),
-        ]),
-      }
-    : null;
+  if (!signatureAlgorithm) {
+    fragmentsByIssuer.set(issuer, null);
+    return null;
+  }
+  // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier }
+  const aki = tlv(0x30, [hex('0603551d23'), tlv(0x04, [tlv(0x30, [tlv(0x80, [hex(issuer.keyIdentifier)])])])]);
+  const head = (keyUsage: Uint8Array) => {
+    // The lengths are known: the SKI is always 20 bytes. Encode with a placeholder, then drop it.
+    const placeholder = new Uint8Array(SKI_LENGTH);
+    const whole = tlv(0xa3, [tlv(0x30, [BASIC_CONSTRAINTS_END_ENTITY, keyUsage, EXTENDED_KEY_USAGE_CLIENT_AUTH, SKI_PREFIX, placeholder, aki])]);
+    return whole.subarray(0, whole.length - SKI_LENGTH - aki.length);
+  };
+  f = { signatureAlgorithm, issuerName: issuer.subjectDer, extensionsHead: { EC: head(KEY_USAGE.EC), RSA: head(KEY_USAGE.RSA) }, extensionsTail: aki };
   fragmentsByIssuer.set(issuer, f);
   return f;
 }
+
+/** Writes the two digits of 0-99 at `at`. */
+function digits2(out: Uint8Array, at: number, n: number): void {
+  out[at] = 0x30 + Math.floor(n / 10);
+  out[at + 1] = 0x30 + (n % 10);
+}
+
+/** Time (UTCTime before 2050, GeneralizedTime from 2050) written at `at`; returns the end. */
+function writeTime(out: Uint8Array, at: number, date: Date): number {
+  const y = date.getUTCFullYear();
+  const utc = y >= 1950 && y < 2050;
+  out[at] = utc ? 0x17 : 0x18;
+  out[at + 1] = utc ? 13 : 15;
+  let i = at + 2;
+  if (!utc) {
+    digits2(out, i, Math.floor(y / 100) % 100);
+    i += 2;
+  }
+  digits2(out, i, y % 100);
+  digits2(out, i + 2, date.getUTCMonth() + 1);
+  digits2(out, i + 4, date.getUTCDate());
+  digits2(out, i + 6, date.getUTCHours());
+  digits2(out, i + 8, date.getUTCMinutes());
+  digits2(out, i + 10, date.getUTCSeconds());
+  out[i + 12] = 0x5a; // Z
+  return i + 13;
+}
+
+const timeLength = (date: Date) => (date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050 ? 15 : 17);
+
+/** The subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1). */
+const sha1: (data: Uint8Array) => Uint8Array =
+  typeof (cryptoModule as { hash?: unknown }).hash === 'function'
+    ? (data) => (cryptoModule as unknown as { hash(a: string, d: Uint8Array, e: 'buffer'): Buffer }).hash('sha1', data, 'buffer')
+    : (data) => createHash('sha1').update(data).digest();
 
 /** The TBSCertificate of the `device` profile, or undefined when the fast path does not cover the case. */
 export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Uint8Array | undefined {
@@ -120,18 +159,38 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
   const family = csr.key.family;
   if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
   const [, bits] = childrenOf(readSingle(csr.spkiDer));
-  const ski = createHash('sha1').update(bitStringBytes(bits!)).digest();
-  const extensions = tlv(0xa3, [tlv(0x30, [f.leadingExtensions[family], SKI_PREFIX, ski, f.authorityKeyIdentifier])]);
-  return tlv(0x30, [
-    VERSION_V3,
-    serialInteger(serialNumber),
-    f.signatureAlgorithm,
-    f.issuerName,
-    tlv(0x30, [timeDer(validity.notBefore), timeDer(validity.notAfter)]),
-    csr.subject.der,
-    csr.spkiDer,
-    extensions,
-  ]);
+  const ski = sha1(bitStringBytes(bits!));
+  const serial = serialInteger(serialNumber);
+  const head = f.extensionsHead[family];
+  const validityLength = timeLength(validity.notBefore) + timeLength(validity.notAfter);
+  const subject = csr.subject.der;
+  const spki = csr.spkiDer;
+  const contentLength =
+    VERSION_V3.length + serial.length + f.signatureAlgorithm.length + f.issuerName.length + 2 + validityLength +
+    subject.length + spki.length + head.length + SKI_LENGTH + f.extensionsTail.length;
+  const header = lengthOctets(contentLength);
+  const out = new Uint8Array(1 + header.length + contentLength);
+  out[0] = 0x30;
+  out.set(header, 1);
+  let at = 1 + header.length;
+  const put = (bytes: Uint8Array) => {
+    out.set(bytes, at);
+    at += bytes.length;
+  };
+  put(VERSION_V3);
+  put(serial);
+  put(f.signatureAlgorithm);
+  put(f.issuerName);
+  out[at] = 0x30;
+  out[at + 1] = validityLength;
+  at = writeTime(out, at + 2, validity.notBefore);
+  at = writeTime(out, at, validity.notAfter);
+  put(subject);
+  put(spki);
+  put(head);
+  put(ski);
+  put(f.extensionsTail);
+  return out;
 }
 
 /**

@@ -94,8 +94,16 @@ const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 function decodeString(type: StringType, bytes: Uint8Array): string {
   switch (type) {
-    case 'UTF8String':
-      return utf8.decode(bytes);
+    case 'UTF8String': {
+      // ASCII (nearly every device subject) needs no UTF-8 decoder.
+      let s = '';
+      for (let i = 0; i < bytes.length; i++) {
+        const b = bytes[i]!;
+        if (b > 0x7f) return utf8.decode(bytes);
+        s += String.fromCharCode(b);
+      }
+      return s;
+    }
     case 'PrintableString':
     case 'IA5String':
     case 'VisibleString':

@@ -4,13 +4,33 @@ export interface PemBlock {
   der: Uint8Array;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** 1: base64 alphabet, 2: ASCII whitespace, 0: anything else. */
+const CLASS = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') CLASS[c.charCodeAt(0)] = 1;
+for (const c of ' \t\n\r\f\v') CLASS[c.charCodeAt(0)] = 2;
 
-/** Strict base64: only the alphabet, optional padding, whitespace ignored. */
+/**
+ * Strict base64: only the alphabet, at most two `=` and only at the end, a
+ * multiple of four characters; ASCII whitespace anywhere is ignored. One pass,
+ * no intermediate string.
+ */
 export function decodeBase64Strict(text: string): Uint8Array | undefined {
-  const compact = text.replace(/\s+/g, '');
-  if (compact.length === 0 || compact.length % 4 !== 0 || !BASE64.test(compact)) return undefined;
-  return new Uint8Array(Buffer.from(compact, 'base64'));
+  let count = 0;
+  let padding = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const kind = c < 128 ? CLASS[c] : 0;
+    if (kind === 2) continue;
+    if (c === 0x3d /* = */) {
+      if (++padding > 2) return undefined;
+    } else if (kind !== 1 || padding > 0) {
+      return undefined;
+    }
+    count++;
+  }
+  if (count === 0 || count % 4 !== 0) return undefined;
+  const der = Buffer.from(text, 'base64');
+  return new Uint8Array(der.buffer, der.byteOffset, der.byteLength);
 }
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
@@ -29,10 +49,30 @@ export function findPemBlocks(text: string): Array<PemBlock | { label: string; e
   return out;
 }
 
+/**
+ * The one PEM block of a text, found with indexOf rather than the block regex
+ * (the common case: a station sends exactly one). Undefined when there is not
+ * exactly one well-formed BEGIN/END pair: `findPemBlocks` then says what is wrong.
+ */
+export function singlePemBlock(text: string): PemBlock | undefined {
+  const begin = text.indexOf('-----BEGIN ');
+  if (begin < 0 || text.indexOf('-----BEGIN ', begin + 11) >= 0) return undefined;
+  const labelEnd = text.indexOf('-----', begin + 11);
+  if (labelEnd < 0) return undefined;
+  const label = text.slice(begin + 11, labelEnd);
+  if (!/^[A-Z0-9 ]+$/.test(label)) return undefined;
+  const endMarker = `-----END ${label}-----`;
+  const end = text.indexOf(endMarker, labelEnd + 5);
+  if (end < 0 || text.indexOf('-----END ', labelEnd + 5) !== end) return undefined;
+  const der = decodeBase64Strict(text.slice(labelEnd + 5, end));
+  return der ? { label, der } : undefined;
+}
+
 export function toPem(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
 /** The DER of every CERTIFICATE block of a PEM bundle, in order. */
