@@ -4,7 +4,6 @@ import { bitStringBytes, childrenOf, readSingle } from './der.js';
 import type { ParsedCsr } from './csr.js';
 import type { Signer, SigningAlgorithm } from './signer.js';
 
-const DAY_MS = 86_400_000;
 
 /** What a certificate builder needs to know of its issuer. */
 export interface Issuer {
@@ -67,20 +66,8 @@ function signerCrypto(signer: Signer): { crypto: Crypto; signingKey: CryptoKey; 
   return { crypto, signingKey, signingAlgorithm: web.sign as unknown as Algorithm };
 }
 
-export interface Validity {
-  notBefore: Date;
-  notAfter: Date;
-}
-
-/**
- * notBefore is backdated for clock skew; notAfter is notBefore plus the validity
- * but never after the issuer's notAfter. Times are whole seconds, as X.509 encodes them.
- */
-export function deviceValidity(now: Date, validityDays: number, backdateSeconds: number, issuerNotAfter: Date): Validity {
-  const nb = Math.floor(now.getTime() / 1000) * 1000 - backdateSeconds * 1000;
-  const na = Math.min(nb + validityDays * DAY_MS, Math.floor(issuerNotAfter.getTime() / 1000) * 1000);
-  return { notBefore: new Date(nb), notAfter: new Date(na) };
-}
+export { deviceValidity, type Validity } from './validity.js';
+import type { Validity } from './validity.js';
 
 export interface BuiltCertificate {
   der: Uint8Array;

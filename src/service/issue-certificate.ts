@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CaError } from '../pki/errors.js';
 import { acceptRequest, timed, type StageTimings } from '../pki/request.js';
-import { buildDeviceCertificate, deviceValidity } from '../pki/profile.js';
+import { deviceValidity } from '../pki/validity.js';
 import { fastDeviceCertificate } from '../pki/fast-certificate.js';
 import { newSerial, type RandomSource } from '../pki/serial.js';
 import { toPem } from '../pki/pem.js';
@@ -72,10 +72,11 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter);
       const t0 = performance.now();
-      // The fast path covers the allowed key types; the reference builder anything else.
+      // The fast path covers the allowed key types; the reference builder (@peculiar/x509,
+      // loaded only when needed, which keeps it out of the cold start) anything else.
       const built =
         (await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity)) ??
-        (await buildDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity));
+        (await (await import('../pki/profile.js')).buildDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity));
       timings.buildAndSign = performance.now() - t0;
       const record: CertificateRecord = timed(timings, 'encode', () => ({
         serialNumber: claim.serialNumber,
