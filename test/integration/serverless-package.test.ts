@@ -154,6 +154,19 @@ describe('The packaged stack (serverless package)', () => {
     }
   });
 
+  it('keeps every function\'s logs for a bounded time', () => {
+    const groups = ofType('AWS::Logs::LogGroup');
+    expect(groups.length).toBe(ofType('AWS::Lambda::Function').length);
+    for (const [id, g] of groups) expect([id, g.Properties.RetentionInDays]).toEqual([id, 90]);
+  });
+
+  it('never lets code delete or disable a key: no source file sends such a KMS command (and no role may, above)', () => {
+    const sources = execFileSync('git', ['ls-files', 'src'], { encoding: 'utf8' }).trim().split('\n');
+    for (const file of sources) {
+      expect([file, /(ScheduleKeyDeletion|DeleteAlias|DisableKey|PutKeyPolicy|DeleteImportedKeyMaterial)Command/.test(readFileSync(file, 'utf8'))]).toEqual([file, false]);
+    }
+  });
+
   it('ships the policy file with each function', () => {
     const listing = zipEntries(readFileSync(join(out, 'issueCertificate.zip')));
     expect(listing).toContain('config/policy.json');
