@@ -69,6 +69,14 @@ export function parseCsr(input: string | Uint8Array): ParsedCsr {
     const v = valueOf(version);
     if (v.length !== 1 || v[0] !== 0) throw new DerError('unsupported CSR version');
     expectTag(attributes, TAG.CONTEXT_0, 'attributes');
+    // Attributes ::= SET OF Attribute { type OID, values SET OF value }: nothing of them is used, but it must be one.
+    for (const attribute of childrenOf(attributes)) {
+      expectTag(attribute, TAG.SEQUENCE, 'attribute');
+      const parts = childrenOf(attribute);
+      if (parts.length !== 2) throw new DerError('an attribute must have a type and a set of values');
+      decodeOid(parts[0]!);
+      expectTag(parts[1]!, TAG.SET, 'attribute values');
+    }
     expectTag(sigAlg, TAG.SEQUENCE, 'signatureAlgorithm');
     const [sigOid] = childrenOf(sigAlg);
     if (!sigOid) throw new DerError('signatureAlgorithm without an algorithm');
@@ -155,6 +163,8 @@ export function verifyCsr(csr: ParsedCsr): void {
   }
   const scheme = SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
   if (!scheme) {
+    // A key we do not certify anyway (Ed448, RSA-PSS…) is the answer that helps the station.
+    if (csr.key.family === 'OTHER') throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`);
     throw new CaError('CSR_SIGNATURE_INVALID', `Unsupported CSR signature algorithm ${csr.signatureAlgorithmOid}`);
   }
   if (scheme.family !== schemeFamilyOf(csr, key)) {
