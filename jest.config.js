@@ -13,5 +13,6 @@ export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...common, displayName: 'stress', testMatch: ['<rootDir>/test/stress/**/*.test.ts'] },
   ],
 };

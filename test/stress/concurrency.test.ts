@@ -1,0 +1,539 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad, type LoadResult } from '../../bench/http-load.js';
+import { buildCsr, newP256Key, STRING, subject } from '../helpers/csr-builder.js';
+import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { expectConforms } from '../helpers/openapi.js';
+
+/**
+ * The local stack (npm start: serverless-offline + dynalite) under concurrent
+ * load: distinct issuance, one common name raced by many keys, one CSR retried
+ * many times at once, and an issuing CA rotation in the middle of a load.
+ * Every answer is checked against openapi.yaml, and every certificate is
+ * verified by two independent X.509 implementations (OpenSSL and GnuTLS).
+ *
+ * One stack for the whole file, started with CA_CACHE_TTL_SECONDS=1 — which
+ * does not reach the functions in local mode (see the rotation test), so warm
+ * workers keep the issuing CA they cached for the default 300 s. The rotation
+ * test runs first, while few workers run, and the later tests accept either CA.
+ * serverless-offline runs one worker per concurrent request, so each step
+ * first warms up the workers at its concurrency: cold starts under load are
+ * what the emulator costs, not what this test is about.
+ *
+ * Do not edit the project while this runs: serverless-esbuild watches it and
+ * rebuilds, and requests caught by a rebuild fail.
+ */
+
+const APT_PACKAGES: Record<string, string> = { openssl: 'openssl', certtool: 'gnutls-bin' };
+const ROOT_UID = 0;
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-stress-'));
+const work = mkdtempSync(join(tmpdir(), 'factory-ca-stress-certs-'));
+let stack: RunningStack;
+/** Wall times of the steps, printed at the end. */
+const timings: string[] = [];
+
+const has = (command: string) => spawnSync('bash', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+const missingTools = () => Object.keys(APT_PACKAGES).filter((command) => !has(command));
+
+/** Installs openssl and certtool (gnutls-bin) when missing (as root), or fails naming the packages: never skips. */
+function ensureTools(): void {
+  const missing = missingTools();
+  if (!missing.length) return;
+  const packages = missing.map((command) => APT_PACKAGES[command]!);
+  if (process.getuid?.() !== ROOT_UID) {
+    throw new Error(
+      `The stress test needs ${missing.join(', ')}: install the Debian packages ${packages.join(' ')} ` +
+        `(sudo apt-get install -y --no-install-recommends ${packages.join(' ')}), as .ci/run does.`,
+    );
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  try {
+    execFileSync('apt-get', ['update'], { env, stdio: 'pipe' });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: 'pipe' });
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`apt-get install ${packages.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+  }
+  const still = missingTools();
+  if (still.length) throw new Error(`still missing after apt-get install ${packages.join(' ')}: ${still.join(', ')}`);
+}
+
+beforeAll(async () => {
+  ensureTools();
+  const t0 = performance.now();
+  stack = await startLocalStack(stateDir, { CA_CACHE_TTL_SECONDS: '1' });
+  timings.push(`stack start ${ms(t0)}`);
+}, 300_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+  console.log(`stress timings:\n  ${timings.join('\n  ')}`);
+}, 30_000);
+
+const ms = (t0: number) => `${Math.round(performance.now() - t0)} ms`;
+const describeLoad = (r: LoadResult) => `${r.requests} at c${r.concurrency}: ${r.wallMs} ms, ${r.perSecond}/s, p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms, ${JSON.stringify(r.statuses)}`;
+
+// ---------------------------------------------------------------------------
+// HTTP: every answer is parsed and checked against openapi.yaml. Under load a
+// problem is recorded on the answer (not thrown), so a test reports them all.
+
+interface Answer {
+  status: number;
+  json: Record<string, any>;
+  headers: Record<string, string>;
+  /** Why the answer is not what openapi.yaml documents (not JSON, undocumented status, schema mismatch…). */
+  problem?: string;
+}
+
+async function call(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<{ res: Response; answer: Answer }> {
+  const res = await fetch(`${stack.baseUrl}${path}`, { method, ...init });
+  const text = await res.text();
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, key) => (headers[key] = value));
+  const answer: Answer = { status: res.status, json: {}, headers };
+  try {
+    answer.json = JSON.parse(text) as Record<string, any>;
+    expectConforms(method, path, res.status, answer.json, headers);
+  } catch (e) {
+    answer.problem = `${method} ${path} ${res.status}: ${(e as Error).message.slice(0, 600)} (body: ${text.slice(0, 200)})`;
+  }
+  return { res, answer };
+}
+
+/** One request that must conform; throws otherwise. */
+async function request(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const { answer } = await call(method, path, init);
+  if (answer.problem) throw new Error(answer.problem);
+  return answer;
+}
+
+const json = (body: unknown) => ({ headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+/**
+ * Sends requests `concurrency` at a time through bench/http-load.ts's runLoad,
+ * keeping each answer (by index). Requests that got no answer stay undefined.
+ */
+async function load(
+  send: Array<() => Promise<{ res: Response; answer: Answer }>>,
+  concurrency: number,
+  onAnswer: (answer: Answer, index: number) => void = () => undefined,
+): Promise<{ answers: Array<Answer | undefined>; result: LoadResult }> {
+  const answers: Array<Answer | undefined> = new Array(send.length);
+  const result = await runLoad(
+    send.map((s, i) => async () => {
+      const { res, answer } = await s();
+      answers[i] = answer;
+      onAnswer(answer, i);
+      return res;
+    }),
+    concurrency,
+    () => true,
+  );
+  return { answers, result };
+}
+
+/** Every request answered, every answer documented: or a message listing what was not. */
+function expectAllConform(answers: Array<Answer | undefined>, result: LoadResult): Answer[] {
+  const unanswered = answers.map((a, i) => (a ? -1 : i)).filter((i) => i >= 0);
+  const problems = answers.flatMap((a) => (a?.problem ? [a.problem] : []));
+  expect({ unanswered, problems, statuses: result.statuses }).toEqual({ unanswered: [], problems: [], statuses: result.statuses });
+  return answers as Answer[];
+}
+
+const countBy = <T>(items: T[], key: (t: T) => string) => items.reduce<Record<string, number>>((acc, t) => ((acc[key(t)] = (acc[key(t)] ?? 0) + 1), acc), {});
+
+// ---------------------------------------------------------------------------
+// CSRs with their keys kept, to check that every certificate certifies the key
+// of the request it answers (no answers mixed up between concurrent requests).
+// Encoded as bench/http-load.ts's makeCsrs() does (as `openssl req` would).
+
+interface Device {
+  cn: string;
+  csr: string;
+  publicKey: KeyObject;
+}
+
+function device(cn: string, key = newP256Key()): Device {
+  return { cn, csr: buildCsr({ key, subjectDer: subject({ CN: STRING.utf8(cn) }) }), publicKey: createPublicKey(key) };
+}
+const devices = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => device(`${prefix}-${i}`));
+
+const issue = (csr: string) => () => call('POST', '/certificates', { headers: { 'Content-Type': 'application/pkcs10' }, body: csr });
+
+/** The PEM blocks of a bundle, normalized. */
+const pemBlocks = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((b) => b.replace(/\s+/g, '')) ?? [];
+const hexSerial = (s: string) => s.toLowerCase().replace(/^0+/, '');
+
+/**
+ * Checks a 201/200 issuance answer against the device that asked: the
+ * certificate certifies its key and CN, carries the serial the answer names,
+ * Location names that serial, and the chain is the certificate then the
+ * issuing CA. Returns what is wrong (empty when nothing).
+ */
+function issuanceProblems(answer: Answer, d: Device): string[] {
+  const j = answer.json;
+  const out: string[] = [];
+  try {
+    const cert = new X509Certificate(j.certificatePem);
+    if (!cert.publicKey.equals(d.publicKey)) out.push(`${d.cn}: the certificate certifies another key`);
+    const cn = /^CN=(.*)$/m.exec(cert.subject)?.[1];
+    if (cn !== d.cn) out.push(`${d.cn}: certificate subject ${JSON.stringify(cert.subject)}`);
+    if (hexSerial(cert.serialNumber) !== hexSerial(j.serialNumber)) out.push(`${d.cn}: certificate serial ${cert.serialNumber} ≠ answer ${j.serialNumber}`);
+  } catch (e) {
+    out.push(`${d.cn}: certificatePem does not parse: ${(e as Error).message}`);
+  }
+  if (j.subject?.CN !== d.cn) out.push(`${d.cn}: answer subject.CN ${j.subject?.CN}`);
+  if (answer.headers.location !== `/certificates/${j.serialNumber}`) out.push(`${d.cn}: Location ${answer.headers.location}`);
+  const chain = pemBlocks(j.certificateChainPem ?? '');
+  const expected = [...pemBlocks(j.certificatePem ?? ''), ...pemBlocks(j.caCertificatePem ?? '')];
+  if (chain.length !== 2 || chain.join() !== expected.join()) out.push(`${d.cn}: certificateChainPem is not the certificate then the issuing CA`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Verification with OpenSSL (batched) and GnuTLS certtool (one chain a run).
+
+/**
+ * `openssl verify -x509_strict -purpose sslclient` on many device certificates
+ * at once (chunks of 100 files), each against the root with the given issuing
+ * CA as the untrusted intermediate. Returns the lines that are not "<file>: OK"
+ * and the files that got no OK line.
+ */
+function opensslVerifyAll(dir: string, rootPem: string, issuingPem: string, certs: string[]): string[] {
+  mkdirSync(dir, { recursive: true });
+  const [root, issuing] = [join(dir, 'root.pem'), join(dir, 'issuing.pem')];
+  writeFileSync(root, rootPem);
+  writeFileSync(issuing, issuingPem);
+  const files = certs.map((pem, i) => {
+    const f = join(dir, `device-${String(i).padStart(4, '0')}.pem`);
+    writeFileSync(f, pem);
+    return f;
+  });
+  const problems: string[] = [];
+  for (let i = 0; i < files.length; i += 100) {
+    const chunk = files.slice(i, i + 100);
+    const run = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', root, '-untrusted', issuing, ...chunk], {
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (run.status !== 0) problems.push(`openssl verify exited ${run.status}: ${run.stderr.slice(0, 2000)}`);
+    const lines = run.stdout.split('\n').filter((l) => l.trim() !== '');
+    const ok = new Set(lines.filter((l) => / OK$/.test(l)).map((l) => l.replace(/: OK$/, '')));
+    problems.push(...lines.filter((l) => !/: OK$/.test(l)));
+    problems.push(...chunk.filter((f) => !ok.has(f)).map((f) => `${f}: no OK line`));
+    if (lines.length !== chunk.length) problems.push(`openssl verify printed ${lines.length} lines for ${chunk.length} files`);
+  }
+  return problems;
+}
+
+const execFileAsync = (file: string, args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(file, args, { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+
+/** What certtool prints last when the whole chain verified against the trusted root. */
+const CERTTOOL_VERIFIED = /^Chain verification output: Verified\. The certificate is trusted\.\s*$/m;
+
+/**
+ * GnuTLS: `certtool --verify --load-ca-certificate root.pem --infile chain.pem`
+ * (chain = device certificate then issuing CA, the bundle the device presents),
+ * for the TLS client purpose and at the "medium" security profile, 4 at a time.
+ * A chain verified when certtool exits 0, its last verdict says "Verified. The
+ * certificate is trusted." and no certificate along the way says "Not verified".
+ * Returns what failed.
+ */
+async function certtoolVerifyAll(dir: string, rootPem: string, chains: string[]): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const root = join(dir, 'root.pem');
+  writeFileSync(root, rootPem);
+  const files = chains.map((pem, i) => {
+    const f = join(dir, `chain-${String(i).padStart(4, '0')}.pem`);
+    writeFileSync(f, pem);
+    return f;
+  });
+  const problems: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < files.length; i = next++) {
+      const args = ['--verify', '--verify-purpose', CLIENT_AUTH_OID, '--verify-profile', 'medium', '--load-ca-certificate', root, '--infile', files[i]!];
+      const { code, stdout, stderr } = await execFileAsync('certtool', args);
+      // One "Output: Verified" per certificate checked: the device certificate and the issuing CA.
+      const verdicts = stdout.match(/^\s*Output: .*$/gm) ?? [];
+      if (code !== 0 || !CERTTOOL_VERIFIED.test(stdout) || /Not verified/.test(stdout) || verdicts.length !== 2 || !verdicts.every((v) => /Output: Verified\./.test(v))) {
+        problems.push(`certtool ${args.join(' ')} exited ${code}:\n${stdout.slice(-1500)}${stderr.slice(-500)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return problems;
+}
+
+/** Issues `count` distinct certificates at `concurrency` to start the workers serverless-offline runs side by side. */
+async function warmUp(prefix: string, count: number, concurrency: number): Promise<Answer[]> {
+  const t0 = performance.now();
+  const { answers, result } = await load(devices(count, prefix).map((d) => issue(d.csr)), concurrency);
+  const all = expectAllConform(answers, result);
+  expect(countBy(all, (a) => String(a.status))).toEqual({ 201: count });
+  timings.push(`warm-up ${prefix}: ${describeLoad(result)} (${ms(t0)})`);
+  return all;
+}
+
+/** The CA records (POST /ca/rotate when not due rotates nothing and lists every CA with its fingerprint). */
+async function caReport(): Promise<Record<string, any>> {
+  const report = await request('POST', '/ca/rotate', json({}));
+  expect(report.json.rotated).toBe(false);
+  return report.json;
+}
+
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+
+/** Answers whose issuing CA or root is not the CA record they name (by SHA-256 fingerprint). */
+function caMismatches(answers: Answer[], report: Record<string, any>): string[] {
+  const cas = new Map<string, { role: string; fingerprintSha256: string }>(report.cas.map((c: { id: string }) => [c.id, c]));
+  const root = cas.get(report.rootCaId);
+  return answers.flatMap((a) => {
+    const ca = cas.get(a.json.issuingCaId);
+    const out: string[] = [];
+    if (ca?.role !== 'issuing' || fingerprint(a.json.caCertificatePem) !== ca.fingerprintSha256) out.push(`${a.json.serialNumber}: caCertificatePem is not ${a.json.issuingCaId}`);
+    if (fingerprint(a.json.rootCertificatePem) !== root?.fingerprintSha256) out.push(`${a.json.serialNumber}: rootCertificatePem is not ${report.rootCaId}`);
+    return out;
+  });
+}
+
+const groupByCa = (answers: Answer[]) => {
+  const groups = new Map<string, Answer[]>();
+  for (const a of answers) groups.set(a.json.issuingCaId, [...(groups.get(a.json.issuingCaId) ?? []), a]);
+  return groups;
+};
+
+// ---------------------------------------------------------------------------
+
+describe('factory-ca under concurrent load (one local stack)', () => {
+  // First, while few workers run: the burst after the rotation then surely starts new ones.
+  describe('an issuing CA rotation during load', () => {
+    it('300 issuances at concurrency 16 with POST /ca/rotate {"force":true} after 100, then a burst at concurrency 48: none fails, both CAs issue, all verify', async () => {
+      const before = await request('GET', '/ca');
+      await warmUp('stress-warm16', 32, 16);
+      // Start the rotation function's worker (not due: rotates nothing), so the forced rotation is not a cold start.
+      const notDue = await request('POST', '/ca/rotate', json({}));
+      expect(notDue.json).toMatchObject({ rotated: false, activeIssuingCaId: before.json.id });
+
+      // Phase 1: 300 at concurrency 16, the rotation once a third of them have completed.
+      const batch = devices(300, 'stress-rotation');
+      let rotation: Promise<{ answer: Answer; ms: number }> | undefined;
+      let completed = 0;
+      let completedWhenRotated: number | undefined;
+      const t0 = performance.now();
+      const phase1 = await load(batch.map((d) => issue(d.csr)), 16, () => {
+        completed++;
+        if (completed === 100) {
+          const r0 = performance.now();
+          rotation = request('POST', '/ca/rotate', json({ force: true })).then((answer) => {
+            completedWhenRotated = completed;
+            return { answer, ms: Math.round(performance.now() - r0) };
+          });
+        }
+      });
+      expect(rotation).toBeDefined();
+      const rotated = await rotation!;
+      const first = expectAllConform(phase1.answers, phase1.result);
+      timings.push(
+        `rotation phase 1: ${describeLoad(phase1.result)}; POST /ca/rotate took ${rotated.ms} ms, answered when ${completedWhenRotated} of 300 had completed; ` +
+          `by issuing CA ${JSON.stringify(countBy(first, (a) => a.json.issuingCaId))}`,
+      );
+
+      // The rotation: issuing-n+1 active, issuing-n retired, the same root.
+      expect(rotated.answer.status).toBe(200);
+      expect(rotated.answer.json).toMatchObject({ rotated: true, previousIssuingCaId: before.json.id });
+      const newId = rotated.answer.json.activeIssuingCaId as string;
+      expect(newId).not.toBe(before.json.id);
+      const cas = new Map<string, { role: string; status: string; fingerprintSha256: string }>(rotated.answer.json.cas.map((c: { id: string }) => [c.id, c]));
+      expect(cas.get(before.json.id)).toMatchObject({ role: 'issuing', status: 'RETIRED' });
+      expect(cas.get(newId)).toMatchObject({ role: 'issuing', status: 'ACTIVE' });
+      expect(cas.get(rotated.answer.json.rootCaId)).toMatchObject({ role: 'root', status: 'ACTIVE' });
+
+      // Phase 2: warm workers keep the issuing CA they cached for CA_CACHE_TTL_SECONDS. The stack was
+      // started with CA_CACHE_TTL_SECONDS=1, but serverless-offline hands a function only the AWS_*
+      // variables of its own environment plus serverless.yml's `environment`, which does not forward
+      // it: the functions use the default 300 s. A worker started after the rotation reads the new CA
+      // at once, so a burst at three times the concurrency so far (16 workers) must get certificates
+      // from both CAs, and none may fail.
+      const burst = devices(96, 'stress-rotation-burst');
+      const phase2 = await load(burst.map((d) => issue(d.csr)), 48);
+      const second = expectAllConform(phase2.answers, phase2.result);
+      timings.push(`rotation phase 2 (burst): ${describeLoad(phase2.result)}; by issuing CA ${JSON.stringify(countBy(second, (a) => a.json.issuingCaId))}`);
+
+      const all = [...first, ...second];
+      const asked = [...batch, ...burst];
+      expect(countBy(all, (a) => String(a.status))).toEqual({ 201: all.length });
+      expect(all.flatMap((a, i) => issuanceProblems(a, asked[i]!))).toEqual([]);
+      expect(new Set(all.map((a) => a.json.serialNumber)).size).toBe(all.length);
+      const byCa = countBy(all, (a) => a.json.issuingCaId);
+      expect(Object.keys(byCa).sort()).toEqual([before.json.id, newId].sort());
+      expect(countBy(first, (a) => a.json.issuingCaId)[before.json.id]).toBeGreaterThanOrEqual(1);
+      expect(countBy(second, (a) => a.json.issuingCaId)[newId]).toBeGreaterThanOrEqual(1);
+
+      // Each answer's issuing CA is the CA record it names (fingerprint in the rotation report), the root is unchanged.
+      expect(caMismatches(all, rotated.answer.json)).toEqual([]);
+      expect(all.filter((a) => pemBlocks(a.json.rootCertificatePem).join() !== pemBlocks(before.json.rootCertificatePem).join()).map((a) => a.json.serialNumber)).toEqual([]);
+      expect(pemBlocks(all.find((a) => a.json.issuingCaId === before.json.id)!.json.caCertificatePem)).toEqual(pemBlocks(before.json.certificatePem));
+
+      // Each verifies against the unchanged root with its own issuing CA (the answer's caCertificatePem).
+      const t1 = performance.now();
+      for (const id of [before.json.id, newId]) {
+        const mine = all.filter((a) => a.json.issuingCaId === id);
+        expect(opensslVerifyAll(join(work, `rotation-openssl-${id}`), before.json.rootCertificatePem, mine[0]!.json.caCertificatePem, mine.map((a) => a.json.certificatePem))).toEqual([]);
+      }
+      expect(await certtoolVerifyAll(join(work, 'rotation-certtool'), before.json.rootCertificatePem, all.map((a) => a.json.certificateChainPem))).toEqual([]);
+      // …and not with the other CA as its issuer.
+      const oldOne = all.find((a) => a.json.issuingCaId === before.json.id)!;
+      const newOne = all.find((a) => a.json.issuingCaId === newId)!;
+      expect(opensslVerifyAll(join(work, 'rotation-crossed'), before.json.rootCertificatePem, newOne.json.caCertificatePem, [oldOne.json.certificatePem])).not.toEqual([]);
+      timings.push(`rotation: verify ${all.length} with openssl and certtool ${ms(t1)}; whole test ${ms(t0)}`);
+    }, 180_000);
+  });
+
+  describe('500 distinct issuances at concurrency 32', () => {
+    const batch = devices(500, 'stress-c32');
+    let issued: Answer[] = [];
+    let warm: Answer[] = [];
+    let ca: Answer;
+
+    it('answers 500 × 201 with 500 distinct serials, each certificate for the key and CN that asked', async () => {
+      ca = await request('GET', '/ca');
+      expect(ca.status).toBe(200);
+      warm = await warmUp('stress-warm32', 64, 32);
+
+      const t0 = performance.now();
+      const { answers, result } = await load(batch.map((d) => issue(d.csr)), 32);
+      timings.push(`issue ${describeLoad(result)}`);
+      issued = expectAllConform(answers, result);
+      expect(countBy(issued, (a) => String(a.status))).toEqual({ 201: 500 });
+      expect(new Set(issued.map((a) => a.json.serialNumber)).size).toBe(500);
+      expect(new Set(issued.map((a) => a.json.certificateId)).size).toBe(500);
+      expect(issued.flatMap((a, i) => issuanceProblems(a, batch[i]!))).toEqual([]);
+      // Workers started before the rotation test's rotation still issue with the old CA (cached for
+      // 300 s), the others with the new one: each answer's CA is the CA record it names, and the root is the one GET /ca serves.
+      expect(caMismatches(issued, await caReport())).toEqual([]);
+      expect(new Set(issued.map((a) => a.json.rootCertificatePem)).size).toBe(1);
+      expect(pemBlocks(issued[0]!.json.rootCertificatePem)).toEqual(pemBlocks(ca.json.rootCertificatePem));
+      timings.push(`issue 500: by issuing CA ${JSON.stringify(countBy(issued, (a) => a.json.issuingCaId))}`);
+      timings.push(`issue 500 with checks ${ms(t0)}`);
+    }, 180_000);
+
+    it('finds every one of the 500 by GET /certificates/{serial} (concurrency 16)', async () => {
+      expect(issued).toHaveLength(500);
+      // Warm up the reading function's workers at this concurrency first.
+      const warmGet = await load(warm.map((a) => () => call('GET', `/certificates/${a.json.serialNumber}`)), 16);
+      expect(countBy(expectAllConform(warmGet.answers, warmGet.result), (a) => String(a.status))).toEqual({ 200: warm.length });
+      timings.push(`warm-up get: ${describeLoad(warmGet.result)}`);
+      const t0 = performance.now();
+      const { answers, result } = await load(
+        issued.map((a) => () => call('GET', `/certificates/${a.json.serialNumber}`)),
+        16,
+      );
+      timings.push(`get ${describeLoad(result)}`);
+      const records = expectAllConform(answers, result);
+      expect(countBy(records, (a) => String(a.status))).toEqual({ 200: 500 });
+      const mismatches = records.flatMap((r, i) => {
+        const want = issued[i]!.json;
+        const got = r.json;
+        return got.serialNumber === want.serialNumber &&
+          got.certificatePem === want.certificatePem &&
+          got.certificateId === want.certificateId &&
+          got.status === 'ISSUED' &&
+          got.issuingCaId === want.issuingCaId &&
+          got.subject?.CN === batch[i]!.cn
+          ? []
+          : [`${want.serialNumber}: ${JSON.stringify({ ...got, certificatePem: undefined, certificateChainPem: undefined, caCertificatePem: undefined, rootCertificatePem: undefined, provisioning: undefined })}`];
+      });
+      expect(mismatches).toEqual([]);
+      expect(new Set(records.map((r) => r.json.serialNumber)).size).toBe(500);
+      timings.push(`get 500 with checks ${ms(t0)}`);
+    }, 120_000);
+
+    it('every certificate verifies with openssl verify -x509_strict -purpose sslclient against the root and its issuing CA', () => {
+      expect(issued).toHaveLength(500);
+      const t0 = performance.now();
+      for (const [id, mine] of groupByCa(issued)) {
+        const problems = opensslVerifyAll(join(work, `c32-openssl-${id}`), mine[0]!.json.rootCertificatePem, mine[0]!.json.caCertificatePem, mine.map((a) => a.json.certificatePem));
+        expect(problems).toEqual([]);
+      }
+      timings.push(`openssl verify 500 (runs of up to 100) ${ms(t0)}`);
+    }, 120_000);
+
+    it('every chain (certificate + issuing CA) verifies with GnuTLS certtool --verify against the root', async () => {
+      expect(issued).toHaveLength(500);
+      const root = issued[0]!.json.rootCertificatePem;
+      const chains = issued.map((a) => a.json.certificateChainPem as string);
+      // A sample first (a quick, readable failure), then all of them.
+      let t0 = performance.now();
+      expect(await certtoolVerifyAll(join(work, 'c32-certtool-sample'), root, chains.filter((_, i) => i % 25 === 0))).toEqual([]);
+      timings.push(`certtool verify sample of 20 ${ms(t0)}`);
+      t0 = performance.now();
+      expect(await certtoolVerifyAll(join(work, 'c32-certtool'), root, chains)).toEqual([]);
+      timings.push(`certtool verify all 500 ${ms(t0)}`);
+
+      // And certtool does refuse what it should: a chain checked against the wrong trust anchor.
+      const wrongRoot = join(work, 'wrong-root.pem');
+      writeFileSync(wrongRoot, issued[1]!.json.certificatePem);
+      const refused = await execFileAsync('certtool', ['--verify', '--load-ca-certificate', wrongRoot, '--infile', join(work, 'c32-certtool', 'chain-0000.pem')]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stdout).not.toMatch(CERTTOOL_VERIFIED);
+      expect(refused.stdout).toMatch(/Chain verification output: Not verified/);
+    }, 120_000);
+  });
+
+  describe('at concurrency 50', () => {
+    it('50 keys racing for one common name: exactly one 201, 49 × 409 DUPLICATE_COMMON_NAME naming its serial, one record', async () => {
+      await warmUp('stress-warm50', 100, 50);
+      const cn = 'stress-one-cn';
+      const racers = Array.from({ length: 50 }, () => device(cn));
+      const t0 = performance.now();
+      const { answers, result } = await load(racers.map((d) => issue(d.csr)), 50);
+      timings.push(`same CN, 50 keys: ${describeLoad(result)}`);
+      const all = expectAllConform(answers, result);
+      expect(countBy(all, (a) => `${a.status} ${a.json.error?.code ?? ''}`.trim())).toEqual({ 201: 1, '409 DUPLICATE_COMMON_NAME': 49 });
+      const winnerIndex = all.findIndex((a) => a.status === 201);
+      const winner = all[winnerIndex]!.json;
+      expect(issuanceProblems(all[winnerIndex]!, racers[winnerIndex]!)).toEqual([]);
+      expect(opensslVerifyAll(join(work, 'one-cn'), winner.rootCertificatePem, winner.caCertificatePem, [winner.certificatePem])).toEqual([]);
+      expect(new Set(all.filter((a) => a.status === 409).map((a) => a.json.error.details?.[0]?.serialNumber))).toEqual(new Set([winner.serialNumber]));
+
+      const list = await request('GET', `/certificates?commonName=${cn}`);
+      expect(list.status).toBe(200);
+      expect(list.json.items.map((i: { serialNumber: string; certificatePem: string }) => [i.serialNumber, i.certificatePem])).toEqual([[winner.serialNumber, winner.certificatePem]]);
+      timings.push(`same CN with checks ${ms(t0)}`);
+    }, 180_000);
+
+    it('one CSR sent 50 times at once: one 201 and 49 × 200, all the same certificate, one record', async () => {
+      const d = device('stress-one-csr');
+      const t0 = performance.now();
+      const { answers, result } = await load(Array.from({ length: 50 }, () => issue(d.csr)), 50);
+      timings.push(`same CSR × 50: ${describeLoad(result)}`);
+      const all = expectAllConform(answers, result);
+      // The API waits up to IN_FLIGHT_WAIT_MS (5 s) for an identical CSR in flight: no 409 ISSUANCE_IN_PROGRESS expected.
+      expect(countBy(all, (a) => `${a.status} ${a.json.error?.code ?? ''}`.trim())).toEqual({ 201: 1, 200: 49 });
+      expect(new Set(all.map((a) => a.json.serialNumber)).size).toBe(1);
+      expect(new Set(all.map((a) => a.json.certificatePem)).size).toBe(1);
+      expect(new Set(all.map((a) => a.json.certificateId)).size).toBe(1);
+      expect(all.flatMap((a) => issuanceProblems(a, d))).toEqual([]);
+      expect(opensslVerifyAll(join(work, 'one-csr'), all[0]!.json.rootCertificatePem, all[0]!.json.caCertificatePem, [all[0]!.json.certificatePem])).toEqual([]);
+
+      const list = await request('GET', `/certificates?commonName=${d.cn}`);
+      expect(list.json.items.map((i: { serialNumber: string }) => i.serialNumber)).toEqual([all[0]!.json.serialNumber]);
+      timings.push(`same CSR with checks ${ms(t0)}`);
+    }, 120_000);
+  });
+});
