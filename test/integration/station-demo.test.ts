@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { opensslVerify } from '../helpers/openssl.js';
+import { ensureDebianTools, type DebianTool } from '../helpers/debian-tools.js';
 
 /**
  * `npm run demo:station` (scripts/station-demo.sh) against the local stack: a
@@ -12,43 +13,15 @@ import { opensslVerify } from '../helpers/openssl.js';
  * broker that trusts factory-ca's root, and a certificate from another CA refused.
  */
 
-const APT_PACKAGES = ['mosquitto', 'mosquitto-clients'];
 const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-station-'));
 let stack: RunningStack;
 
-const has = (check: string) => spawnSync('bash', ['-c', check], { stdio: 'ignore' }).status === 0;
-const missingTools = () =>
-  [
-    ['mosquitto', 'command -v mosquitto || [ -x /usr/sbin/mosquitto ]'],
-    ['mosquitto_pub', 'command -v mosquitto_pub'],
-    ['mosquitto_sub', 'command -v mosquitto_sub'],
-    ['curl', 'command -v curl'],
-  ]
-    .filter(([, check]) => !has(check!))
-    .map(([name]) => name!);
-
-/** Installs mosquitto and its clients when missing (as root), or fails naming the packages. */
-function ensureMosquitto(): void {
-  const missing = missingTools();
-  if (!missing.length) return;
-  const packages = [...APT_PACKAGES, ...(missing.includes('curl') ? ['curl'] : [])];
-  if (process.getuid?.() !== 0) {
-    throw new Error(
-      `The station demo test needs ${missing.join(', ')}: install the Debian packages ${packages.join(' ')} ` +
-        `(sudo apt-get install -y --no-install-recommends ${packages.join(' ')}), as .ci/run does.`,
-    );
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['update'], { env, stdio: 'pipe' });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: 'pipe' });
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`apt-get install ${packages.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  }
-  const still = missingTools();
-  if (still.length) throw new Error(`still missing after apt-get install ${packages.join(' ')}: ${still.join(', ')}`);
-}
+const TOOLS: DebianTool[] = [
+  { name: 'mosquitto', check: 'command -v mosquitto || [ -x /usr/sbin/mosquitto ]', apt: 'mosquitto' },
+  { name: 'mosquitto_pub', check: 'command -v mosquitto_pub', apt: 'mosquitto-clients' },
+  { name: 'mosquitto_sub', check: 'command -v mosquitto_sub', apt: 'mosquitto-clients' },
+  { name: 'curl', check: 'command -v curl', apt: 'curl' },
+];
 
 /** Runs the demo script; resolves with its exit code and its stdout and stderr interleaved. */
 function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -63,7 +36,7 @@ function runDemo(env: Record<string, string>): Promise<{ code: number | null; ou
 }
 
 beforeAll(async () => {
-  ensureMosquitto();
+  ensureDebianTools('The station demo test', TOOLS);
   stack = await startLocalStack(stateDir);
 }, 300_000);
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { runLoad, type LoadResult } from '../../bench/http-load.js';
 import { buildCsr, newP256Key, STRING, subject } from '../helpers/csr-builder.js';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { ensureDebianTools, type DebianTool } from '../helpers/debian-tools.js';
 import { expectConforms } from '../helpers/openapi.js';
 
 /**
@@ -28,8 +29,10 @@ import { expectConforms } from '../helpers/openapi.js';
  * rebuilds, and requests caught by a rebuild fail.
  */
 
-const APT_PACKAGES: Record<string, string> = { openssl: 'openssl', certtool: 'gnutls-bin' };
-const ROOT_UID = 0;
+const TOOLS: DebianTool[] = [
+  { name: 'openssl', check: 'command -v openssl', apt: 'openssl' },
+  { name: 'certtool', check: 'command -v certtool', apt: 'gnutls-bin' },
+];
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-stress-'));
@@ -38,34 +41,8 @@ let stack: RunningStack;
 /** Wall times of the steps, printed at the end. */
 const timings: string[] = [];
 
-const has = (command: string) => spawnSync('bash', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-const missingTools = () => Object.keys(APT_PACKAGES).filter((command) => !has(command));
-
-/** Installs openssl and certtool (gnutls-bin) when missing (as root), or fails naming the packages: never skips. */
-function ensureTools(): void {
-  const missing = missingTools();
-  if (!missing.length) return;
-  const packages = missing.map((command) => APT_PACKAGES[command]!);
-  if (process.getuid?.() !== ROOT_UID) {
-    throw new Error(
-      `The stress test needs ${missing.join(', ')}: install the Debian packages ${packages.join(' ')} ` +
-        `(sudo apt-get install -y --no-install-recommends ${packages.join(' ')}), as .ci/run does.`,
-    );
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  try {
-    execFileSync('apt-get', ['update'], { env, stdio: 'pipe' });
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: 'pipe' });
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`apt-get install ${packages.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-  }
-  const still = missingTools();
-  if (still.length) throw new Error(`still missing after apt-get install ${packages.join(' ')}: ${still.join(', ')}`);
-}
-
 beforeAll(async () => {
-  ensureTools();
+  ensureDebianTools('The stress test', TOOLS);
   const t0 = performance.now();
   stack = await startLocalStack(stateDir, { CA_CACHE_TTL_SECONDS: '1' });
   timings.push(`stack start ${ms(t0)}`);
