@@ -70,6 +70,6 @@ export const listCertificatesRoute = (app: () => App) =>
   });
 
 export const getCaRoute = (app: () => App) =>
-  httpHandler('GET /ca', app, async () => json(200, caView(await app().cas.activeIssuer())));
+  httpHandler('GET /ca', app, async () => json(200, caView(await app().cas.activeChain())));
 
 export const healthRoute = (obs: () => Observability) => httpHandler('GET /health', obs, async () => json(200, { status: 'ok' }));

@@ -70,6 +70,16 @@ export class CaDirectory {
     return value;
   }
 
+  /**
+   * The chain of the CA that issues now, without its signer: reading the CA
+   * needs no access to its key (GET /ca runs with a role that has none).
+   */
+  async activeChain(): Promise<CaChain> {
+    const id = await this.store.getActiveIssuingCaId();
+    if (!id) throw new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 });
+    return this.chain(id);
+  }
+
   /** The chain of an issuing CA by id (also for certificates issued before a rotation). */
   chain(id: string): Promise<CaChain> {
     return memo(this.chains, id, () => this.loadChain(id));

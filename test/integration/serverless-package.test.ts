@@ -87,10 +87,21 @@ describe('The packaged stack (serverless package)', () => {
     expect(ofType('AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
   });
 
-  it('gives each kind of function its own role, and the lifecycle functions the role ARNs they need', () => {
+  it('gives each function its own least-privilege role (the three lifecycle triggers share one), and the lifecycle the role ARNs it needs', () => {
     const roleOf = (fn: string) => resources[fn]!.Properties.Role['Fn::GetAtt'][0];
     expect(roleOf('IssueCertificateLambdaFunction')).toBe('IssueRole');
-    for (const fn of ['GetCertificateLambdaFunction', 'ListCertificatesLambdaFunction', 'GetCaLambdaFunction', 'HealthLambdaFunction']) expect(roleOf(fn)).toBe('ReadRole');
+    expect(roleOf('GetCertificateLambdaFunction')).toBe('GetCertificateRole');
+    expect(roleOf('ListCertificatesLambdaFunction')).toBe('ListCertificatesRole');
+    expect(roleOf('GetCaLambdaFunction')).toBe('GetCaRole');
+    expect(roleOf('HealthLambdaFunction')).toBe('HealthRole');
+    expect(roleOf('OpenapiLambdaFunction')).toBe('OpenapiRole');
+    // Least privilege: the public routes touch no data; only listing may query the index; reads never write.
+    for (const role of ['HealthRole', 'OpenapiRole']) expect(resources[role]!.Properties.Policies).toBeUndefined();
+    const actionsOf = (role: string) => statementsOf(role).flatMap((st: any) => [].concat(st.Action)).sort();
+    expect(actionsOf('GetCertificateRole')).toEqual(['dynamodb:GetItem']);
+    expect(actionsOf('GetCaRole')).toEqual(['dynamodb:GetItem']);
+    expect(actionsOf('ListCertificatesRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(actionsOf('IssueRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'kms:GetPublicKey', 'kms:Sign']);
     expect(roleOf('RevokeCertificateLambdaFunction')).toBe('RevokeRole');
     for (const fn of ['BootstrapLambdaFunction', 'RotateLambdaFunction', 'RotateCaLambdaFunction']) {
       expect(roleOf(fn)).toBe('LifecycleRole');
@@ -126,7 +137,7 @@ describe('The packaged stack (serverless package)', () => {
     }
   });
 
-  const statementsOf = (role: string) => resources[role]!.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+  const statementsOf = (role: string) => (resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
   const allowing = (role: string, action: string) => statementsOf(role).filter((s: any) => [].concat(s.Action).includes(action as never));
 
   it('lets the issuing function sign only with issuing-key aliases, and only the lifecycle role create keys or call the IoT CA APIs', () => {
@@ -136,7 +147,7 @@ describe('The packaged stack (serverless package)', () => {
     expect(lifecycleSign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-*');
     const [create] = allowing('LifecycleRole', 'kms:CreateKey');
     expect(create.Condition.StringEquals['kms:KeyUsage']).toBe('SIGN_VERIFY');
-    for (const role of ['IssueRole', 'ReadRole', 'RevokeRole']) {
+    for (const role of ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole']) {
       for (const action of ['kms:CreateKey', 'iot:RegisterCACertificate', 'iot:UpdateCACertificate', 'iam:PassRole']) expect(allowing(role, action)).toEqual([]);
     }
     const [pass] = allowing('LifecycleRole', 'iam:PassRole');

@@ -112,9 +112,9 @@ describe('openapi.yaml and the implementation agree', () => {
 
   it('GET /ca and POST /ca/rotate', async () => {
     await check('ca', {}, 200);
-    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(bug());
+    jest.spyOn(t.app.cas, 'activeChain').mockRejectedValueOnce(bug());
     await check('ca', {}, 500);
-    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
+    jest.spyOn(t.app.cas, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
     await check('ca', {}, 503);
 
     await check('rotate', {}, 200);

@@ -61,6 +61,17 @@ describe('Class: CaDirectory', () => {
     await expect(cas.activeIssuer()).rejects.toMatchObject({ code: 'CA_NOT_READY', retryAfterSeconds: 60 });
   });
 
+  it('serves the active chain without building a signer (reading the CA needs no key access)', async () => {
+    const { store, issuing, factory } = await hierarchy();
+    const cas = new CaDirectory(store, factory, () => new Date(), 60_000);
+    await expect(cas.activeChain()).rejects.toMatchObject({ code: 'CA_NOT_READY' });
+    store.active = issuing[1]!.id;
+    const chain = await cas.activeChain();
+    expect(chain.record.id).toBe(issuing[1]!.id);
+    expect(chain.chainPem).toBe(issuing[1]!.certificatePem + chain.rootCertificatePem);
+    expect(factory).not.toHaveBeenCalled();
+  });
+
   it('builds the active signer once and serves warm requests without reading the table', async () => {
     const { store, issuing, factory } = await hierarchy();
     store.active = issuing[0]!.id;
