@@ -1,3 +1,5 @@
+import { afterAll, beforeAll } from '@jest/globals';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +7,7 @@ import { createApp, type App, type AppOverrides } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { lambdaContext } from './api.js';
 import type { Logger } from '../../src/observability/logger.js';
 import type { Metrics } from '../../src/observability/metrics.js';
 
@@ -71,6 +74,8 @@ export interface TestApp {
   logger: ReturnType<typeof memoryLogger>;
   metrics: ReturnType<typeof memoryMetrics>;
   stateDir: string;
+  /** The ledger's DynamoDB client (for scans in tests). */
+  client: DynamoDBClient;
   cleanup(): void;
 }
 
@@ -98,5 +103,35 @@ export async function createTestApp(
   const metrics = memoryMetrics();
   await bootstrapLocalCa(ledger.client, config, logger);
   const app = createApp(config, { dynamo: ledger.client, logger, metrics, ...overrides });
-  return { app, config, logger, metrics, stateDir, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
+  return { app, config, logger, metrics, stateDir, client: ledger.client, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
+}
+
+/**
+ * One ledger and one test app for a test file: registers the beforeAll/afterAll
+ * that start and stop them, and returns an accessor (valid inside tests).
+ */
+export function useTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): () => TestApp {
+  let ledger: TestLedger | undefined;
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    ledger = await startTestLedger();
+    t = await createTestApp(ledger, env, overrides);
+  });
+  afterAll(async () => {
+    t?.cleanup();
+    await ledger?.close();
+  });
+  return () => {
+    if (!t) throw new Error('useTestApp: the app exists only inside tests');
+    return t;
+  };
+}
+
+/** A Lambda handler for API Gateway events, as the routes are. */
+export type RouteHandler = (e: APIGatewayProxyEvent, c: Context) => Promise<APIGatewayProxyResult>;
+
+/** Calls a route handler and parses its JSON body. */
+export async function callRoute(handler: RouteHandler, event: APIGatewayProxyEvent) {
+  const res = await handler(event, lambdaContext());
+  return { ...res, json: JSON.parse(res.body) as Record<string, any> };
 }

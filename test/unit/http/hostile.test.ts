@@ -11,7 +11,7 @@
  * The corpus is committed; test/fixtures/hostile/make-hostile.sh regenerates it
  * (this test never runs it). Bodies over the 16 KiB limit are generated here.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { expectConforms } from '../../helpers/openapi.js';
 import { opensslText } from '../../helpers/openssl.js';
-import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { useTestApp } from '../../helpers/test-app.js';
 
 interface HostileCase {
   name: string;
@@ -94,18 +94,8 @@ function eventOf(c: HostileCase): APIGatewayProxyEvent {
   });
 }
 
-let ledger: TestLedger;
-let t: TestApp;
-beforeAll(async () => {
-  ledger = await startTestLedger();
-  t = await createTestApp(ledger);
-});
-afterAll(async () => {
-  t?.cleanup();
-  await ledger?.close();
-});
-
-const issue = issueRoute(() => t.app);
+const testApp = useTestApp();
+const issue = issueRoute(() => testApp().app);
 
 async function post(event: APIGatewayProxyEvent) {
   const res = await issue(event, lambdaContext());
@@ -123,7 +113,7 @@ async function ledgerKeys(): Promise<Set<string>> {
   const keys = new Set<string>();
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const out = await ledger.client.send(new ScanCommand({ TableName: t.config.tableName, ProjectionExpression: 'pk', ExclusiveStartKey: start, ConsistentRead: true }));
+    const out = await testApp().client.send(new ScanCommand({ TableName: testApp().config.tableName, ProjectionExpression: 'pk', ExclusiveStartKey: start, ConsistentRead: true }));
     for (const item of out.Items ?? []) if (!item.pk!.S!.startsWith('CLAIM#')) keys.add(item.pk!.S!);
     start = out.LastEvaluatedKey;
   } while (start);

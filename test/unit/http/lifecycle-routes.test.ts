@@ -1,32 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { getCaRoute, getCertificateRoute, issueRoute } from '../../../src/http/routes.js';
 import { revokeRoute, rotateRoute } from '../../../src/http/lifecycle-routes.js';
-import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
+import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { callRoute, useTestApp } from '../../helpers/test-app.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 
-let ledger: TestLedger;
-let t: TestApp;
-beforeAll(async () => {
-  ledger = await startTestLedger();
-  // No CA cache: a rotation is seen by the next request.
-  t = await createTestApp(ledger, { CA_CACHE_TTL_SECONDS: '0' });
-});
-afterAll(async () => {
-  t.cleanup();
-  await ledger.close();
-});
-
-const app = () => t.app;
-type Handler = (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
-const call = async (h: Handler, e: ReturnType<typeof apiEvent>) => {
-  const res = await h(e, lambdaContext());
-  return { ...res, json: JSON.parse(res.body) as Record<string, any> };
-};
+// No CA cache: a rotation is seen by the next request.
+const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
+const app = () => testApp().app;
+const call = callRoute;
 const issue = issueRoute(app);
 const revoke = revokeRoute(app);
 const rotateCa = rotateRoute(app);
@@ -60,9 +45,9 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
     const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
     expect(stored.json).toMatchObject({ status: 'REVOKED', revocationReason: 'keyCompromise', revokedAt: res.json.revokedAt });
     // The dry run wrote down the AWS CLI command an operator would run.
-    const line = JSON.parse(readFileSync(join(t.stateDir, 'iot', 'revocations.jsonl'), 'utf8').trim().split('\n').pop()!);
+    const line = JSON.parse(readFileSync(join(testApp().stateDir, 'iot', 'revocations.jsonl'), 'utf8').trim().split('\n').pop()!);
     expect(line.command).toBe(`aws iot update-certificate --certificate-id ${issued.json.certificateId} --new-status REVOKED`);
-    expect(t.metrics.counts('CertificatesRevoked')).toBe(1);
+    expect(testApp().metrics.counts('CertificatesRevoked')).toBe(1);
     // A new key may now get a certificate for the same name.
     const replacement = await call(issue, jsonPost({ csr: csrFor('revoke-1') }));
     expect(replacement.statusCode).toBe(201);

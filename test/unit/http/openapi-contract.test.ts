@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import {
   getCaRoute,
   getCertificateRoute,
@@ -15,24 +14,15 @@ import { CaError } from '../../../src/pki/errors.js';
 import { apiEvent, lambdaContext, type EventInit } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { documentedResponses, expectConforms, OPENAPI_FILE, seen } from '../../helpers/openapi.js';
-import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { useTestApp, type RouteHandler } from '../../helpers/test-app.js';
 
-let ledger: TestLedger;
-let t: TestApp;
-beforeAll(async () => {
-  ledger = await startTestLedger();
-  t = await createTestApp(ledger, { CA_CACHE_TTL_SECONDS: '0' });
-});
-afterAll(async () => {
-  t.cleanup();
-  await ledger.close();
-});
+const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
 afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const app = () => t.app;
-type Handler = (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>;
+const app = () => testApp().app;
+type Handler = RouteHandler;
 const ROUTES: Record<string, [string, string, Handler]> = {
   issue: ['POST', '/certificates', issueRoute(app)],
   list: ['GET', '/certificates', listCertificatesRoute(app)],
@@ -40,8 +30,8 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   revoke: ['POST', '/certificates/{serialNumber}/revoke', revokeRoute(app)],
   ca: ['GET', '/ca', getCaRoute(app)],
   rotate: ['POST', '/ca/rotate', rotateRoute(app)],
-  health: ['GET', '/health', healthRoute(() => ({ logger: t.logger, metrics: t.metrics }))],
-  openapi: ['GET', '/openapi.json', openapiRoute(() => ({ logger: t.logger, metrics: t.metrics }), () => OPENAPI_FILE)],
+  health: ['GET', '/health', healthRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics }))],
+  openapi: ['GET', '/openapi.json', openapiRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics }), () => OPENAPI_FILE)],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
@@ -74,9 +64,9 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('issue', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
     const violation = await check('issue', json({ csr: csrFor('contract-2', { emailAddress: STRING.ia5('a@b.c') }) }), 422);
     expect(violation.error.details.length).toBeGreaterThan(0);
-    jest.spyOn(t.app.store, 'putCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.store, 'putCertificate').mockRejectedValueOnce(bug());
     await check('issue', json({ csr: csrFor('contract-3') }), 500);
-    jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
+    jest.spyOn(testApp().app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
     await check('issue', json({ csr: csrFor('contract-4') }), 503);
   });
 
@@ -84,16 +74,16 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('get', { pathParameters: { serialNumber: serial } }, 200);
     await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
     await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
-    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('get', { pathParameters: { serialNumber: serial } }, 500);
-    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
     await check('get', { pathParameters: { serialNumber: serial } }, 503);
 
     expect((await check('list', { query: { commonName: 'contract-1' } }, 200)).items).toHaveLength(1);
     await check('list', {}, 400);
-    jest.spyOn(t.app.store, 'listByCommonName').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.store, 'listByCommonName').mockRejectedValueOnce(bug());
     await check('list', { query: { commonName: 'contract-1' } }, 500);
-    jest.spyOn(t.app.store, 'listByCommonName').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().app.store, 'listByCommonName').mockRejectedValueOnce(unavailable());
     await check('list', { query: { commonName: 'contract-1' } }, 503);
   });
 
@@ -104,17 +94,17 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('revoke', { pathParameters: { serialNumber: '00ff' } }, 404);
     await check('revoke', { pathParameters: { serialNumber: other }, body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
     await check('revoke', { pathParameters: { serialNumber: other }, body: 'superseded', headers: { 'content-type': 'text/plain' } }, 415);
-    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('revoke', { pathParameters: { serialNumber: other } }, 500);
-    jest.spyOn(t.app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
     await check('revoke', { pathParameters: { serialNumber: other } }, 503);
   });
 
   it('GET /ca and POST /ca/rotate', async () => {
     await check('ca', {}, 200);
-    jest.spyOn(t.app.cas, 'activeChain').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.cas, 'activeChain').mockRejectedValueOnce(bug());
     await check('ca', {}, 500);
-    jest.spyOn(t.app.cas, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
+    jest.spyOn(testApp().app.cas, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
     await check('ca', {}, 503);
 
     await check('rotate', {}, 200);
@@ -122,9 +112,9 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('rotate', json({ force: 1 }), 400);
     await check('rotate', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
     await check('rotate', { body: 'force', headers: { 'content-type': 'text/plain' } }, 415);
-    jest.spyOn(t.app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(bug());
     await check('rotate', {}, 500);
-    jest.spyOn(t.app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(unavailable());
     await check('rotate', {}, 503);
   });
 

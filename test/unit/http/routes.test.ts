@@ -1,34 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { getCaRoute, getCertificateRoute, healthRoute, issueCertificateHandlerFor, listCertificatesRoute } from './route-helpers.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
-import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
+import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
-import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { callRoute, useTestApp } from '../../helpers/test-app.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 
-let ledger: TestLedger;
-let t: TestApp;
-beforeAll(async () => {
-  ledger = await startTestLedger();
-  t = await createTestApp(ledger);
-});
-afterAll(async () => {
-  t.cleanup();
-  await ledger.close();
-});
+const testApp = useTestApp();
 afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const app = () => t.app;
+const app = () => testApp().app;
 const issue = issueCertificateHandlerFor(app);
-const call = async (h: (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lambdaContext>) => Promise<APIGatewayProxyResult>, e: ReturnType<typeof apiEvent>) => {
-  const res = await h(e, lambdaContext());
-  return { ...res, json: JSON.parse(res.body) as Record<string, any> };
-};
+const call = callRoute;
 const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
 const pkcs10 = (body: string, isBase64Encoded = false) =>
   apiEvent({ method: 'POST', path: '/certificates', body, isBase64Encoded, headers: { 'content-type': 'application/pkcs10' } });
@@ -124,7 +111,7 @@ describe('Route: POST /certificates', () => {
   });
 
   it('answers 503 SIGNER_UNAVAILABLE with Retry-After when KMS is throttled', async () => {
-    const ca = await t.app.cas.activeIssuer();
+    const ca = await testApp().app.cas.activeIssuer();
     jest.spyOn(ca.issuer.signer, 'sign').mockRejectedValueOnce(signerError(Object.assign(new Error('Rate exceeded for key arn:aws:kms:secret'), { name: 'ThrottlingException' })));
     const res = await call(issue, jsonPost({ csr: csrFor('route-kms') }));
     expect(res.statusCode).toBe(503);
@@ -134,30 +121,30 @@ describe('Route: POST /certificates', () => {
   });
 
   it('answers 503 STORE_UNAVAILABLE when the ledger is throttled, and issues nothing', async () => {
-    jest.spyOn(t.app.store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    jest.spyOn(testApp().app.store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
     const res = await call(issue, jsonPost({ csr: csrFor('route-ddb') }));
     expect(res.statusCode).toBe(503);
     expect(res.json.error.code).toBe('STORE_UNAVAILABLE');
     expect(res.headers?.['Retry-After']).toBe('2');
     expect(res.json).not.toHaveProperty('certificatePem');
-    expect(await t.app.store.listByCommonName('route-ddb')).toEqual([]);
+    expect(await testApp().app.store.listByCommonName('route-ddb')).toEqual([]);
   });
 
   it('answers 500 INTERNAL without the cause, and logs the cause', async () => {
-    jest.spyOn(t.app.store, 'claim').mockRejectedValueOnce(new Error('secret table detail xyz'));
+    jest.spyOn(testApp().app.store, 'claim').mockRejectedValueOnce(new Error('secret table detail xyz'));
     const res = await call(issue, jsonPost({ csr: csrFor('route-500') }));
     expect(res.statusCode).toBe(500);
     expect(res.json).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
     expect(res.body).not.toContain('xyz');
-    const line = t.logger.entries.at(-1)!;
+    const line = testApp().logger.entries.at(-1)!;
     expect(line.level).toBe('ERROR');
     expect(JSON.stringify(line.fields)).toContain('secret table detail xyz');
   });
 
   it('writes one log line per request with serial, CN, station and outcome, and no PEM', async () => {
-    const before = t.logger.entries.length;
+    const before = testApp().logger.entries.length;
     const res = await call(issue, jsonPost({ csr: csrFor('route-log') }, { 'X-Station-Id': 'line-3' }));
-    const lines = t.logger.entries.slice(before);
+    const lines = testApp().logger.entries.slice(before);
     expect(lines).toHaveLength(1);
     expect(lines[0]!.fields).toMatchObject({
       route: 'POST /certificates',
@@ -214,7 +201,7 @@ describe('Route: GET /ca and GET /health', () => {
   });
 
   it('answers health with {"status":"ok"}', async () => {
-    const res = await call(healthRoute(() => ({ logger: t.logger, metrics: t.metrics })), apiEvent({}));
+    const res = await call(healthRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics })), apiEvent({}));
     expect([res.statusCode, res.json]).toEqual([200, { status: 'ok' }]);
   });
 });
