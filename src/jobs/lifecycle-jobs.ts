@@ -8,7 +8,7 @@ const DAY_MS = 86_400_000;
 
 /** Days left of the active issuing CA and of the root: what the expiry alarm watches (written daily by the rotation). */
 function reportValidity(a: App, report: LifecycleReport): void {
-  const now = lifecycleOf(a).clock().getTime();
+  const now = a.clock().getTime();
   const days = (id: string) => {
     const ca = report.cas.find((c) => c.id === id);
     return ca ? Math.floor((Date.parse(ca.notAfter) - now) / DAY_MS) : undefined;

@@ -14,6 +14,8 @@ export interface ParsedCsr {
   subject: DistinguishedName;
   /** SubjectPublicKeyInfo, exactly as encoded. */
   spkiDer: Uint8Array;
+  /** The subjectPublicKey BIT STRING's contents (the EC point, or the RSAPublicKey DER). */
+  publicKeyBits: Uint8Array;
   key: KeyDescription;
   signatureAlgorithmOid: string;
   signature: Uint8Array;
@@ -86,6 +88,7 @@ export function parseCsr(input: string | Uint8Array): ParsedCsr {
       subject: readName(subjectEl),
       spkiDer: encodedOf(spkiEl),
       key: describeSpki(spkiEl),
+      publicKeyBits: bitStringBytes(childrenOf(spkiEl)[1]!),
       signatureAlgorithmOid: decodeOid(sigOid),
       signature: bitStringBytes(sig),
     };
@@ -134,11 +137,10 @@ const JWK_CURVES: Record<string, { crv: string; size: number }> = { EC_P256: { c
  * loaded as a JWK, which OpenSSL imports in about half the time of SPKI DER
  * (and checks the point is on the curve just the same); anything else as SPKI.
  */
-function publicKeyOf(csr: ParsedCsr): KeyObject {
+export function publicKeyOf(csr: ParsedCsr): KeyObject {
   const jwk = JWK_CURVES[csr.key.keyType];
   if (jwk) {
-    const [, bits] = childrenOf(readSingle(csr.spkiDer));
-    const point = bitStringBytes(bits!);
+    const point = csr.publicKeyBits;
     if (point.length === 1 + 2 * jwk.size && point[0] === 0x04) {
       const coordinate = (from: number) => Buffer.from(point.buffer, point.byteOffset + from, jwk.size).toString('base64url');
       return createPublicKey({ key: { kty: 'EC', crv: jwk.crv, x: coordinate(1), y: coordinate(1 + jwk.size) }, format: 'jwk' });

@@ -13,7 +13,6 @@
  */
 import * as cryptoModule from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { bitStringBytes, childrenOf, readSingle } from './der.js';
 import type { ParsedCsr } from './csr.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
 import type { SigningAlgorithm } from './signer.js';
@@ -71,14 +70,11 @@ export function serialInteger(serialHex: string): Uint8Array {
   return tlv(0x02, bytes[0]! & 0x80 ? [Uint8Array.of(0), bytes] : [bytes]);
 }
 
-const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-
-/** UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5); whole seconds, Z. */
+/** Time as DER: UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5); whole seconds, Z. */
 export function timeDer(date: Date): Uint8Array {
-  const y = date.getUTCFullYear();
-  const rest = `${two(date.getUTCMonth() + 1)}${two(date.getUTCDate())}${two(date.getUTCHours())}${two(date.getUTCMinutes())}${two(date.getUTCSeconds())}Z`;
-  if (y >= 1950 && y < 2050) return tlv(0x17, [Buffer.from(`${two(y % 100)}${rest}`, 'latin1')]);
-  return tlv(0x18, [Buffer.from(`${String(y).padStart(4, '0')}${rest}`, 'latin1')]);
+  const out = new Uint8Array(timeLength(date));
+  writeTime(out, 0, date);
+  return out;
 }
 
 /** What stays the same for every certificate an issuer signs for one key family. */
@@ -158,8 +154,7 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
   const f = fragmentsOf(issuer);
   const family = csr.key.family;
   if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
-  const [, bits] = childrenOf(readSingle(csr.spkiDer));
-  const ski = sha1(bitStringBytes(bits!));
+  const ski = sha1(csr.publicKeyBits);
   const serial = serialInteger(serialNumber);
   const head = f.extensionsHead[family];
   const validityLength = timeLength(validity.notBefore) + timeLength(validity.notAfter);

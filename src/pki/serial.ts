@@ -32,7 +32,8 @@ export function newSerial(random: RandomSource = systemRandom): string {
   const b = random(16);
   if (b.length !== 16) throw new Error('random source returned the wrong size');
   const first = (b[0]! & 0x7f) | 0x40;
-  return (first < 16 ? '0' : '') + first.toString(16) + Buffer.from(b.buffer, b.byteOffset + 1, 15).toString('hex');
+  // 0x40–0x7f: always two hex digits.
+  return first.toString(16) + Buffer.from(b.buffer, b.byteOffset + 1, 15).toString('hex');
 }
 
 export const isSerial = (s: string): boolean => /^[0-9a-f]{2,40}$/.test(s);

@@ -2,6 +2,7 @@ import { CaError } from '../pki/errors.js';
 import { findPemBlocks } from '../pki/pem.js';
 import { childrenOf, encodedOf, readSingle } from '../pki/der.js';
 import type { Issuer } from '../pki/profile.js';
+import type { Signer } from '../pki/signer.js';
 import type { CaRecord, CaStore, Clock, SignerFactory } from './ports.js';
 
 /** An issuing CA as clients see it: its record and the PEMs of its chain. */
@@ -28,6 +29,32 @@ export function certificateParts(certDer: Uint8Array): { subjectDer: Uint8Array;
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/** The DER of a CA record's certificate (exactly one CERTIFICATE block), or INTERNAL. */
+export function caCertificateDer(record: CaRecord): Uint8Array {
+  const blocks = findPemBlocks(record.certificatePem);
+  const [block] = blocks;
+  if (blocks.length !== 1 || !block || !('der' in block) || block.label !== 'CERTIFICATE') {
+    throw new CaError('INTERNAL', 'CA record is corrupt', { cause: new Error(`CA ${record.id}: certificatePem`) });
+  }
+  return block.der;
+}
+
+/**
+ * The signer of a CA record, refused (INTERNAL) unless its public key is the
+ * certificate's: a wrong key must fail before it signs anything. Also returns
+ * the certificate's subject, the issuer name of what the CA signs.
+ */
+export async function checkedSigner(signerFactory: SignerFactory, record: CaRecord): Promise<{ signer: Signer; subjectDer: Uint8Array }> {
+  const { subjectDer, spkiDer } = certificateParts(caCertificateDer(record));
+  const signer = await signerFactory(record.key);
+  if (!sameBytes(signer.publicKey, spkiDer)) {
+    throw new CaError('INTERNAL', 'A CA key does not match its certificate', {
+      cause: new Error(`CA ${record.id}: signer public key differs from the certificate's`),
+    });
+  }
+  return { signer, subjectDer };
+}
 
 /** Caches a promise per key, forgetting it if it rejects. */
 function memo<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
@@ -109,18 +136,7 @@ export class CaDirectory {
   private async loadIssuer(id: string): Promise<IssuingCa> {
     const chain = await this.chain(id);
     const { record } = chain;
-    const blocks = findPemBlocks(record.certificatePem);
-    const der = blocks.length === 1 && 'der' in blocks[0]! && blocks[0].label === 'CERTIFICATE' ? blocks[0].der : undefined;
-    if (!der) {
-      throw new CaError('INTERNAL', 'Issuing CA record is corrupt', { cause: new Error(`CA ${id} certificatePem`) });
-    }
-    const { subjectDer, spkiDer } = certificateParts(der);
-    const signer = await this.signerFactory(record.key);
-    if (!sameBytes(signer.publicKey, spkiDer)) {
-      throw new CaError('INTERNAL', 'Issuing CA key does not match its certificate', {
-        cause: new Error(`CA ${id}: signer public key differs from the certificate's`),
-      });
-    }
+    const { signer, subjectDer } = await checkedSigner(this.signerFactory, record);
     return { ...chain, issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notAfter: new Date(record.notAfter), signer } };
   }
 }

@@ -1,11 +1,11 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { CaError } from '../pki/errors.js';
 import { buildVerificationCertificate } from '../pki/profile.js';
-import { findPemBlocks, toPem } from '../pki/pem.js';
+import { toPem } from '../pki/pem.js';
 import { newSerial, type RandomSource } from '../pki/serial.js';
 import type { Signer } from '../pki/signer.js';
 import type { ProvisioningTemplate } from '../provisioning/template.js';
-import { certificateParts } from './ca-directory.js';
+import { caCertificateDer, certificateParts, checkedSigner } from './ca-directory.js';
 import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
 import type { CaRecord, CaStore, Clock, IotCaRegistration, IotRegistrar, KeyManager, SignerFactory } from './ports.js';
 
@@ -73,21 +73,8 @@ const summary = (r: CaRecord): CaSummary => ({
   ...(r.iotStatus ? { iotStatus: r.iotStatus } : {}),
 });
 
-function certificateDer(record: CaRecord): Uint8Array {
-  const [block] = findPemBlocks(record.certificatePem);
-  if (!block || !('der' in block)) throw new CaError('INTERNAL', 'CA record is corrupt', { cause: new Error(`CA ${record.id}: certificatePem`) });
-  return block.der;
-}
-
-/** The signer of a CA record, checked against the certificate's public key. */
-async function signerOf(d: LifecycleDeps, record: CaRecord): Promise<Signer> {
-  const signer = await d.signerFactory(record.key);
-  const { spkiDer } = certificateParts(certificateDer(record));
-  if (Buffer.compare(Buffer.from(signer.publicKey), Buffer.from(spkiDer)) !== 0) {
-    throw new CaError('INTERNAL', 'A CA key does not match its certificate', { cause: new Error(`CA ${record.id}`) });
-  }
-  return signer;
-}
+/** The signer of a CA record, checked against its certificate. */
+const signerOf = async (d: LifecycleDeps, record: CaRecord): Promise<Signer> => (await checkedSigner(d.signerFactory, record)).signer;
 
 async function keyFor(d: LifecycleDeps, alias: string, purpose: 'root' | 'issuing', actions: string[]) {
   const existing = await d.keys.findKey(alias);
@@ -137,7 +124,7 @@ async function ensureIssuing(d: LifecycleDeps, root: CaRecord, generation: numbe
 /** A verification certificate for the account's registration code, signed by the CA; its key pair is thrown away. */
 async function verificationCertificate(d: LifecycleDeps, ca: CaRecord, registrationCode: string): Promise<string> {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const { subjectDer } = certificateParts(certificateDer(ca));
+  const { subjectDer } = certificateParts(caCertificateDer(ca));
   const now = Math.floor(d.clock().getTime() / 1000) * 1000;
   const cert = await buildVerificationCertificate({
     registrationCode,

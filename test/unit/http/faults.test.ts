@@ -120,12 +120,9 @@ const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject
 const issuingKey = (s: Stack) => s.kms.keys.find((k) => k.aliases.some((a) => a.includes('-issuing-')))!;
 
 describe('Faults: KMS', () => {
-  beforeAll(() => {
+  it('rides out throttling through the SDK retries; past them, 503 SIGNER_UNAVAILABLE with Retry-After, nothing recorded, and a retry issues one certificate', async () => {
     // Keeps the SDK's jittered retry backoff to a few milliseconds.
     jest.spyOn(Math, 'random').mockReturnValue(0.01);
-  });
-
-  it('rides out throttling through the SDK retries; past them, 503 SIGNER_UNAVAILABLE with Retry-After, nothing recorded, and a retry issues one certificate', async () => {
     const s = await stack();
     s.kms.failNext('Sign', kmsError('ThrottlingException', 'Rate exceeded'), 2);
     const ridden = await s.issue(csrFor('kms-throttle-1'));

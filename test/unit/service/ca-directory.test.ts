@@ -61,6 +61,14 @@ describe('Class: CaDirectory', () => {
     await expect(cas.activeIssuer()).rejects.toMatchObject({ code: 'CA_NOT_READY', retryAfterSeconds: 60 });
   });
 
+  it('refuses a CA record whose certificate is corrupt (INTERNAL) without building its signer', async () => {
+    const { store, issuing, factory } = await hierarchy();
+    store.active = issuing[0]!.id;
+    store.cas.set(issuing[0]!.id, { ...issuing[0]!, certificatePem: 'not a certificate' });
+    await expect(new CaDirectory(store, factory, () => new Date(), 60_000).activeIssuer()).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(factory).not.toHaveBeenCalled();
+  });
+
   it('serves the active chain without building a signer (reading the CA needs no key access)', async () => {
     const { store, issuing, factory } = await hierarchy();
     const cas = new CaDirectory(store, factory, () => new Date(), 60_000);
