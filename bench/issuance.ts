@@ -20,9 +20,10 @@ import { parsePolicy } from '../src/pki/policy.js';
 import { caSubjectDer, keyIdentifierOf } from '../src/pki/profile.js';
 import { createSoftwareSigner } from '../src/pki/signer.js';
 import { loadConfig } from '../src/config/config.js';
-import { createApp } from '../src/app.js';
-import { lifecycleOf } from '../src/app-lifecycle.js';
-import { noMetrics } from '../src/observability/metrics.js';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { composeIssuing } from '../src/compose/issuing.js';
+import { composeLifecycle } from '../src/compose/operations.js';
+import { createMetrics } from '../src/observability/metrics.js';
 import { bootstrap } from '../src/service/ca-lifecycle.js';
 import { issueCertificate } from '../src/service/issue-certificate.js';
 import { ensureTable, localDynamoClient, startDynalite } from '../src/local/local-stack.js';
@@ -34,7 +35,9 @@ import { measurePipeline, type Stats } from './pipeline.js';
 const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
 const HTTP_N = Number(process.env.BENCH_HTTP_N ?? 300);
-const quiet = { info() {}, warn() {}, error() {} };
+// The bench prints figures only: no log lines, no metrics output.
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+const quiet = () => ({ logger: new Logger({ logLevel: 'SILENT' }), metrics: createMetrics() });
 
 const us = (s: Stats) => `${s.median.toFixed(1).padStart(8)} µs  (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
 const row = (label: string, value: string) => console.log(`  ${label.padEnd(44)} ${value}`);
@@ -90,18 +93,18 @@ async function withLedger(csrs: string[]): Promise<void> {
     await ensureTable(setup, config.tableName);
     const kms = new FakeKms();
     const kmsClient = kms.install().client;
-    await bootstrap(lifecycleOf(createApp(config, { dynamo: setup, kms: kmsClient, iot: new FakeIot().install().client, logger: quiet, metrics: noMetrics })));
+    await bootstrap(composeLifecycle(config, { dynamo: setup, kms: kmsClient, iot: new FakeIot().install().client, ...quiet() }).lifecycle);
 
     const dynamo = localDynamoClient(endpoint);
     const counts = countDynamo(dynamo);
-    const app = createApp(config, { dynamo, kms: kmsClient, logger: quiet, metrics: noMetrics });
-    await issueCertificate(app.issue, { csr: csrs[0]!, stationId: 'bench' });
+    const { issue } = composeIssuing(config, { dynamo, kms: kmsClient, ...quiet() });
+    await issueCertificate(issue, { csr: csrs[0]!, stationId: 'bench' });
     counts.clear();
     const signs = kms.callsOf('Sign').length;
     const gets = kms.callsOf('GetPublicKey').length;
     const sample = csrs.slice(1, Math.min(csrs.length, 501));
     const t0 = performance.now();
-    for (const csr of sample) await issueCertificate(app.issue, { csr, stationId: 'bench' });
+    for (const csr of sample) await issueCertificate(issue, { csr, stationId: 'bench' });
     const perCert = (performance.now() - t0) / sample.length;
     const n = sample.length;
     console.log(`\n2. AWS round trips per certificate, warm function (${n} new certificates; KMS fake, DynamoDB = dynalite)`);

@@ -14,8 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createApp } from '../src/app.js';
-import { lifecycleOf } from '../src/app-lifecycle.js';
+import { composeLifecycle } from '../src/compose/operations.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { bootstrap, rotate, type LifecycleReport } from '../src/service/ca-lifecycle.js';
 import { ensureTable, localDynamoClient, localEnv, runningEndpoint, startDynalite } from '../src/local/local-stack.js';
@@ -42,9 +41,9 @@ async function local(): Promise<void> {
   const client = localDynamoClient(shared ?? own!.endpoint);
   try {
     await ensureTable(client, config.tableName);
-    const app = createApp(config, { dynamo: client, logger: consoleLogger() });
-    if (command === 'bootstrap') report(await bootstrap(lifecycleOf(app)));
-    else report(await rotate(lifecycleOf(app), { force: values.force }));
+    const { lifecycle } = composeLifecycle(config, { dynamo: client, logger: consoleLogger() });
+    if (command === 'bootstrap') report(await bootstrap(lifecycle));
+    else report(await rotate(lifecycle, { force: values.force }));
     if (shared) console.log(`(a running npm start picks up a new issuing CA within ${config.caCacheTtlMs / 1000} s)`);
   } finally {
     client.destroy();

@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { getCaRoute } from '../http/routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeReading } from '../compose/reading.js';
+import { getCaRoute } from '../http/read-routes.js';
 
 // Configuration is validated and clients are built at cold start.
-getApp();
-export const handler = getCaRoute(getApp);
+export const handler = getCaRoute(composeReading(loadConfig()));

@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { getCertificateRoute } from '../http/routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeReading } from '../compose/reading.js';
+import { getCertificateRoute } from '../http/read-routes.js';
 
 // Configuration is validated and clients are built at cold start.
-getApp();
-export const handler = getCertificateRoute(getApp);
+export const handler = getCertificateRoute(composeReading(loadConfig()));

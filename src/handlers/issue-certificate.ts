@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { issueRoute } from '../http/routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeIssuing } from '../compose/issuing.js';
+import { issueRoute } from '../http/issuing-routes.js';
 
 // Configuration is validated and clients are built at cold start.
-getApp();
-export const handler = issueRoute(getApp);
+export const handler = issueRoute(composeIssuing(loadConfig()));

@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { listCertificatesRoute } from '../http/routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeReading } from '../compose/reading.js';
+import { listCertificatesRoute } from '../http/read-routes.js';
 
 // Configuration is validated and clients are built at cold start.
-getApp();
-export const handler = listCertificatesRoute(getApp);
+export const handler = listCertificatesRoute(composeReading(loadConfig()));

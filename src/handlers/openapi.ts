@@ -1,7 +1,5 @@
-import { openapiRoute } from '../http/openapi.js';
-import { createLogger } from '../observability/logger.js';
-import { createMetrics } from '../observability/metrics.js';
+import { observability } from '../compose/observability.js';
+import { openapiRoute } from '../http/basic-routes.js';
 
 // Serves openapi.yaml (packaged with the function) as JSON; needs no table or key.
-const observability = { logger: createLogger(), metrics: createMetrics() };
-export const handler = openapiRoute(() => observability);
+export const handler = openapiRoute(observability());

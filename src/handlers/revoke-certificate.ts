@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { revokeRoute } from '../http/lifecycle-routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeRevocation } from '../compose/operations.js';
+import { revokeRoute } from '../http/operator-routes.js';
 
-// Configuration is validated at cold start.
-getApp();
-export const handler = revokeRoute(getApp);
+// Configuration is validated and clients are built at cold start.
+export const handler = revokeRoute(composeRevocation(loadConfig()));

@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
-import { rotateRoute } from '../http/lifecycle-routes.js';
+import { loadConfig } from '../config/config.js';
+import { composeLifecycle } from '../compose/operations.js';
+import { rotateRoute } from '../http/operator-routes.js';
 
-// Configuration is validated at cold start.
-getApp();
-export const handler = rotateRoute(getApp);
+// Configuration is validated and clients are built at cold start.
+export const handler = rotateRoute(composeLifecycle(loadConfig()));

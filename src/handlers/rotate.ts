@@ -1,6 +1,6 @@
-import { getApp } from '../app.js';
+import { loadConfig } from '../config/config.js';
+import { composeLifecycle } from '../compose/operations.js';
 import { rotationJob } from '../jobs/lifecycle-jobs.js';
 
-// Configuration is validated at cold start. Invoked daily by EventBridge ({"force": true} rotates now).
-getApp();
-export const handler = rotationJob(getApp);
+// Configuration is validated and clients are built at cold start. Invoked daily by EventBridge ({"force": true} rotates now).
+export const handler = rotationJob(composeLifecycle(loadConfig()));

@@ -1,6 +1,13 @@
 import { CaError } from '../pki/errors.js';
 import { isSerial } from '../pki/serial.js';
-import type { HttpEvent } from './handler.js';
+import type { HttpEvent } from './edge.js';
+
+/** The caller: the IAM identity API Gateway authenticated, or (local mode only) X-Station-Id. */
+export function stationIdOf(event: HttpEvent, trustHeader: boolean): string {
+  if (trustHeader) return header(event, 'x-station-id')?.slice(0, 128) || 'local';
+  const identity = event.requestContext?.identity;
+  return identity?.userArn || identity?.caller || 'unknown';
+}
 
 export function header(event: HttpEvent, name: string): string | undefined {
   const wanted = name.toLowerCase();

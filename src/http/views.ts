@@ -1,17 +1,16 @@
 import type { CaChain } from '../service/ca-directory.js';
-import type { CertificateRecord } from '../service/ports.js';
-import type { ProvisioningPreview } from '../provisioning/template.js';
+import type { CertificateDetails } from '../service/certificates.js';
 import type { RevokeResult } from '../service/revoke-certificate.js';
 
-/** The certificate as the API returns it, with the chain the device presents. */
-export function certificateView(record: CertificateRecord, ca: CaChain, withLedgerFields: boolean, provisioning?: ProvisioningPreview) {
+/** A certificate as the API returns it, with the chain the device presents and the JITP preview. */
+export function certificateView({ record, chain, provisioning }: CertificateDetails, withLedgerFields: boolean) {
   return {
     serialNumber: record.serialNumber,
     certificateId: record.certificateId,
     certificatePem: record.certificatePem,
-    certificateChainPem: record.certificatePem + ca.caCertificatePem,
-    caCertificatePem: ca.caCertificatePem,
-    rootCertificatePem: ca.rootCertificatePem,
+    certificateChainPem: record.certificatePem + chain.caCertificatePem,
+    caCertificatePem: chain.caCertificatePem,
+    rootCertificatePem: chain.rootCertificatePem,
     issuingCaId: record.issuingCaId,
     subject: record.subject,
     notBefore: record.notBefore,
@@ -19,7 +18,7 @@ export function certificateView(record: CertificateRecord, ca: CaChain, withLedg
     status: record.status,
     ...(withLedgerFields ? { issuedAt: record.issuedAt, stationId: record.stationId } : {}),
     ...(record.status === 'REVOKED' ? { revokedAt: record.revokedAt, revocationReason: record.revocationReason } : {}),
-    ...(provisioning ? { provisioning } : {}),
+    provisioning,
   };
 }
 

@@ -1,44 +1,58 @@
-import type { App } from '../app.js';
-import { lifecycleOf } from '../app-lifecycle.js';
+/**
+ * The non-HTTP functions: bootstrap, and the scheduled rotation. Each is a middy
+ * stack with Powertools' middlewares (logger context, metrics with the cold-start
+ * metric, X-Ray) and a job log: the report on success, the cause on failure.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { LifecycleFunction } from '../compose/operations.js';
+import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
-import { METRIC } from '../observability/metrics.js';
-import { bootstrap, rotate, type LifecycleReport } from '../service/ca-lifecycle.js';
+import { count, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
+import { bootstrap, rotate, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
 
 const DAY_MS = 86_400_000;
 
 /** Days left of the active issuing CA and of the root: what the expiry alarm watches (written daily by the rotation). */
-function reportValidity(a: App, report: LifecycleReport): void {
-  const now = a.clock().getTime();
+function reportValidity(metrics: Metrics, now: number, report: LifecycleReport): void {
   const days = (id: string) => {
     const ca = report.cas.find((c) => c.id === id);
     return ca ? Math.floor((Date.parse(ca.notAfter) - now) / DAY_MS) : undefined;
   };
   const issuing = days(report.activeIssuingCaId);
   const root = days(report.rootCaId);
-  if (issuing !== undefined) a.metrics.gauge(METRIC.issuingCaDaysRemaining, issuing);
-  if (root !== undefined) a.metrics.gauge(METRIC.rootCaDaysRemaining, root);
+  if (issuing !== undefined) metrics.addMetric(METRIC.issuingCaDaysRemaining, MetricUnit.Count, issuing);
+  if (root !== undefined) metrics.addMetric(METRIC.rootCaDaysRemaining, MetricUnit.Count, root);
 }
 
-/** Runs a lifecycle job, logs its report (or its failure, with the cause) and returns the report. */
-async function job<R extends LifecycleReport>(app: () => App, name: string, run: (a: App) => Promise<R>): Promise<R> {
-  const a = app();
-  const started = performance.now();
-  try {
-    const report = await run(a);
-    reportValidity(a, report);
-    if ((report as { rotated?: boolean }).rotated) a.metrics.count(METRIC.rotations);
-    a.metrics.flush();
-    a.logger.info(name, { job: name, outcome: 'success', durationMs: Math.round(performance.now() - started), report: { ...report } });
-    return report;
-  } catch (e) {
-    a.logger.error(`${name} failed`, { job: name, outcome: 'failed', durationMs: Math.round(performance.now() - started), error: describeError(e) });
-    throw e;
-  }
+/** Logs a job's report (or its failure, with the cause), and its metrics. */
+function jobLog(name: string, fn: LifecycleFunction): middy.MiddlewareObj<unknown, LifecycleReport, Error, Context> {
+  const durationMs = (internal: object) => Math.round(performance.now() - ((internal as { startedAt: number }).startedAt));
+  return {
+    before: (request) => {
+      (request.internal as { startedAt?: number }).startedAt = performance.now();
+    },
+    after: ({ response, internal }) => {
+      if (!response) return;
+      reportValidity(fn.obs.metrics, fn.lifecycle.clock().getTime(), response);
+      if ((response as Partial<RotationReport>).rotated) count(fn.obs.metrics, METRIC.rotations);
+      fn.obs.logger.info(name, { job: name, outcome: 'success', durationMs: durationMs(internal), report: { ...response } });
+    },
+    onError: ({ error, internal }) => {
+      fn.obs.logger.error(`${name} failed`, { job: name, outcome: 'failed', durationMs: durationMs(internal), error: describeError(error) });
+    },
+  };
+}
+
+function job<E, R extends LifecycleReport>(name: string, fn: LifecycleFunction, run: (event: E) => Promise<R>) {
+  const stack = middy<E, R, Error, Context>({ timeoutEarlyInMillis: 0 });
+  for (const m of powertools(fn.obs)) stack.use(m as middy.MiddlewareObj<E, R, Error, Context>);
+  return stack.use(jobLog(name, fn) as middy.MiddlewareObj<E, R, Error, Context>).handler(run);
 }
 
 /** The bootstrap job: create the CA hierarchy and register it with AWS IoT for JITP. */
-export const bootstrapJob = (app: () => App) => () => job(app, 'bootstrap', (a) => bootstrap(lifecycleOf(a)));
+export const bootstrapJob = (fn: LifecycleFunction) => job('bootstrap', fn, () => bootstrap(fn.lifecycle));
 
-/** The scheduled rotation: acts only when the active issuing CA is due. */
-export const rotationJob = (app: () => App) => (event?: { force?: unknown }) =>
-  job(app, 'rotation', (a) => rotate(lifecycleOf(a), { force: event?.force === true }));
+/** The scheduled rotation: acts only when the active issuing CA is due ({"force": true} rotates now). */
+export const rotationJob = (fn: LifecycleFunction) =>
+  job('rotation', fn, (event: { force?: unknown } | undefined) => rotate(fn.lifecycle, { force: event?.force === true }));

@@ -5,8 +5,7 @@ import type { Server } from 'node:http';
 import dynalite from 'dynalite';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from '../store/table.js';
-import { createApp } from '../app.js';
-import { lifecycleOf } from '../app-lifecycle.js';
+import { composeLifecycle } from '../compose/operations.js';
 import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
@@ -79,8 +78,7 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
  * bundle is written under `<stateDir>/iot/`). Creates nothing when it exists.
  */
 export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
-  const app = createApp(config, { dynamo: client, ...(logger ? { logger } : {}) });
-  return bootstrap(lifecycleOf(app));
+  return bootstrap(composeLifecycle(config, { dynamo: client, ...(logger ? { logger } : {}) }).lifecycle);
 }
 
 /** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */

@@ -1,4 +1,8 @@
-import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** The metrics port is AWS Lambda Powertools' Metrics (CloudWatch embedded metric format), flushed by its `logMetrics` middleware. */
+export type { Metrics };
+export { MetricUnit };
 
 /** Metric names, one place: dashboards and alarms (serverless.yml) use the same strings. */
 export const METRIC = {
@@ -14,44 +18,30 @@ export const METRIC = {
 } as const;
 export const METRICS_NAMESPACE = 'factory-ca';
 
-/** The metrics port. Counts and timings are buffered and written by `flush` (one EMF line per invocation). */
-export interface Metrics {
-  count(name: string, dimensions?: Record<string, string>): void;
-  milliseconds(name: string, value: number): void;
-  gauge(name: string, value: number): void;
-  flush(): void;
+/** Counts one event; with dimensions (rejections by reason) it goes out at once as its own metric. */
+export function count(metrics: Metrics, name: string, dimensions?: Record<string, string>): void {
+  if (!dimensions) {
+    metrics.addMetric(name, MetricUnit.Count, 1);
+    return;
+  }
+  const single = metrics.singleMetric();
+  single.addDimensions(dimensions);
+  single.addMetric(name, MetricUnit.Count, 1);
 }
 
-export const noMetrics: Metrics = { count() {}, milliseconds() {}, gauge() {}, flush() {} };
+/**
+ * Powertools warns on every flush without metrics (health checks, reads): that
+ * is the normal case here, so that one warning is dropped; anything else goes to
+ * the console as Powertools would write it.
+ */
+const quiet = {
+  debug: () => undefined,
+  info: (...a: unknown[]) => console.info(...a),
+  warn: (message: unknown, ...a: unknown[]) => (/^No application metrics to publish/.test(String(message)) ? undefined : console.warn(message, ...a)),
+  error: (...a: unknown[]) => console.error(...a),
+};
 
 /** CloudWatch embedded metric format through Powertools Metrics (namespace factory-ca, dimension service). */
-export function createMetrics(service = 'factory-ca'): Metrics {
-  const metrics = new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName: service });
-  let stored = false;
-  return {
-    count(name, dimensions) {
-      if (dimensions) {
-        // Dimensioned metrics (rejections by reason) go out at once, with their own dimensions.
-        const single = metrics.singleMetric();
-        single.addDimensions(dimensions);
-        single.addMetric(name, MetricUnit.Count, 1);
-        return;
-      }
-      metrics.addMetric(name, MetricUnit.Count, 1);
-      stored = true;
-    },
-    milliseconds(name, value) {
-      metrics.addMetric(name, MetricUnit.Milliseconds, value);
-      stored = true;
-    },
-    gauge(name, value) {
-      metrics.addMetric(name, MetricUnit.Count, value);
-      stored = true;
-    },
-    flush() {
-      if (!stored) return;
-      stored = false;
-      metrics.publishStoredMetrics();
-    },
-  };
+export function createMetrics(): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'factory-ca', logger: quiet });
 }

@@ -1,12 +1,17 @@
 import { Tracer } from '@aws-lambda-powertools/tracer';
 
-let tracer: Tracer | undefined;
+export type { Tracer };
+
+let shared: Tracer | undefined;
 
 /**
- * Traces an AWS SDK v3 client's calls with X-Ray (Powertools Tracer). A no-op
- * outside Lambda, and when POWERTOOLS_TRACE_ENABLED=false (local mode).
+ * The process's Powertools Tracer (X-Ray). Tracing is off outside Lambda and
+ * when POWERTOOLS_TRACE_ENABLED=false (local mode).
  */
+export const tracer = (): Tracer => (shared ??= new Tracer({ serviceName: 'factory-ca' }));
+
+/** Traces an AWS SDK v3 client's calls when tracing is on. */
 export function traced<T>(client: T): T {
-  tracer ??= new Tracer({ serviceName: 'factory-ca' });
-  return tracer.isTracingEnabled() ? tracer.captureAWSv3Client(client) : client;
+  const t = tracer();
+  return t.isTracingEnabled() ? t.captureAWSv3Client(client) : client;
 }

@@ -68,43 +68,21 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<
 }
 
 /**
- * Finds the active issuing CA and builds its signer once. The active CA is cached
- * for `ttlMs` (a rotation is picked up within that time); CA chains and signers,
- * which never change for a given id, are cached for the life of the process.
- * Reading a certificate needs only its CA's chain, never its key.
+ * The CA chains by id, read from the store once per process (a CA id's
+ * certificate never changes). Reading a certificate needs only its CA's chain,
+ * never its key: the reading functions get this and nothing that signs.
  */
-export class CaDirectory {
-  private active: { value: Promise<IssuingCa>; expires: number } | undefined;
+export class CaChains {
   private readonly chains = new Map<string, Promise<CaChain>>();
-  private readonly issuers = new Map<string, Promise<IssuingCa>>();
 
-  constructor(
-    private readonly store: CaStore,
-    private readonly signerFactory: SignerFactory,
-    private readonly clock: Clock,
-    private readonly ttlMs: number,
-  ) {}
-
-  /** The CA that issues now. Throws CA_NOT_READY when none has been set up. */
-  activeIssuer(): Promise<IssuingCa> {
-    const now = this.clock().getTime();
-    if (this.active && this.active.expires > now) return this.active.value;
-    const value = this.loadActive();
-    this.active = { value, expires: now + this.ttlMs };
-    value.catch(() => {
-      if (this.active?.value === value) this.active = undefined;
-    });
-    return value;
-  }
+  constructor(protected readonly store: CaStore) {}
 
   /**
    * The chain of the CA that issues now, without its signer: reading the CA
    * needs no access to its key (GET /ca runs with a role that has none).
    */
   async activeChain(): Promise<CaChain> {
-    const id = await this.store.getActiveIssuingCaId();
-    if (!id) throw new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 });
-    return this.chain(id);
+    return this.chain(await this.activeId());
   }
 
   /** The chain of an issuing CA by id (also for certificates issued before a rotation). */
@@ -112,10 +90,10 @@ export class CaDirectory {
     return memo(this.chains, id, () => this.loadChain(id));
   }
 
-  private async loadActive(): Promise<IssuingCa> {
+  protected async activeId(): Promise<string> {
     const id = await this.store.getActiveIssuingCaId();
     if (!id) throw new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 });
-    return memo(this.issuers, id, () => this.loadIssuer(id));
+    return id;
   }
 
   private async loadChain(id: string): Promise<CaChain> {
@@ -131,6 +109,42 @@ export class CaDirectory {
       rootCertificatePem: root.certificatePem,
       chainPem: record.certificatePem + root.certificatePem,
     };
+  }
+}
+
+/**
+ * The chains, and the active issuing CA with its signer, built once. The active
+ * CA is cached for `ttlMs` (a rotation is picked up within that time); signers,
+ * which never change for a given id, for the life of the process.
+ */
+export class CaDirectory extends CaChains {
+  private active: { value: Promise<IssuingCa>; expires: number } | undefined;
+  private readonly issuers = new Map<string, Promise<IssuingCa>>();
+
+  constructor(
+    store: CaStore,
+    private readonly signerFactory: SignerFactory,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {
+    super(store);
+  }
+
+  /** The CA that issues now. Throws CA_NOT_READY when none has been set up. */
+  activeIssuer(): Promise<IssuingCa> {
+    const now = this.clock().getTime();
+    if (this.active && this.active.expires > now) return this.active.value;
+    const value = this.loadActive();
+    this.active = { value, expires: now + this.ttlMs };
+    value.catch(() => {
+      if (this.active?.value === value) this.active = undefined;
+    });
+    return value;
+  }
+
+  private async loadActive(): Promise<IssuingCa> {
+    const id = await this.activeId();
+    return memo(this.issuers, id, () => this.loadIssuer(id));
   }
 
   private async loadIssuer(id: string): Promise<IssuingCa> {

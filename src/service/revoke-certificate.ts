@@ -1,5 +1,5 @@
 import { CaError } from '../pki/errors.js';
-import type { CaDirectory } from './ca-directory.js';
+import type { CaChains } from './ca-directory.js';
 import type { CertificateRecord, CertificateStore, Clock, IotRegistrar, RevocationOutcome } from './ports.js';
 
 /**
@@ -20,7 +20,8 @@ export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 export interface RevokeDeps {
   store: CertificateStore;
-  cas: CaDirectory;
+  /** The CA chains (to register a revoked certificate AWS IoT has not seen, with its CA). */
+  cas: Pick<CaChains, 'chain'>;
   iot: () => IotRegistrar;
   clock: Clock;
 }

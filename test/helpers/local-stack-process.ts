@@ -23,10 +23,13 @@ export interface RunningStack {
  * on free ports and the given state directory, and waits until it serves.
  */
 export async function startLocalStack(stateDir: string, env: Record<string, string> = {}): Promise<RunningStack> {
-  const [port, lambdaPort] = [await freePort(), await freePort()];
+  // Three distinct ports chosen here: a port 0 left to the stack could be handed the one just picked for another listener.
+  const ports = new Set<number>();
+  while (ports.size < 3) ports.add(await freePort());
+  const [port, lambdaPort, dynamoPort] = [...ports] as [number, number, number];
   let out = '';
   const child: ChildProcess = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start-local.ts'], {
-    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: '0', ...env },
+    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: String(dynamoPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

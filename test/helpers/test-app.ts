@@ -3,13 +3,23 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp, type App, type AppOverrides } from '../../src/app.js';
+import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { composeIssuing, type IssuingFunction, type IssuingOptions } from '../../src/compose/issuing.js';
+import { composeLifecycle, composeRevocation, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
+import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
+import { ledger } from '../../src/compose/shared.js';
+import { healthRoute } from '../../src/http/basic-routes.js';
+import { issueRoute } from '../../src/http/issuing-routes.js';
+import { revokeRoute, rotateRoute } from '../../src/http/operator-routes.js';
+import { getCaRoute, getCertificateRoute, listCertificatesRoute } from '../../src/http/read-routes.js';
+import { fieldsOf, LOGGER_OPTIONS } from '../../src/observability/logger.js';
+import { METRICS_NAMESPACE } from '../../src/observability/metrics.js';
+import type { DynamoStore } from '../../src/store/dynamo-store.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { bootstrapLocalCa, ensureTable, localDynamoClient, startDynalite } from '../../src/local/local-stack.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { lambdaContext } from './api.js';
-import type { Logger } from '../../src/observability/logger.js';
-import type { Metrics } from '../../src/observability/metrics.js';
 
 export interface LogEntry {
   level: string;
@@ -17,12 +27,17 @@ export interface LogEntry {
   fields: Record<string, unknown>;
 }
 
-/** A logger that keeps what it is told, so tests can read the log lines. */
-export function memoryLogger(): Logger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: string) => (message: string, fields: Record<string, unknown> = {}) => entries.push({ level, message, fields });
-  return { entries, info: at('INFO'), warn: at('WARN'), error: at('ERROR') };
+/** A Powertools Logger that keeps its lines in memory, so tests can read them (nothing is printed). */
+export class MemoryLogger extends Logger {
+  readonly entries: LogEntry[] = [];
+  protected override printLog(_level: number, log: LogItem): void {
+    const attributes = log.getAttributes() as Record<string, unknown>;
+    this.entries.push({ level: String(attributes.level), message: String(attributes.message), fields: { ...fieldsOf(attributes), ...pick(attributes, 'correlation_id') } });
+  }
 }
+const pick = (o: Record<string, unknown>, key: string) => (o[key] === undefined ? {} : { [key]: o[key] });
+
+export const memoryLogger = () => new MemoryLogger(LOGGER_OPTIONS);
 
 export interface MetricEntry {
   name: string;
@@ -30,21 +45,36 @@ export interface MetricEntry {
   dimensions?: Record<string, string>;
 }
 
-/** Metrics kept in memory: `entries` are what was flushed, in order. */
-export function memoryMetrics(): Metrics & { entries: MetricEntry[]; pending: MetricEntry[]; counts(name: string, dimensions?: Record<string, string>): number } {
-  const pending: MetricEntry[] = [];
-  const entries: MetricEntry[] = [];
-  return {
-    entries,
-    pending,
-    count: (name, dimensions) => void (dimensions ? entries.push({ name, value: 1, dimensions }) : pending.push({ name, value: 1 })),
-    milliseconds: (name, value) => void pending.push({ name, value }),
-    gauge: (name, value) => void pending.push({ name, value }),
-    flush: () => void entries.push(...pending.splice(0)),
-    counts: (name, dimensions) =>
-      entries.filter((e) => e.name === name && JSON.stringify(e.dimensions) === JSON.stringify(dimensions)).reduce((n, e) => n + e.value, 0),
-  };
+/** Powertools Metrics that keep what they publish in memory: `entries`, in order (one per value). */
+export class MemoryMetrics extends Metrics {
+  entries: MetricEntry[] = [];
+  override publishStoredMetrics(): this {
+    if (this.hasStoredMetrics()) {
+      const emf = this.serializeMetrics() as unknown as Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } };
+      const [directive] = emf._aws.CloudWatchMetrics;
+      const names = (directive?.Dimensions[0] ?? []).filter((d) => d !== 'service');
+      const dimensions = names.length ? Object.fromEntries(names.map((d) => [d, String(emf[d])])) : undefined;
+      for (const { Name } of directive?.Metrics ?? []) {
+        for (const value of ([] as number[]).concat(emf[Name] as number | number[])) this.entries.push({ name: Name, value, ...(dimensions ? { dimensions } : {}) });
+      }
+    }
+    this.clearMetrics();
+    this.clearDimensions();
+    this.clearMetadata();
+    return this;
+  }
+  override singleMetric(): Metrics {
+    const single = new MemoryMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'factory-ca', singleMetric: true });
+    single.entries = this.entries;
+    return single;
+  }
+  /** The sum of a metric's published values, with exactly these dimensions (none: undefined). */
+  counts(name: string, dimensions?: Record<string, string>): number {
+    return this.entries.filter((e) => e.name === name && JSON.stringify(e.dimensions) === JSON.stringify(dimensions)).reduce((n, e) => n + e.value, 0);
+  }
 }
+
+export const memoryMetrics = () => new MemoryMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'factory-ca' });
 
 export interface TestLedger {
   endpoint: string;
@@ -68,26 +98,31 @@ export async function startTestLedger(): Promise<TestLedger> {
 
 let tableCounter = 0;
 
+/** Every function of the service, composed on one ledger, one logger and one metrics sink. */
 export interface TestApp {
-  app: App;
   config: Config;
-  logger: ReturnType<typeof memoryLogger>;
-  metrics: ReturnType<typeof memoryMetrics>;
+  logger: MemoryLogger;
+  metrics: MemoryMetrics;
   stateDir: string;
   /** The ledger's DynamoDB client (for scans in tests). */
   client: DynamoDBClient;
+  /** The one store every function below uses (spy on it to inject faults). */
+  store: DynamoStore;
+  issuing: IssuingFunction;
+  reading: ReadingFunction;
+  revocation: RevocationFunction;
+  lifecycle: LifecycleFunction;
   cleanup(): void;
 }
 
+/** What a test may replace in every composition. */
+export type TestOverrides = IssuingOptions & OperationsOptions;
+
 /**
- * The real app (real config loader, DynamoDB store, software CA made by the same
- * builder as local mode) on a fresh table of the given ledger.
+ * The real functions (real config loader, DynamoDB store, software CA made by
+ * the same bootstrap as local mode) on a fresh table of the given ledger.
  */
-export async function createTestApp(
-  ledger: TestLedger,
-  env: Record<string, string> = {},
-  overrides: AppOverrides = {},
-): Promise<TestApp> {
+export async function createTestApp(ledgerDb: TestLedger, env: Record<string, string> = {}, overrides: TestOverrides = {}): Promise<TestApp> {
   const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-test-'));
   const tableName = `ledger-${process.pid}-${++tableCounter}`;
   const config = loadConfig({
@@ -98,28 +133,41 @@ export async function createTestApp(
     IOT_MODE: 'dry-run',
     ...env,
   });
-  await ensureTable(ledger.client, tableName);
-  const logger = memoryLogger();
-  const metrics = memoryMetrics();
-  await bootstrapLocalCa(ledger.client, config, logger);
-  const app = createApp(config, { dynamo: ledger.client, logger, metrics, ...overrides });
-  return { app, config, logger, metrics, stateDir, client: ledger.client, cleanup: () => rmSync(stateDir, { recursive: true, force: true }) };
+  await ensureTable(ledgerDb.client, tableName);
+  const logger = (overrides.logger as MemoryLogger | undefined) ?? memoryLogger();
+  const metrics = (overrides.metrics as MemoryMetrics | undefined) ?? memoryMetrics();
+  await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());
+  const store = ledger(config, ledgerDb.client);
+  const o = { store, logger, metrics, ...overrides };
+  return {
+    config,
+    logger,
+    metrics,
+    stateDir,
+    client: ledgerDb.client,
+    store,
+    issuing: composeIssuing(config, o),
+    reading: composeReading(config, o),
+    revocation: composeRevocation(config, o),
+    lifecycle: composeLifecycle(config, o),
+    cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
+  };
 }
 
 /**
  * One ledger and one test app for a test file: registers the beforeAll/afterAll
  * that start and stop them, and returns an accessor (valid inside tests).
  */
-export function useTestApp(env: Record<string, string> = {}, overrides: AppOverrides = {}): () => TestApp {
-  let ledger: TestLedger | undefined;
+export function useTestApp(env: Record<string, string> = {}, overrides: TestOverrides = {}): () => TestApp {
+  let ledgerDb: TestLedger | undefined;
   let t: TestApp | undefined;
   beforeAll(async () => {
-    ledger = await startTestLedger();
-    t = await createTestApp(ledger, env, overrides);
+    ledgerDb = await startTestLedger();
+    t = await createTestApp(ledgerDb, env, overrides);
   });
   afterAll(async () => {
     t?.cleanup();
-    await ledger?.close();
+    await ledgerDb?.close();
   });
   return () => {
     if (!t) throw new Error('useTestApp: the app exists only inside tests');
@@ -130,8 +178,27 @@ export function useTestApp(env: Record<string, string> = {}, overrides: AppOverr
 /** A Lambda handler for API Gateway events, as the routes are. */
 export type RouteHandler = (e: APIGatewayProxyEvent, c: Context) => Promise<APIGatewayProxyResult>;
 
+/** A handler built on its first call (the functions exist only once the test app is up). */
+export function lazyHandler(make: () => RouteHandler): RouteHandler {
+  let handler: RouteHandler | undefined;
+  return (e, c) => (handler ??= make())(e, c);
+}
+
 /** Calls a route handler and parses its JSON body. */
 export async function callRoute(handler: RouteHandler, event: APIGatewayProxyEvent) {
   const res = await handler(event, lambdaContext());
   return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+}
+
+/** Every route of the service, each built on its first call from the test app's functions. */
+export function routesOf(t: () => TestApp) {
+  return {
+    issue: lazyHandler(() => issueRoute(t().issuing)),
+    getCertificate: lazyHandler(() => getCertificateRoute(t().reading)),
+    listCertificates: lazyHandler(() => listCertificatesRoute(t().reading)),
+    getCa: lazyHandler(() => getCaRoute(t().reading)),
+    revoke: lazyHandler(() => revokeRoute(t().revocation)),
+    rotate: lazyHandler(() => rotateRoute(t().lifecycle)),
+    health: lazyHandler(() => healthRoute(t().issuing.obs)),
+  };
 }

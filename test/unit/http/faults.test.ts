@@ -9,10 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { createApp, type App } from '../../../src/app.js';
-import { lifecycleOf } from '../../../src/app-lifecycle.js';
+import { composeIssuing } from '../../../src/compose/issuing.js';
+import { composeLifecycle } from '../../../src/compose/operations.js';
+import type { IssueDeps } from '../../../src/service/issue-certificate.js';
+import type { LifecycleDeps } from '../../../src/service/ca-lifecycle.js';
 import { loadConfig } from '../../../src/config/config.js';
-import { issueRoute } from '../../../src/http/routes.js';
+import { issueRoute } from '../../../src/http/issuing-routes.js';
 import { ensureTable, LOCAL_AWS_ENV } from '../../../src/local/local-stack.js';
 import { bootstrap, rotate } from '../../../src/service/ca-lifecycle.js';
 import { jsonPost, lambdaContext } from '../../helpers/api.js';
@@ -60,8 +62,8 @@ const dynamoError = (name: string) =>
   new DynamoDBServiceException({ name, message: `${name} (injected)`, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 
 interface Stack {
-  app: App;
-  lifecycleApp: App;
+  app: IssueDeps;
+  lifecycleApp: LifecycleDeps;
   kms: FakeKms;
   http: ReturnType<FakeKms['httpHandler']>;
   dynamo: ReturnType<typeof faultyDynamo>;
@@ -89,15 +91,16 @@ async function stack(): Promise<Stack> {
   // Setting up (CreateKey, aliases) goes through the mock-level fake; issuing through the wire-level one.
   const setupKms = kms.install().client;
   // The lifecycle functions' own app (another Lambda in AWS).
-  const lifecycleApp = createApp(config, { dynamo: ledger.client, kms: setupKms, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() });
-  await bootstrap(lifecycleOf(lifecycleApp));
+  const lifecycleApp = composeLifecycle(config, { dynamo: ledger.client, kms: setupKms, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() }).lifecycle;
+  await bootstrap(lifecycleApp);
 
   const http = kms.httpHandler();
   const kmsClient = new KMSClient({ region: 'us-east-1', maxAttempts: 3, requestHandler: http, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
   const dynamo = faultyDynamo(ledger.endpoint);
   const logger = memoryLogger();
-  const app = createApp(config, { dynamo: dynamo.client, kms: kmsClient, clock, logger, metrics: memoryMetrics() });
-  const route = issueRoute(() => app);
+  const issuing = composeIssuing(config, { dynamo: dynamo.client, kms: kmsClient, clock, logger, metrics: memoryMetrics() });
+  const app = issuing.issue;
+  const route = issueRoute(issuing);
   return {
     app,
     lifecycleApp,
@@ -228,7 +231,7 @@ describe('Faults: the CA pointer changing mid-request (rotation)', () => {
     // Rotate right after the request has taken its claim (after it resolved the active CA).
     const claim = s.app.store.claim.bind(s.app.store);
     jest.spyOn(s.app.store, 'claim').mockImplementationOnce(async (c) => {
-      await rotate(lifecycleOf(s.lifecycleApp), { force: true });
+      await rotate(s.lifecycleApp, { force: true });
       return claim(c);
     });
 
@@ -236,7 +239,7 @@ describe('Faults: the CA pointer changing mid-request (rotation)', () => {
 
     expect(res.statusCode).toBe(201);
     expect(res.json.issuingCaId).toBe(before);
-    expect(await s.app.store.getActiveIssuingCaId()).not.toBe(before);
+    expect(await s.lifecycleApp.store.getActiveIssuingCaId()).not.toBe(before);
     expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
   });
 });

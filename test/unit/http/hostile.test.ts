@@ -16,14 +16,13 @@ import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { issueRoute } from '../../../src/http/routes.js';
 import { parseCsr } from '../../../src/pki/csr.js';
 import { x509 } from '../../../src/pki/x509.js';
 import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { expectConforms } from '../../helpers/openapi.js';
 import { opensslText } from '../../helpers/openssl.js';
-import { useTestApp } from '../../helpers/test-app.js';
+import { routesOf, useTestApp } from '../../helpers/test-app.js';
 
 interface HostileCase {
   name: string;
@@ -95,7 +94,7 @@ function eventOf(c: HostileCase): APIGatewayProxyEvent {
 }
 
 const testApp = useTestApp();
-const issue = issueRoute(() => testApp().app);
+const issue = routesOf(testApp).issue;
 
 async function post(event: APIGatewayProxyEvent) {
   const res = await issue(event, lambdaContext());

@@ -1,20 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getCaRoute, getCertificateRoute, issueRoute } from '../../../src/http/routes.js';
-import { revokeRoute, rotateRoute } from '../../../src/http/lifecycle-routes.js';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { callRoute, useTestApp } from '../../helpers/test-app.js';
+import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 
 // No CA cache: a rotation is seen by the next request.
 const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
-const app = () => testApp().app;
+const routes = routesOf(testApp);
 const call = callRoute;
-const issue = issueRoute(app);
-const revoke = revokeRoute(app);
-const rotateCa = rotateRoute(app);
+const { issue, revoke, rotate: rotateCa } = routes;
 const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
 const revokeEvent = (serialNumber: string, body?: unknown, contentType = 'application/json') =>
   apiEvent({
@@ -42,7 +38,7 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
       alreadyRevoked: false,
       iot: { certificateId: issued.json.certificateId, outcome: 'DRY_RUN', wasRegistered: false },
     });
-    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    const stored = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
     expect(stored.json).toMatchObject({ status: 'REVOKED', revocationReason: 'keyCompromise', revokedAt: res.json.revokedAt });
     // The dry run wrote down the AWS CLI command an operator would run.
     const line = JSON.parse(readFileSync(join(testApp().stateDir, 'iot', 'revocations.jsonl'), 'utf8').trim().split('\n').pop()!);
@@ -62,7 +58,7 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
 
     expect([again.statusCode, again.json.error.code]).toEqual([409, 'CERTIFICATE_REVOKED']);
     expect(again.json.error.details[0]).toMatchObject({ serialNumber: issued.json.serialNumber, revocationReason: 'keyCompromise' });
-    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    const stored = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
     expect(stored.json.provisioning).toMatchObject({ certificateStatus: 'REVOKED', problems: [expect.stringContaining('revoked')] });
   });
 
@@ -91,7 +87,7 @@ describe('Route: POST /certificates/{serialNumber}/revoke (AWS IoT in dry run)',
     const issued = await call(issue, jsonPost({ csr: csrFor(`revoke-bad-${status}-${code}-${Math.random()}`.replace(/[^A-Za-z0-9-]/g, '')) }));
     const res = await call(revoke, revokeEvent(issued.json.serialNumber, body, contentType));
     expect([res.statusCode, res.json.error.code]).toEqual([status, code]);
-    const stored = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
+    const stored = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber } }));
     expect(stored.json.status).toBe('ISSUED');
   });
 
@@ -114,7 +110,7 @@ describe('Route: POST /certificates Location', () => {
 
 describe('Route: POST /ca/rotate', () => {
   it('does nothing when the issuing CA is not due', async () => {
-    const before = await call(getCaRoute(app), apiEvent());
+    const before = await call(routes.getCa, apiEvent());
     const res = await call(rotateCa, rotateEvent());
     expect(res.statusCode).toBe(200);
     expect(res.json).toMatchObject({ rotated: false, reason: 'not due', activeIssuingCaId: before.json.id, actions: [] });
@@ -138,7 +134,7 @@ describe('Route: POST /ca/rotate', () => {
     expect(fresh.json.rootCertificatePem).toBe(old.json.rootCertificatePem);
     expect(opensslVerify(fresh.json.rootCertificatePem, fresh.json.caCertificatePem, fresh.json.certificatePem)).toMatch(/OK/);
     // The old certificate is still served with its own chain, and still verifies.
-    const again = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: old.json.serialNumber } }));
+    const again = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: old.json.serialNumber } }));
     expect(again.json.caCertificatePem).toBe(old.json.caCertificatePem);
     expect(opensslVerify(again.json.rootCertificatePem, again.json.caCertificatePem, again.json.certificatePem)).toMatch(/OK/);
   });

@@ -1,37 +1,29 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import {
-  getCaRoute,
-  getCertificateRoute,
-  healthRoute,
-  issueRoute,
-  listCertificatesRoute,
-} from '../../../src/http/routes.js';
-import { revokeRoute, rotateRoute } from '../../../src/http/lifecycle-routes.js';
-import { openapiRoute } from '../../../src/http/openapi.js';
+import { openapiRoute } from '../../../src/http/basic-routes.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { apiEvent, lambdaContext, type EventInit } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { documentedResponses, expectConforms, OPENAPI_FILE, seen } from '../../helpers/openapi.js';
-import { useTestApp, type RouteHandler } from '../../helpers/test-app.js';
+import { lazyHandler, routesOf, useTestApp, type RouteHandler } from '../../helpers/test-app.js';
 
 const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
 afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const app = () => testApp().app;
+const routes = routesOf(testApp);
 type Handler = RouteHandler;
 const ROUTES: Record<string, [string, string, Handler]> = {
-  issue: ['POST', '/certificates', issueRoute(app)],
-  list: ['GET', '/certificates', listCertificatesRoute(app)],
-  get: ['GET', '/certificates/{serialNumber}', getCertificateRoute(app)],
-  revoke: ['POST', '/certificates/{serialNumber}/revoke', revokeRoute(app)],
-  ca: ['GET', '/ca', getCaRoute(app)],
-  rotate: ['POST', '/ca/rotate', rotateRoute(app)],
-  health: ['GET', '/health', healthRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics }))],
-  openapi: ['GET', '/openapi.json', openapiRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics }), () => OPENAPI_FILE)],
+  issue: ['POST', '/certificates', routes.issue],
+  list: ['GET', '/certificates', routes.listCertificates],
+  get: ['GET', '/certificates/{serialNumber}', routes.getCertificate],
+  revoke: ['POST', '/certificates/{serialNumber}/revoke', routes.revoke],
+  ca: ['GET', '/ca', routes.getCa],
+  rotate: ['POST', '/ca/rotate', routes.rotate],
+  health: ['GET', '/health', routes.health],
+  openapi: ['GET', '/openapi.json', lazyHandler(() => openapiRoute(testApp().issuing.obs, OPENAPI_FILE))],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
@@ -64,9 +56,9 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('issue', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
     const violation = await check('issue', json({ csr: csrFor('contract-2', { emailAddress: STRING.ia5('a@b.c') }) }), 422);
     expect(violation.error.details.length).toBeGreaterThan(0);
-    jest.spyOn(testApp().app.store, 'putCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'putCertificate').mockRejectedValueOnce(bug());
     await check('issue', json({ csr: csrFor('contract-3') }), 500);
-    jest.spyOn(testApp().app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
+    jest.spyOn(testApp().issuing.issue.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
     await check('issue', json({ csr: csrFor('contract-4') }), 503);
   });
 
@@ -74,16 +66,16 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('get', { pathParameters: { serialNumber: serial } }, 200);
     await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
     await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
-    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('get', { pathParameters: { serialNumber: serial } }, 500);
-    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(unavailable());
     await check('get', { pathParameters: { serialNumber: serial } }, 503);
 
     expect((await check('list', { query: { commonName: 'contract-1' } }, 200)).items).toHaveLength(1);
     await check('list', {}, 400);
-    jest.spyOn(testApp().app.store, 'listByCommonName').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(bug());
     await check('list', { query: { commonName: 'contract-1' } }, 500);
-    jest.spyOn(testApp().app.store, 'listByCommonName').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(unavailable());
     await check('list', { query: { commonName: 'contract-1' } }, 503);
   });
 
@@ -94,17 +86,17 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('revoke', { pathParameters: { serialNumber: '00ff' } }, 404);
     await check('revoke', { pathParameters: { serialNumber: other }, body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
     await check('revoke', { pathParameters: { serialNumber: other }, body: 'superseded', headers: { 'content-type': 'text/plain' } }, 415);
-    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('revoke', { pathParameters: { serialNumber: other } }, 500);
-    jest.spyOn(testApp().app.store, 'getCertificate').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(unavailable());
     await check('revoke', { pathParameters: { serialNumber: other } }, 503);
   });
 
   it('GET /ca and POST /ca/rotate', async () => {
     await check('ca', {}, 200);
-    jest.spyOn(testApp().app.cas, 'activeChain').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().reading.read.chains, 'activeChain').mockRejectedValueOnce(bug());
     await check('ca', {}, 500);
-    jest.spyOn(testApp().app.cas, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
+    jest.spyOn(testApp().reading.read.chains, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
     await check('ca', {}, 503);
 
     await check('rotate', {}, 200);
@@ -112,9 +104,9 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('rotate', json({ force: 1 }), 400);
     await check('rotate', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
     await check('rotate', { body: 'force', headers: { 'content-type': 'text/plain' } }, 415);
-    jest.spyOn(testApp().app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'getActiveIssuingCaId').mockRejectedValueOnce(bug());
     await check('rotate', {}, 500);
-    jest.spyOn(testApp().app.store, 'getActiveIssuingCaId').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'getActiveIssuingCaId').mockRejectedValueOnce(unavailable());
     await check('rotate', {}, 503);
   });
 

@@ -1,11 +1,10 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
-import { getCaRoute, getCertificateRoute, healthRoute, issueCertificateHandlerFor, listCertificatesRoute } from './route-helpers.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
-import { callRoute, useTestApp } from '../../helpers/test-app.js';
+import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 
 const testApp = useTestApp();
@@ -13,8 +12,8 @@ afterEach(() => {
   jest.restoreAllMocks();
 });
 
-const app = () => testApp().app;
-const issue = issueCertificateHandlerFor(app);
+const routes = routesOf(testApp);
+const issue = routes.issue;
 const call = callRoute;
 const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
 const pkcs10 = (body: string, isBase64Encoded = false) =>
@@ -111,7 +110,7 @@ describe('Route: POST /certificates', () => {
   });
 
   it('answers 503 SIGNER_UNAVAILABLE with Retry-After when KMS is throttled', async () => {
-    const ca = await testApp().app.cas.activeIssuer();
+    const ca = await testApp().issuing.issue.cas.activeIssuer();
     jest.spyOn(ca.issuer.signer, 'sign').mockRejectedValueOnce(signerError(Object.assign(new Error('Rate exceeded for key arn:aws:kms:secret'), { name: 'ThrottlingException' })));
     const res = await call(issue, jsonPost({ csr: csrFor('route-kms') }));
     expect(res.statusCode).toBe(503);
@@ -121,17 +120,17 @@ describe('Route: POST /certificates', () => {
   });
 
   it('answers 503 STORE_UNAVAILABLE when the ledger is throttled, and issues nothing', async () => {
-    jest.spyOn(testApp().app.store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    jest.spyOn(testApp().store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
     const res = await call(issue, jsonPost({ csr: csrFor('route-ddb') }));
     expect(res.statusCode).toBe(503);
     expect(res.json.error.code).toBe('STORE_UNAVAILABLE');
     expect(res.headers?.['Retry-After']).toBe('2');
     expect(res.json).not.toHaveProperty('certificatePem');
-    expect(await testApp().app.store.listByCommonName('route-ddb')).toEqual([]);
+    expect(await testApp().store.listByCommonName('route-ddb')).toEqual([]);
   });
 
   it('answers 500 INTERNAL without the cause, and logs the cause', async () => {
-    jest.spyOn(testApp().app.store, 'claim').mockRejectedValueOnce(new Error('secret table detail xyz'));
+    jest.spyOn(testApp().store, 'claim').mockRejectedValueOnce(new Error('secret table detail xyz'));
     const res = await call(issue, jsonPost({ csr: csrFor('route-500') }));
     expect(res.statusCode).toBe(500);
     expect(res.json).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
@@ -161,15 +160,15 @@ describe('Route: POST /certificates', () => {
 describe('Route: GET /certificates/{serialNumber}', () => {
   it('returns the record with issuedAt and stationId (the IAM caller)', async () => {
     const issued = await call(issue, { ...jsonPost({ csr: csrFor('route-get') }), requestContext: apiEvent({ userArn: 'arn:aws:iam::123456789012:user/station-9' }).requestContext });
-    const res = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber.toUpperCase() } }));
+    const res = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber.toUpperCase() } }));
     expect(res.statusCode).toBe(200);
     expect(res.json).toEqual({ ...issued.json, issuedAt: expect.any(String), stationId: 'arn:aws:iam::123456789012:user/station-9' });
   });
 
   it('answers 404 NOT_FOUND and 400 for a serial that is not hex', async () => {
-    const missing = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: '0123abcd' } }));
+    const missing = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: '0123abcd' } }));
     expect([missing.statusCode, missing.json.error.code]).toEqual([404, 'NOT_FOUND']);
-    const bad = await call(getCertificateRoute(app), apiEvent({ pathParameters: { serialNumber: 'xyz' } }));
+    const bad = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: 'xyz' } }));
     expect([bad.statusCode, bad.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
   });
 });
@@ -177,23 +176,23 @@ describe('Route: GET /certificates/{serialNumber}', () => {
 describe('Route: GET /certificates?commonName=', () => {
   it('lists the certificates of a common name', async () => {
     const issued = await call(issue, jsonPost({ csr: csrFor('route-list') }));
-    const res = await call(listCertificatesRoute(app), apiEvent({ query: { commonName: 'route-list' } }));
+    const res = await call(routes.listCertificates, apiEvent({ query: { commonName: 'route-list' } }));
     expect(res.statusCode).toBe(200);
     expect(res.json.items).toHaveLength(1);
     expect(res.json.items[0]).toMatchObject({ serialNumber: issued.json.serialNumber, stationId: 'unknown' });
-    const none = await call(listCertificatesRoute(app), apiEvent({ query: { commonName: 'nobody' } }));
+    const none = await call(routes.listCertificates, apiEvent({ query: { commonName: 'nobody' } }));
     expect(none.json).toEqual({ items: [] });
   });
 
   it('requires commonName', async () => {
-    const res = await call(listCertificatesRoute(app), apiEvent({}));
+    const res = await call(routes.listCertificates, apiEvent({}));
     expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
   });
 });
 
 describe('Route: GET /ca and GET /health', () => {
   it('returns the active issuing CA, the root and the chain', async () => {
-    const res = await call(getCaRoute(app), apiEvent({}));
+    const res = await call(routes.getCa, apiEvent({}));
     expect(res.statusCode).toBe(200);
     expect(res.json.chainPem).toBe(res.json.certificatePem + res.json.rootCertificatePem);
     expect(res.json.id).toMatch(/^issuing-/);
@@ -201,7 +200,7 @@ describe('Route: GET /ca and GET /health', () => {
   });
 
   it('answers health with {"status":"ok"}', async () => {
-    const res = await call(healthRoute(() => ({ logger: testApp().logger, metrics: testApp().metrics })), apiEvent({}));
+    const res = await call(routes.health, apiEvent({}));
     expect([res.statusCode, res.json]).toEqual([200, { status: 'ok' }]);
   });
 });

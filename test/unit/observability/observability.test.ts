@@ -1,12 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { issueRoute, getCertificateRoute } from '../../../src/http/routes.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { createMetrics, METRIC } from '../../../src/observability/metrics.js';
+import { count, createMetrics, METRIC, MetricUnit } from '../../../src/observability/metrics.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { createTestApp, memoryMetrics, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
+import { composeLifecycle } from '../../../src/compose/operations.js';
+import { bootstrapJob } from '../../../src/jobs/lifecycle-jobs.js';
+import { createTestApp, memoryLogger, memoryMetrics, routesOf, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
 
 /** Everything written to stdout and stderr while `run` runs (Powertools writes there). */
 async function stdoutOf(run: () => Promise<void>): Promise<string[]> {
@@ -44,7 +45,8 @@ const call = async (h: (e: ReturnType<typeof apiEvent>, c: ReturnType<typeof lam
   const res = await h(e, lambdaContext());
   return { ...res, json: JSON.parse(res.body) as Record<string, any> };
 };
-const issue = issueRoute(() => t.app);
+const routes = routesOf(() => t);
+const issue = routes.issue;
 const csrFor = (cn: string, extra: Parameters<typeof subject>[0] = {}) =>
   buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn), ...extra }) });
 /** A 48-character run from the middle of a PEM's base64: it must never appear in a log. */
@@ -88,7 +90,7 @@ describe('Structured logs (Powertools Logger)', () => {
     const rejected = await stdoutOf(async () => void (await call(issue, jsonPost({ csr: csrFor('log-device-2', { emailAddress: STRING.ia5('a@b.c') }) }))));
     expect(JSON.parse(rejected.find((l) => l.includes('"request"'))!)).toMatchObject({ level: 'INFO', outcome: 'rejected', errorCode: 'POLICY_VIOLATION', status: 422 });
 
-    jest.spyOn(t.app.store, 'putCertificate').mockRejectedValueOnce(new Error('disk on fire at /var/lib/secret-path'));
+    jest.spyOn(t.store, 'putCertificate').mockRejectedValueOnce(new Error('disk on fire at /var/lib/secret-path'));
     let body = '';
     const failed = await stdoutOf(async () => {
       body = (await call(issue, jsonPost({ csr: csrFor('log-device-3') }))).body;
@@ -117,9 +119,9 @@ describe('Metrics', () => {
       await call(issue, jsonPost({ csr: csrFor('metric-device-1') }));
       await call(issue, jsonPost({ csr: csrFor('metric-device-2', { emailAddress: STRING.ia5('a@b.c') }) }));
       await call(issue, jsonPost({ csr: 'not a csr' }));
-      jest.spyOn(t.app.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'x', { retryAfterSeconds: 2 }));
+      jest.spyOn(t.issuing.issue.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'x', { retryAfterSeconds: 2 }));
       await call(issue, jsonPost({ csr: csrFor('metric-device-3') }));
-      await call(getCertificateRoute(() => t.app), apiEvent({ pathParameters: { serialNumber: '00ff' } }));
+      await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: '00ff' } }));
     });
     expect(metrics.counts(METRIC.issued)).toBe(before.issued + 1);
     expect(metrics.counts(METRIC.rejected, { Reason: 'POLICY_VIOLATION' })).toBe(before.policy + 1);
@@ -128,14 +130,31 @@ describe('Metrics', () => {
     expect(metrics.counts(METRIC.serverErrors)).toBe(before.server + 1);
   });
 
+  it('counts a replay of an identical CSR (200, the same certificate) as no issuance', async () => {
+    const csr = csrFor('metric-replay');
+    const first = await call(issue, jsonPost({ csr }));
+    expect(first.statusCode).toBe(201);
+    const issued = metrics.counts(METRIC.issued);
+    const replay = await call(issue, jsonPost({ csr }));
+    expect([replay.statusCode, replay.json.serialNumber]).toEqual([200, first.json.serialNumber]);
+    expect(metrics.counts(METRIC.issued)).toBe(issued);
+    expect(metrics.counts(METRIC.rejected, { Reason: 'DUPLICATE_COMMON_NAME' })).toBe(0);
+  });
+
+  it('counts rejections by reason on the issuing route only, not on reads', async () => {
+    const before = metrics.counts(METRIC.rejected, { Reason: 'NOT_FOUND' });
+    await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: '00ee' } }));
+    expect(metrics.counts(METRIC.rejected, { Reason: 'NOT_FOUND' })).toBe(before);
+  });
+
   it('writes CloudWatch embedded metric format in the factory-ca namespace', async () => {
     const m = createMetrics();
     const lines = await stdoutOf(async () => {
-      m.count(METRIC.issued);
-      m.milliseconds(METRIC.kmsSignLatency, 12.5);
-      m.flush();
-      m.count(METRIC.rejected, { Reason: 'KEY_NOT_ALLOWED' });
-      m.flush(); // nothing buffered: no empty-metrics line
+      count(m, METRIC.issued);
+      m.addMetric(METRIC.kmsSignLatency, MetricUnit.Milliseconds, 12.5);
+      m.publishStoredMetrics();
+      count(m, METRIC.rejected, { Reason: 'KEY_NOT_ALLOWED' });
+      m.publishStoredMetrics(); // nothing buffered: no empty-metrics line, and no warning about it
     });
     const blobs = lines.map((l) => JSON.parse(l) as Record<string, any>);
     expect(blobs).toHaveLength(2);
@@ -145,5 +164,34 @@ describe('Metrics', () => {
     const dimensioned = blobs.find((b) => METRIC.rejected in b)!;
     expect(dimensioned).toMatchObject({ Reason: 'KEY_NOT_ALLOWED', [METRIC.rejected]: 1 });
     expect(dimensioned._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(expect.arrayContaining(['service', 'Reason']));
+  });
+});
+
+describe('The jobs and the cold start', () => {
+  it('runs the bootstrap job through the same Powertools stack: a job line, the CA validity gauges, the cold-start metric', async () => {
+    // Powertools counts a cold start only in an on-demand Lambda environment.
+    process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
+    const jobMetrics = memoryMetrics();
+    delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
+    const logger = memoryLogger();
+    const job = bootstrapJob(composeLifecycle(t.config, { store: t.store, logger, metrics: jobMetrics }));
+    const report = await job(undefined, { ...lambdaContext(), functionName: 'factory-ca-test-bootstrap' });
+    expect(report.activeIssuingCaId).toBe('issuing-1');
+    expect(logger.entries.find((e) => e.message === 'bootstrap')?.fields).toMatchObject({ job: 'bootstrap', outcome: 'success' });
+    expect(jobMetrics.counts(METRIC.issuingCaDaysRemaining)).toBeGreaterThan(3000);
+    expect(jobMetrics.counts('ColdStart', { function_name: 'factory-ca-test-bootstrap' })).toBe(1);
+    await job(undefined, { ...lambdaContext(), functionName: 'factory-ca-test-bootstrap' });
+    expect(jobMetrics.counts('ColdStart', { function_name: 'factory-ca-test-bootstrap' })).toBe(1);
+  });
+
+  it('logs a failed job with its cause and rethrows', async () => {
+    const logger = memoryLogger();
+    const store = Object.create(t.store) as typeof t.store;
+    store.getActiveIssuingCaId = () => Promise.reject(new Error('table gone'));
+    const job = bootstrapJob(composeLifecycle(t.config, { store, logger, metrics: memoryMetrics() }));
+    await expect(job(undefined, lambdaContext())).rejects.toThrow('table gone');
+    const line = logger.entries.find((e) => e.message === 'bootstrap failed')!;
+    expect(line.level).toBe('ERROR');
+    expect(JSON.stringify(line.fields.error)).toContain('table gone');
   });
 });

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createApp, type App } from '../../../src/app.js';
-import { lifecycleOf, revokeDepsOf } from '../../../src/app-lifecycle.js';
+import { composeIssuing } from '../../../src/compose/issuing.js';
+import { composeLifecycle, composeRevocation, type RevocationFunction } from '../../../src/compose/operations.js';
+import type { Config } from '../../../src/config/config.js';
+import { ledger as ledgerStore } from '../../../src/compose/shared.js';
+import type { DynamoStore } from '../../../src/store/dynamo-store.js';
+import type { IssueDeps } from '../../../src/service/issue-certificate.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
 import { CaError } from '../../../src/pki/errors.js';
@@ -9,7 +13,7 @@ import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-l
 import { issueCertificate } from '../../../src/service/issue-certificate.js';
 import { revokeCertificate } from '../../../src/service/revoke-certificate.js';
 import type { CaRecord, CaStore } from '../../../src/service/ports.js';
-import { revokeRoute } from '../../../src/http/lifecycle-routes.js';
+import { revokeRoute } from '../../../src/http/operator-routes.js';
 import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
@@ -63,7 +67,7 @@ function faultyStore(store: CaStore) {
 let tables = 0;
 
 interface World {
-  app: App;
+  app: { config: Config; store: DynamoStore; issue: IssueDeps; revocation: RevocationFunction };
   kms: FakeKms;
   iot: FakeIot;
   store: ReturnType<typeof faultyStore>;
@@ -81,9 +85,12 @@ async function world(env: Record<string, string> = {}): Promise<World> {
   const kms = new FakeKms();
   const iot = new FakeIot({ clock });
   const config = loadConfig({ TABLE_NAME: tableName, KEY_ALIAS_PREFIX: 'alias/factory-ca-test', CA_CACHE_TTL_SECONDS: '0', ...ROLES, ...env });
-  const app = createApp(config, { dynamo: ledger.client, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() });
+  const base = ledgerStore(config, ledger.client);
+  const options = { store: base, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() };
+  const lifecycle = composeLifecycle(config, options).lifecycle;
+  const app = { config, store: base, issue: composeIssuing(config, options).issue, revocation: composeRevocation(config, options) };
   const store = faultyStore(app.store);
-  const deps = { ...lifecycleOf(app), store };
+  const deps = { ...lifecycle, store };
   let n = 0;
   const issue = async (cn: string) => {
     const csr = buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
@@ -383,8 +390,8 @@ describe('Use case: rotate', () => {
     const never = await w.issue('device-never');
     const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
 
-    const a = await revokeCertificate(revokeDepsOf(w.app), serialOf(connected.pem), 'keyCompromise');
-    const b = await revokeCertificate(revokeDepsOf(w.app), serialOf(never.pem), 'cessationOfOperation');
+    const a = await revokeCertificate(w.app.revocation.revoke, serialOf(connected.pem), 'keyCompromise');
+    const b = await revokeCertificate(w.app.revocation.revoke, serialOf(never.pem), 'cessationOfOperation');
 
     expect([a.iot.outcome, b.iot.outcome]).toEqual(['REVOKED', 'REGISTERED_AS_REVOKED']);
     for (const pem of [connected.pem, never.pem]) {
@@ -400,7 +407,7 @@ describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing',
     ...apiEvent({ method: 'POST', pathParameters: { serialNumber }, body: '{"reason":"keyCompromise"}', headers: { 'content-type': 'application/json' } }),
   });
   const call = async (w: World, serial: string) => {
-    const res = await revokeRoute(() => w.app)(revokeEvent(serial), lambdaContext());
+    const res = await revokeRoute(w.app.revocation)(revokeEvent(serial), lambdaContext());
     return { ...res, json: JSON.parse(res.body) as Record<string, any> };
   };
 

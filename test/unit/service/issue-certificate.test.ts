@@ -36,7 +36,7 @@ afterEach(() => {
 async function newApp(env: Record<string, string> = {}, overrides: Parameters<typeof createTestApp>[2] = {}) {
   const t = await createTestApp(ledger, env, overrides);
   apps.push(t);
-  return t;
+  return { ...t, app: { issue: t.issuing.issue, store: t.store, cas: t.issuing.issue.cas } };
 }
 
 /** A clock the test moves by hand. */
@@ -199,7 +199,7 @@ describe('Function: issueCertificate', () => {
   });
 
   /** Holds the next signature until released, to keep a request in flight. */
-  async function holdNextSignature(app: TestApp['app']) {
+  async function holdNextSignature(app: { cas: IssueDeps['cas'] }) {
     const ca = await app.cas.activeIssuer();
     const realSign = ca.issuer.signer.sign.bind(ca.issuer.signer);
     let release!: () => void;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createApp } from '../../../src/app.js';
-import { lifecycleOf } from '../../../src/app-lifecycle.js';
+import { composeIssuing } from '../../../src/compose/issuing.js';
+import { composeLifecycle } from '../../../src/compose/operations.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable, localDynamoClient } from '../../../src/local/local-stack.js';
 import { bootstrap } from '../../../src/service/ca-lifecycle.js';
@@ -48,12 +48,12 @@ describe('AWS round trips per certificate on a warm function', () => {
       LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
     });
     const kmsClient = kms.install().client;
-    await bootstrap(lifecycleOf(createApp(config, { dynamo: ledger.client, kms: kmsClient, iot: iot.install().client, logger: memoryLogger(), metrics: memoryMetrics() })));
+    await bootstrap(composeLifecycle(config, { dynamo: ledger.client, kms: kmsClient, iot: iot.install().client, logger: memoryLogger(), metrics: memoryMetrics() }).lifecycle);
 
     // The issuing function's own container: its own DynamoDB client, counted.
     const dynamo = localDynamoClient(ledger.endpoint);
     const counts = countRequests(dynamo);
-    const app = createApp(config, { dynamo, kms: kmsClient, logger: memoryLogger(), metrics: memoryMetrics() });
+    const app = composeIssuing(config, { dynamo, kms: kmsClient, logger: memoryLogger(), metrics: memoryMetrics() });
     const issue = (cn: string) =>
       issueCertificate(app.issue, { csr: buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) }), stationId: 's' });
 

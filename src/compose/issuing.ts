@@ -1,0 +1,55 @@
+/**
+ * The issuing function (POST /certificates): the policy, the ledger, the active
+ * issuing CA with its signer, clock, randomness. Nothing else: no AWS IoT, no
+ * key administration.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from '../config/config.js';
+import type { Observability } from '../http/edge.js';
+import { systemRandom, type RandomSource } from '../pki/serial.js';
+import type { ProvisioningTemplate } from '../provisioning/template.js';
+import { CaDirectory } from '../service/ca-directory.js';
+import type { IssueDeps } from '../service/issue-certificate.js';
+import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type SignerFactory, type Sleep } from '../service/ports.js';
+import { caSigners, httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+
+export interface IssuingOptions extends ObservabilityOptions {
+  dynamo?: DynamoDBClient;
+  kms?: KMSClient;
+  store?: CertificateStore & CaStore;
+  signers?: SignerFactory;
+  clock?: Clock;
+  random?: RandomSource;
+  sleep?: Sleep;
+}
+
+export interface IssuingFunction {
+  obs: Observability;
+  http: HttpSettings;
+  issue: IssueDeps;
+  /** The JITP template, for the provisioning preview of what is issued. */
+  template: ProvisioningTemplate;
+}
+
+export function composeIssuing(config: Config, o: IssuingOptions = {}): IssuingFunction {
+  const obs = observability(o);
+  const clock = o.clock ?? systemClock;
+  const store = o.store ?? ledger(config, o.dynamo);
+  const signers = o.signers ?? caSigners(config, { ...(o.kms ? { kms: o.kms } : {}), metrics: obs.metrics });
+  return {
+    obs,
+    http: httpSettings(config),
+    template: config.template,
+    issue: {
+      policy: config.policy,
+      store,
+      cas: new CaDirectory(store, signers, clock, config.caCacheTtlMs),
+      clock,
+      random: o.random ?? systemRandom,
+      sleep: o.sleep ?? realSleep,
+      claimLeaseMs: config.claimLeaseMs,
+      inFlightWaitMs: config.inFlightWaitMs,
+    },
+  };
+}

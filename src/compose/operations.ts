@@ -1,0 +1,120 @@
+/**
+ * The operator functions and jobs: revocation (the ledger, the CA chains, AWS
+ * IoT) and the CA lifecycle (bootstrap and rotation: the ledger, KMS key
+ * administration, CA signers, AWS IoT registration). Revocation never builds the
+ * key administration; nothing here builds the issuance pipeline.
+ */
+import { join } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTClient } from '@aws-sdk/client-iot';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from '../config/config.js';
+import type { Observability } from '../http/edge.js';
+import { awsIotRegistrar } from '../iot/iot-registrar.js';
+import { caKeyPolicy } from '../kms/key-policy.js';
+import { kmsKeyManager } from '../kms/kms-key-manager.js';
+import { dryRunRegistrar, PLACEHOLDER_JITP_ROLE_ARN } from '../local/dry-run-registrar.js';
+import { softwareKeyManager } from '../local/software-keys.js';
+import type { Logger } from '../observability/logger.js';
+import { traced } from '../observability/tracing.js';
+import { CaError } from '../pki/errors.js';
+import { systemRandom, type RandomSource } from '../pki/serial.js';
+import { CaChains } from '../service/ca-directory.js';
+import type { LifecycleDeps } from '../service/ca-lifecycle.js';
+import { systemClock, type CaStore, type CertificateStore, type Clock, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
+import type { RevokeDeps } from '../service/revoke-certificate.js';
+import { caSigners, httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+
+export interface OperationsOptions extends ObservabilityOptions {
+  dynamo?: DynamoDBClient;
+  kms?: KMSClient;
+  /** The AWS IoT client the registrar uses (IOT_MODE=aws). */
+  iot?: IoTClient;
+  /** A whole registrar in place of AWS IoT or its dry run. */
+  registrar?: IotRegistrar;
+  store?: CertificateStore & CaStore;
+  keys?: KeyManager;
+  signers?: SignerFactory;
+  clock?: Clock;
+  random?: RandomSource;
+}
+
+/** AWS IoT, or in local mode its dry run (the registration bundle is written under the state directory). */
+function iotRegistrar(config: Config, logger: Logger, o: OperationsOptions): IotRegistrar {
+  if (o.registrar) return o.registrar;
+  const lc = config.lifecycle;
+  if (lc.iotMode === 'dry-run') {
+    return dryRunRegistrar(join(config.localStateDir, 'iot'), {
+      ...(lc.registrationCode ? { registrationCode: lc.registrationCode } : {}),
+      print: (line) => logger.info(line),
+    });
+  }
+  return awsIotRegistrar(o.iot ?? traced(new IoTClient({ region: config.region, maxAttempts: 4 })));
+}
+
+const notConfigured = (detail: string) => new CaError('INTERNAL', 'The CA lifecycle is not configured', { cause: new Error(detail) });
+
+/** CA keys: in KMS with the project's key policy and tags, or software keys in local mode. */
+function keyManager(config: Config, kms: KMSClient, o: OperationsOptions): KeyManager {
+  if (o.keys) return o.keys;
+  const lc = config.lifecycle;
+  if (config.allowSoftwareSigner) return softwareKeyManager(config.localStateDir, lc.keySpec);
+  const { issueRoleArn, lifecycleRoleArn } = lc;
+  if (!issueRoleArn || !lifecycleRoleArn) throw notConfigured('ISSUE_ROLE_ARN and LIFECYCLE_ROLE_ARN are required to create KMS keys');
+  return kmsKeyManager(kms, {
+    keySpec: lc.keySpec,
+    keyPolicy: (purpose) => caKeyPolicy({ purpose, issueRoleArn, lifecycleRoleArn }),
+    tags: { 'factory-ca:table': config.tableName },
+  });
+}
+
+export interface RevocationFunction {
+  obs: Observability;
+  http: HttpSettings;
+  revoke: RevokeDeps;
+}
+
+/** POST /certificates/{serial}/revoke. */
+export function composeRevocation(config: Config, o: OperationsOptions = {}): RevocationFunction {
+  const obs = observability(o);
+  const store = o.store ?? ledger(config, o.dynamo);
+  const registrar = iotRegistrar(config, obs.logger, o);
+  return {
+    obs,
+    http: httpSettings(config),
+    revoke: { store, cas: new CaChains(store), iot: () => registrar, clock: o.clock ?? systemClock },
+  };
+}
+
+export interface LifecycleFunction {
+  obs: Observability;
+  http: HttpSettings;
+  lifecycle: LifecycleDeps;
+}
+
+/** POST /ca/rotate, and the bootstrap and scheduled rotation jobs. */
+export function composeLifecycle(config: Config, o: OperationsOptions = {}): LifecycleFunction {
+  const obs = observability(o);
+  const lc = config.lifecycle;
+  const jitpRoleArn = lc.jitpRoleArn ?? (lc.iotMode === 'dry-run' ? PLACEHOLDER_JITP_ROLE_ARN : undefined);
+  if (!jitpRoleArn) throw notConfigured('JITP_ROLE_ARN is required with IOT_MODE=aws');
+  const kms = o.kms ?? traced(new KMSClient({ region: config.region, maxAttempts: 4 }));
+  return {
+    obs,
+    http: httpSettings(config),
+    lifecycle: {
+      store: o.store ?? ledger(config, o.dynamo),
+      keys: keyManager(config, kms, o),
+      iot: iotRegistrar(config, obs.logger, o),
+      signerFactory: o.signers ?? caSigners(config, { kms, metrics: obs.metrics }),
+      clock: o.clock ?? systemClock,
+      random: o.random ?? systemRandom,
+      naming: { organization: config.organization, country: config.country },
+      keyAliasPrefix: lc.keyAliasPrefix,
+      template: config.template,
+      jitpRoleArn,
+      rotation: { periodDays: lc.rotationPeriodDays, minRemainingDays: lc.rotationMinRemainingDays },
+      tags: { 'factory-ca:table': config.tableName },
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The reading functions (GET /certificates, GET /certificates/{serial}, GET /ca):
+ * the ledger and the CA chains. No signer: they run with a role that has no key access.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Config } from '../config/config.js';
+import type { Observability } from '../http/edge.js';
+import { CaChains } from '../service/ca-directory.js';
+import type { ReadDeps } from '../service/certificates.js';
+import type { CaStore, CertificateStore } from '../service/ports.js';
+import { httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+
+export interface ReadingOptions extends ObservabilityOptions {
+  dynamo?: DynamoDBClient;
+  store?: CertificateStore & CaStore;
+}
+
+export interface ReadingFunction {
+  obs: Observability;
+  http: HttpSettings;
+  read: ReadDeps & { chains: CaChains };
+}
+
+export function composeReading(config: Config, o: ReadingOptions = {}): ReadingFunction {
+  const store = o.store ?? ledger(config, o.dynamo);
+  return { obs: observability(o), http: httpSettings(config), read: { store, chains: new CaChains(store), template: config.template } };
+}

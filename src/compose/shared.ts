@@ -1,0 +1,42 @@
+/**
+ * The pieces several functions are composed from. Each is built from the
+ * validated configuration; a test replaces any of them through the typed
+ * options of the composition that uses it.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from '../config/config.js';
+import { createKmsSigner } from '../kms/kms-signer.js';
+import { refuseSoftwareKeys, softwareSigners } from '../local/software-signer.js';
+import { METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
+import { traced } from '../observability/tracing.js';
+import type { SignerFactory } from '../service/ports.js';
+import { DynamoStore } from '../store/dynamo-store.js';
+
+export { observability, type ObservabilityOptions } from './observability.js';
+
+/** What the HTTP edge reads from the configuration. */
+export interface HttpSettings {
+  maxBodyBytes: number;
+  /** Local mode only: the station id comes from X-Station-Id (there is no IAM). */
+  trustStationHeader: boolean;
+}
+
+export const httpSettings = (config: Config): HttpSettings => ({ maxBodyBytes: config.maxBodyBytes, trustStationHeader: config.trustStationHeader });
+
+/** The ledger (certificates, claims, CA records) in the stage's table. */
+export const ledger = (config: Config, dynamo?: DynamoDBClient): DynamoStore =>
+  new DynamoStore(dynamo ?? traced(new DynamoDBClient({ region: config.region, maxAttempts: 4 })), config.tableName);
+
+/**
+ * CA signers: a KMS key through the KMS client (built on first use, each Sign's
+ * latency measured), a software key only in local mode.
+ */
+export function caSigners(config: Config, o: { kms?: KMSClient; metrics?: Metrics } = {}): SignerFactory {
+  let client = o.kms;
+  const kms = () => (client ??= traced(new KMSClient({ region: config.region, maxAttempts: 4 })));
+  const { metrics } = o;
+  const observe = metrics && ((ms: number, ok: boolean) => void (ok && metrics.addMetric(METRIC.kmsSignLatency, MetricUnit.Milliseconds, ms)));
+  const software = config.allowSoftwareSigner ? softwareSigners(config.localStateDir) : refuseSoftwareKeys;
+  return async (key) => (key.kind === 'kms' ? createKmsSigner(kms(), key.keyId, observe) : software(key));
+}

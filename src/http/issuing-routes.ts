@@ -1,0 +1,39 @@
+import type { IssuingFunction } from '../compose/issuing.js';
+import { count, METRIC } from '../observability/metrics.js';
+import { describeCertificate } from '../service/certificates.js';
+import { issueCertificate } from '../service/issue-certificate.js';
+import { countRejections, httpFunction, json, type HttpEvent } from './edge.js';
+import { readIssueRequest, stationIdOf } from './requests.js';
+import { certificateView } from './views.js';
+
+/** Where the new certificate is: API Gateway's requestContext.path carries the stage ("/prod/certificates"). */
+function locationOf(event: HttpEvent, serialNumber: string): string {
+  const base = (event.requestContext as { path?: string } | undefined)?.path || event.path || '/certificates';
+  return `${base.replace(/\/+$/, '')}/${serialNumber}`;
+}
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** POST /certificates: 201 for a new certificate, 200 for a replay of an identical CSR (not counted as issued). */
+export const issueRoute = (fn: IssuingFunction) =>
+  httpFunction(
+    'POST /certificates',
+    fn.obs,
+    async (event, { log }) => {
+      const request = readIssueRequest(event, fn.http.maxBodyBytes);
+      log.stationId = stationIdOf(event, fn.http.trustStationHeader);
+      const result = await issueCertificate(fn.issue, { ...request, stationId: log.stationId as string });
+      const { record } = result;
+      Object.assign(log, {
+        serialNumber: record.serialNumber,
+        commonName: record.commonName,
+        issuingCaId: record.issuingCaId,
+        created: result.created,
+        stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, round3(v)])),
+      });
+      if (result.created) count(fn.obs.metrics, METRIC.issued);
+      const details = describeCertificate(fn.template, record, result.ca);
+      return json(result.created ? 201 : 200, certificateView(details, false), { Location: locationOf(event, record.serialNumber) });
+    },
+    countRejections(fn.obs.metrics, METRIC.rejected),
+  );
