@@ -52,7 +52,7 @@ function iotRegistrar(config: Config, logger: Logger, o: OperationsOptions): Iot
   return awsIotRegistrar(o.iot ?? traced(new IoTClient({ region: config.region, maxAttempts: 4 })));
 }
 
-const notConfigured = (detail: string) => new CaError('INTERNAL', 'The CA lifecycle is not configured', { cause: new Error(detail) });
+const notConfigured = (detail: string) => new CaError('INTERNAL', 'The CA lifecycle is not configured', { logDetail: detail });
 
 /** CA keys: in KMS with the project's key policy and tags, or software keys in local mode. */
 function keyManager(config: Config, kms: KMSClient, o: OperationsOptions): KeyManager {

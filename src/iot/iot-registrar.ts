@@ -7,17 +7,16 @@ import {
   UpdateCertificateCommand,
   type IoTClient,
 } from '@aws-sdk/client-iot';
+import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../pki/errors.js';
 import type { IotCaRegistration, IotRegistrar } from '../service/ports.js';
 
 const nameOf = (e: unknown) => (e as { name?: string })?.name ?? '';
-const TRANSIENT = new Set(['ThrottlingException', 'ServiceUnavailableException', 'InternalFailureException', 'InternalException', 'TimeoutError']);
 
 /** AWS IoT errors become IOT_UNAVAILABLE (retry later) or INTERNAL (needs an operator); the cause is for the log. */
 export function iotError(what: string, e: unknown): CaError {
   if (e instanceof CaError) return e;
-  const transient = TRANSIENT.has(nameOf(e)) || (e as { $retryable?: unknown })?.$retryable !== undefined;
-  return transient
+  return isTransientAwsError(e)
     ? new CaError('IOT_UNAVAILABLE', 'AWS IoT is unavailable; retry later', { cause: e, retryAfterSeconds: 5 })
     : new CaError('INTERNAL', `AWS IoT refused to ${what}`, { cause: e });
 }

@@ -1,4 +1,5 @@
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, type KMSClient, type KeySpec } from '@aws-sdk/client-kms';
+import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../pki/errors.js';
 import type { KeyManager, KeyReference } from '../service/ports.js';
 
@@ -11,9 +12,9 @@ export interface KmsKeyManagerOptions {
 
 const nameOf = (e: unknown) => (e as { name?: string })?.name ?? '';
 
-function lifecycleError(what: string, e: unknown): CaError {
-  const transient = nameOf(e) === 'ThrottlingException' || nameOf(e) === 'KMSInternalException' || (e as { $retryable?: unknown })?.$retryable !== undefined;
-  return transient
+/** A KMS key-administration failure as a domain error: SIGNER_UNAVAILABLE (retry later) or INTERNAL. */
+export function keyAdminError(what: string, e: unknown): CaError {
+  return isTransientAwsError(e)
     ? new CaError('SIGNER_UNAVAILABLE', 'AWS KMS is unavailable; retry later', { cause: e, retryAfterSeconds: 5 })
     : new CaError('INTERNAL', `KMS refused to ${what}`, { cause: e });
 }
@@ -31,11 +32,11 @@ export function kmsKeyManager(client: KMSClient, options: KmsKeyManagerOptions):
       meta = (await client.send(new DescribeKeyCommand({ KeyId: alias }))).KeyMetadata;
     } catch (e) {
       if (nameOf(e) === 'NotFoundException') return undefined;
-      throw lifecycleError(`describe ${alias}`, e);
+      throw keyAdminError(`describe ${alias}`, e);
     }
     if (!meta?.Arn || meta.KeyUsage !== 'SIGN_VERIFY' || meta.KeyState !== 'Enabled') {
       throw new CaError('INTERNAL', 'A CA key in KMS is not usable', {
-        cause: new Error(`${alias}: usage ${meta?.KeyUsage}, state ${meta?.KeyState}`),
+        logDetail: `${alias}: usage ${meta?.KeyUsage}, state ${meta?.KeyState}`,
       });
     }
     return { kind: 'kms', keyId: meta.Arn };
@@ -56,16 +57,16 @@ export function kmsKeyManager(client: KMSClient, options: KmsKeyManagerOptions):
         );
         arn = out.KeyMetadata?.Arn;
       } catch (e) {
-        throw lifecycleError(`create a ${purpose} CA key`, e);
+        throw keyAdminError(`create a ${purpose} CA key`, e);
       }
-      if (!arn) throw new CaError('INTERNAL', 'KMS created no key', { cause: new Error('CreateKey returned no KeyMetadata.Arn') });
+      if (!arn) throw new CaError('INTERNAL', 'KMS created no key', { logDetail: 'CreateKey returned no KeyMetadata.Arn' });
       try {
         await client.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: arn }));
       } catch (e) {
-        if (nameOf(e) !== 'AlreadyExistsException') throw lifecycleError(`create alias ${alias}`, e);
+        if (nameOf(e) !== 'AlreadyExistsException') throw keyAdminError(`create alias ${alias}`, e);
         const winner = await findKey(alias);
         if (winner) return winner;
-        throw lifecycleError(`create alias ${alias}`, e);
+        throw keyAdminError(`create alias ${alias}`, e);
       }
       return { kind: 'kms', keyId: arn };
     },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../pki/errors.js';
 import { HASH_OF, type Signer, type SigningAlgorithm } from '../pki/signer.js';
 
@@ -11,15 +12,9 @@ const ALGORITHM_BY_KEY_SPEC: Record<string, SigningAlgorithm> = {
   RSA_4096: 'RSASSA_PKCS1_V1_5_SHA_256',
 };
 
-/** KMS failures worth a retry later; anything else needs an operator. */
-const TRANSIENT = new Set(['ThrottlingException', 'KMSInternalException', 'DependencyTimeoutException', 'KeyUnavailableException', 'TimeoutError']);
-
 /** KMS errors become SIGNER_UNAVAILABLE; the cause is kept for the log only. */
 export function signerError(e: unknown): CaError {
-  const name = (e as { name?: string })?.name ?? 'Error';
-  const code = String((e as { code?: unknown })?.code ?? '');
-  const transient =
-    TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined || /^(ECONN|ETIMEDOUT|EPIPE|EAI_AGAIN)/.test(code);
+  const transient = isTransientAwsError(e);
   return new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', {
     cause: e,
     retryAfterSeconds: transient ? 2 : 30,
@@ -47,7 +42,7 @@ export async function createKmsSigner(
   const algorithm = ALGORITHM_BY_KEY_SPEC[info.KeySpec ?? ''];
   if (!algorithm || info.KeyUsage !== 'SIGN_VERIFY' || !info.PublicKey || !info.SigningAlgorithms?.includes(algorithm)) {
     throw new CaError('INTERNAL', 'The CA key in KMS cannot sign certificates', {
-      cause: new Error(`KMS key ${keyId}: spec ${info.KeySpec}, usage ${info.KeyUsage}`),
+      logDetail: `KMS key ${keyId}: spec ${info.KeySpec}, usage ${info.KeyUsage}`,
     });
   }
   const hash = HASH_OF[algorithm];

@@ -15,7 +15,7 @@ export function softwareSigners(stateDir: string): (key: SoftwareKey) => ReturnT
     const file = resolve(stateDir, key.file);
     const rel = relative(stateDir, file);
     if (rel.startsWith('..') || isAbsolute(rel)) {
-      throw new CaError('INTERNAL', 'CA key is not usable', { cause: new Error(`key file ${key.file} is outside the state directory`) });
+      throw new CaError('INTERNAL', 'CA key is not usable', { logDetail: `key file ${key.file} is outside the state directory` });
     }
     return createSoftwareSigner(readFileSync(file, 'utf8'));
   };
@@ -23,5 +23,5 @@ export function softwareSigners(stateDir: string): (key: SoftwareKey) => ReturnT
 
 /** Outside local mode a software key is never used: its CA record is wrong, not the request. */
 export const refuseSoftwareKeys = async (): ReturnType<SignerFactory> => {
-  throw new CaError('INTERNAL', 'CA key is not usable', { cause: new Error('software CA key found, but ALLOW_SOFTWARE_SIGNER is off') });
+  throw new CaError('INTERNAL', 'CA key is not usable', { logDetail: 'software CA key found, but ALLOW_SOFTWARE_SIGNER is off' });
 };

@@ -30,6 +30,8 @@ export interface ErrorDetail {
 export interface CaErrorOptions {
   details?: ErrorDetail[];
   cause?: unknown;
+  /** What an operator needs to know, for the log only (never sent to a client). */
+  logDetail?: string;
   /** Seconds a client should wait before retrying (transient failures only). */
   retryAfterSeconds?: number;
 }
@@ -38,6 +40,7 @@ export class CaError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly logDetail: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: CaErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -45,6 +48,7 @@ export class CaError extends Error {
     this.code = code;
     this.details = options.details;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.logDetail = options.logDetail;
   }
 }
 

@@ -35,7 +35,7 @@ export function caCertificateDer(record: CaRecord): Uint8Array {
   const blocks = findPemBlocks(record.certificatePem);
   const [block] = blocks;
   if (blocks.length !== 1 || !block || !('der' in block) || block.label !== 'CERTIFICATE') {
-    throw new CaError('INTERNAL', 'CA record is corrupt', { cause: new Error(`CA ${record.id}: certificatePem`) });
+    throw new CaError('INTERNAL', 'CA record is corrupt', { logDetail: `CA ${record.id}: certificatePem` });
   }
   return block.der;
 }
@@ -50,7 +50,7 @@ export async function checkedSigner(signerFactory: SignerFactory, record: CaReco
   const signer = await signerFactory(record.key);
   if (!sameBytes(signer.publicKey, spkiDer)) {
     throw new CaError('INTERNAL', 'A CA key does not match its certificate', {
-      cause: new Error(`CA ${record.id}: signer public key differs from the certificate's`),
+      logDetail: `CA ${record.id}: signer public key differs from the certificate's`,
     });
   }
   return { signer, subjectDer };
@@ -99,10 +99,10 @@ export class CaChains {
   private async loadChain(id: string): Promise<CaChain> {
     const record = await this.store.getCa(id);
     if (!record || record.role !== 'issuing') {
-      throw new CaError('INTERNAL', 'Issuing CA record missing', { cause: new Error(`CA record ${id} not found`) });
+      throw new CaError('INTERNAL', 'Issuing CA record missing', { logDetail: `CA record ${id} not found` });
     }
     const root = record.parentId ? await this.store.getCa(record.parentId) : undefined;
-    if (!root) throw new CaError('INTERNAL', 'Root CA record missing', { cause: new Error(`root of ${id} not found`) });
+    if (!root) throw new CaError('INTERNAL', 'Root CA record missing', { logDetail: `root of ${id} not found` });
     return {
       record,
       caCertificatePem: record.certificatePem,

@@ -91,7 +91,7 @@ async function store(d: LifecycleDeps, record: CaRecord, actions: string[]): Pro
     return record;
   }
   const winner = await d.store.getCa(record.id);
-  if (!winner) throw new CaError('INTERNAL', 'CA record could not be stored', { cause: new Error(`CA ${record.id}`) });
+  if (!winner) throw new CaError('INTERNAL', 'CA record could not be stored', { logDetail: `CA ${record.id}` });
   return winner;
 }
 
@@ -164,7 +164,7 @@ async function ensureRegistered(d: LifecycleDeps, ca: CaRecord, root: CaRecord, 
   }
   if (!registrationUsable(registration)) {
     throw new CaError('INTERNAL', 'AWS IoT did not activate the CA certificate', {
-      cause: new Error(`${ca.id}: AWS IoT status ${registration.status}`),
+      logDetail: `${ca.id}: AWS IoT status ${registration.status}`,
     });
   }
   if (ca.iotCertificateId === registration.certificateId && ca.iotStatus === registration.status) return ca;
@@ -212,7 +212,7 @@ async function reconcile(d: LifecycleDeps, activeId: string, cas: CaRecord[], ac
 
 function requireActive(cas: CaRecord[], id: string): CaRecord {
   const active = cas.find((r) => r.id === id);
-  if (!active) throw new CaError('INTERNAL', 'The active issuing CA record is missing', { cause: new Error(`CA ${id} not found`) });
+  if (!active) throw new CaError('INTERNAL', 'The active issuing CA record is missing', { logDetail: `CA ${id} not found` });
   return active;
 }
 
@@ -259,7 +259,7 @@ export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}
   let cas = await reconcile(d, activeId, await issuingCas(d, activeId), actions);
   const active = requireActive(cas, activeId);
   const root = await d.store.getCa(active.parentId ?? ROOT_CA_ID);
-  if (!root) throw new CaError('INTERNAL', 'The root CA record is missing', { cause: new Error(`root of ${active.id}`) });
+  if (!root) throw new CaError('INTERNAL', 'The root CA record is missing', { logDetail: `root of ${active.id}` });
 
   const now = d.clock().getTime();
   const generation = Math.max(0, ...cas.map((r) => r.generation ?? 0));
@@ -290,7 +290,7 @@ export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}
   if (await d.store.setActiveIssuingCa(next.id, active.id)) {
     actions.push(`issuance now uses ${next.id} (was ${active.id})`);
   } else if ((await d.store.getActiveIssuingCaId()) !== next.id) {
-    throw new CaError('INTERNAL', 'The active issuing CA changed during rotation', { cause: new Error(`pointer moved away from ${active.id}`) });
+    throw new CaError('INTERNAL', 'The active issuing CA changed during rotation', { logDetail: `pointer moved away from ${active.id}` });
   }
   cas = await reconcile(d, next.id, await issuingCas(d, next.id), actions);
   return { ...base(), activeIssuingCaId: next.id, cas: [summary(root), ...cas.map(summary)], actions, rotated: true, reason, previousIssuingCaId: active.id };

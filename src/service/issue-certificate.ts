@@ -112,7 +112,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         // Draw a new serial, move the claim to it, and sign again (the serial is signed).
         const next: Claim = { ...claim, serialNumber: newSerial(deps.random) };
         if (!(await deps.store.replaceClaim(next, claim.serialNumber))) {
-          throw new CaError('INTERNAL', 'Issuance could not be completed', { cause: new Error('claim lost during serial redraw') });
+          throw new CaError('INTERNAL', 'Issuance could not be completed', { logDetail: 'claim lost during serial redraw' });
         }
         claim = next;
       }

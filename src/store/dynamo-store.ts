@@ -7,6 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../pki/errors.js';
 import {
   SerialCollisionError,
@@ -23,24 +24,13 @@ const CLAIM = (key: string) => `CLAIM#${key}`;
 const CA = (id: string) => `CA#${id}`;
 const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
 
-/** SDK errors a caller may retry later (throttling, service faults, network). */
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-]);
-
-function translate(e: unknown): never {
-  if (e instanceof CaError || e instanceof SerialCollisionError) throw e;
-  const name = (e as { name?: string })?.name ?? '';
-  const transient = TRANSIENT.has(name) || (e as { $retryable?: unknown })?.$retryable !== undefined || /ECONN|ETIMEDOUT|socket/i.test(String((e as Error)?.message));
-  if (transient) {
-    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { cause: e, retryAfterSeconds: 2 });
+/** A DynamoDB failure as a domain error: STORE_UNAVAILABLE (retry later) or INTERNAL; the cause is for the log. */
+export function storeError(e: unknown): Error {
+  if (e instanceof CaError || e instanceof SerialCollisionError) return e;
+  if (isTransientAwsError(e)) {
+    return new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { cause: e, retryAfterSeconds: 2 });
   }
-  throw new CaError('INTERNAL', 'The certificate ledger failed', { cause: e });
+  return new CaError('INTERNAL', 'The certificate ledger failed', { cause: e });
 }
 
 const isConditionFailure = (e: unknown) =>
@@ -69,7 +59,7 @@ export class DynamoStore implements CertificateStore, CaStore {
       const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { pk }, ConsistentRead: true }));
       return out.Item;
     } catch (e) {
-      translate(e);
+      throw storeError(e);
     }
   }
 
@@ -87,7 +77,7 @@ export class DynamoStore implements CertificateStore, CaStore {
       return true;
     } catch (e) {
       if (isConditionFailure(e)) return false;
-      translate(e);
+      throw storeError(e);
     }
   }
 
@@ -99,7 +89,7 @@ export class DynamoStore implements CertificateStore, CaStore {
       if (holder) return holder;
       // Released between our write and our read: try again.
     }
-    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy', { retryAfterSeconds: 1, cause: new Error('claim contention') });
+    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy', { retryAfterSeconds: 1, logDetail: 'claim contention' });
   }
 
   replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean> {
@@ -117,7 +107,7 @@ export class DynamoStore implements CertificateStore, CaStore {
         }),
       );
     } catch (e) {
-      if (!isConditionFailure(e)) translate(e);
+      if (!isConditionFailure(e)) throw storeError(e);
     }
   }
 
@@ -155,7 +145,7 @@ export class DynamoStore implements CertificateStore, CaStore {
         startKey = out.LastEvaluatedKey;
       } while (startKey);
     } catch (e) {
-      translate(e);
+      throw storeError(e);
     }
     return items;
   }
@@ -175,7 +165,7 @@ export class DynamoStore implements CertificateStore, CaStore {
       );
       return strip<CertificateRecord>(out.Attributes, 'gsi1pk', 'gsi1sk');
     } catch (e) {
-      if (!isConditionFailure(e)) translate(e);
+      if (!isConditionFailure(e)) throw storeError(e);
     }
     // Missing, or revoked already: the record as it is.
     return this.getCertificate(serialNumber);
@@ -193,7 +183,7 @@ export class DynamoStore implements CertificateStore, CaStore {
         }),
       );
     } catch (e) {
-      translate(e);
+      throw storeError(e);
     }
   }
 
@@ -207,7 +197,7 @@ export class DynamoStore implements CertificateStore, CaStore {
 
   async updateCa(record: CaRecord): Promise<void> {
     if (!(await this.putIf({ pk: CA(record.id), type: 'ca', ...record }, 'attribute_exists(pk)'))) {
-      throw new CaError('INTERNAL', 'CA record missing', { cause: new Error(`CA record ${record.id} does not exist`) });
+      throw new CaError('INTERNAL', 'CA record missing', { logDetail: `CA record ${record.id} does not exist` });
     }
   }
 

@@ -336,7 +336,7 @@ describe('Function: createKmsSigner', () => {
       // Assess
       expect(error.code).toBe('INTERNAL');
       expect(error.retryAfterSeconds).toBeUndefined();
-      expect(String((error.cause as Error).message)).toContain('ENCRYPT_DECRYPT');
+      expect(error.logDetail).toContain('ENCRYPT_DECRYPT');
       expect(mock.commandCalls(SignCommand)).toHaveLength(0);
     });
 
@@ -352,7 +352,7 @@ describe('Function: createKmsSigner', () => {
 
       // Assess
       expect(error.code).toBe('INTERNAL');
-      expect(String((error.cause as Error).message)).toContain('ECC_SECG_P256K1');
+      expect(error.logDetail).toContain('ECC_SECG_P256K1');
     });
 
     it('refuses an RSA key that does not offer RSASSA_PKCS1_V1_5_SHA_256 with INTERNAL', async () => {

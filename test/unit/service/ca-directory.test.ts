@@ -120,6 +120,6 @@ describe('Class: CaDirectory', () => {
     const cas = new CaDirectory(store, wrong, () => new Date(), 60_000);
     const err = (await cas.activeIssuer().catch((e) => e)) as CaError;
     expect(err.code).toBe('INTERNAL');
-    expect(String((err.cause as Error).message)).toMatch(/public key differs/);
+    expect(err.logDetail).toMatch(/public key differs/);
   });
 });
