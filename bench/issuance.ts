@@ -126,7 +126,7 @@ async function bundles(): Promise<void> {
   const infos = await measureBundles();
   console.log('\n3. Cold start: esbuild bundles (ESM, minified, AWS SDK bundled) and module initialisation (fresh node, 5 samples)');
   for (const b of infos) {
-    row(b.fn, `${(b.bytes / 1024).toFixed(0).padStart(6)} KiB   init ${b.initMs.median.toFixed(0)} ms (${b.initMs.min.toFixed(0)}–${b.initMs.max.toFixed(0)})`);
+    row(b.fn, `${(b.bytes / 1024).toFixed(0).padStart(6)} KiB   init ${b.initMs.median.toFixed(0)} ms (${b.initMs.min.toFixed(0)}–${b.initMs.max.toFixed(0)})   holds: ${b.holds.join(', ') || '—'}`);
   }
   console.log('  (targets for issueCertificate: ≤ 1024 KiB, init ≤ 150 ms)');
 }

@@ -11,7 +11,8 @@ import { composeReading, type ReadingFunction } from '../../src/compose/reading.
 import { ledger } from '../../src/compose/shared.js';
 import { healthRoute } from '../../src/http/basic-routes.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
-import { revokeRoute, rotateRoute } from '../../src/http/operator-routes.js';
+import { revokeRoute } from '../../src/http/revocation-routes.js';
+import { rotateRoute } from '../../src/http/lifecycle-routes.js';
 import { getCaRoute, getCertificateRoute, listCertificatesRoute } from '../../src/http/read-routes.js';
 import { fieldsOf, LOGGER_OPTIONS } from '../../src/observability/logger.js';
 import { METRICS_NAMESPACE } from '../../src/observability/metrics.js';

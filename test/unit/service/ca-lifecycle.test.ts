@@ -13,7 +13,7 @@ import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-l
 import { issueCertificate } from '../../../src/service/issue-certificate.js';
 import { revokeCertificate } from '../../../src/service/revoke-certificate.js';
 import type { CaRecord, CaStore } from '../../../src/service/ports.js';
-import { revokeRoute } from '../../../src/http/operator-routes.js';
+import { revokeRoute } from '../../../src/http/revocation-routes.js';
 import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';

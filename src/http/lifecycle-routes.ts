@@ -1,0 +1,13 @@
+/** POST /ca/rotate: the CA lifecycle on request (an operator's force, or a finished rotation). */
+import type { LifecycleFunction } from '../compose/operations.js';
+import { rotate } from '../service/ca-lifecycle.js';
+import { httpFunction, json } from './edge.js';
+import { readRotateRequest } from './requests.js';
+
+export const rotateRoute = (fn: LifecycleFunction) =>
+  httpFunction('POST /ca/rotate', fn.obs, async (event, { log }) => {
+    const { force } = readRotateRequest(event, fn.http.maxBodyBytes);
+    const report = await rotate(fn.lifecycle, { force });
+    Object.assign(log, { force, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });
+    return json(200, report);
+  });
