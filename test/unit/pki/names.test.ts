@@ -358,6 +358,11 @@ describe('Function: valueProblems', () => {
     ['a noncharacter (U+1FFFF)', 'Line\u{1FFFF}7', 'contains U+1FFFF, a noncharacter'],
     ['an unassigned code point (U+0378)', 'Line\u03787', 'contains U+0378, an unassigned code point'],
     ['an unassigned code point (U+E0080, unassigned but default-ignorable)', 'Line\u{E0080}7', 'contains U+E0080, an invisible character'],
+    ['a value of spaces only', '   ', 'is only whitespace (U+0020 SPACE)'],
+    ['a value of a single space', ' ', 'is only whitespace (U+0020 SPACE)'],
+    ['a value of no-break spaces only', '\u00A0\u00A0', 'is only whitespace (U+00A0 NO-BREAK SPACE)'],
+    ['a value of an em space and a space', '\u2003 ', 'is only whitespace (U+2003 EM SPACE)'],
+    ['a value of an ideographic space', '\u3000', 'is only whitespace (U+3000 IDEOGRAPHIC SPACE)'],
   ])('refuses %s', (_, value, problem) => {
     expect(valueProblems(value)).toEqual([problem]);
   });
@@ -384,16 +389,6 @@ describe('Function: valueProblems', () => {
       'contains U+200B ZERO WIDTH SPACE, an invisible character',
       'contains U+0000 NULL, a control character',
     ]);
-  });
-
-  it.each([
-    ['spaces', '   ', 'is only whitespace (U+0020 SPACE)'],
-    ['a single space', ' ', 'is only whitespace (U+0020 SPACE)'],
-    ['no-break spaces', '\u00A0\u00A0', 'is only whitespace (U+00A0 NO-BREAK SPACE)'],
-    ['an em space and a space', '\u2003 ', 'is only whitespace (U+2003 EM SPACE)'],
-    ['an ideographic space', '\u3000', 'is only whitespace (U+3000 IDEOGRAPHIC SPACE)'],
-  ])('refuses a value of %s only', (_, value, problem) => {
-    expect(valueProblems(value)).toEqual([problem]);
   });
 
   it('reports a blank value of separators as both', () => {
