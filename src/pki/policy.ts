@@ -1,5 +1,5 @@
 import { KEY_TYPES } from './keys.js';
-import { STRING_TYPES, attributeOidOf, type DistinguishedName, type StringType } from './names.js';
+import { PRINTABLE_STRING_ONLY, STRING_TYPES, attributeOidOf, valueProblems, type DistinguishedName, type StringType } from './names.js';
 import type { ErrorDetail } from './errors.js';
 
 export type Presence = 'required' | 'optional' | 'forbidden';
@@ -180,9 +180,6 @@ export function parsePolicy(doc: unknown, vars: Record<string, string> = {}): Po
   };
 }
 
-/** Control, format and unpaired surrogate characters are never allowed in a subject value. */
-const FORBIDDEN_CHARS = /[\p{Cc}\p{Cf}\p{Cs}]/u;
-
 /**
  * Checks a subject against the policy and returns every violation (empty when
  * the subject conforms), in subject order, then the missing required fields.
@@ -212,7 +209,11 @@ export function evaluateSubject(policy: Policy, subject: DistinguishedName): Err
         violations.push({ field, reason: `value is not a valid string: ${attr.decodeError ?? 'unknown encoding'}` });
         continue;
       }
-      if (attr.stringType && !policy.subject.stringTypes.includes(attr.stringType)) {
+      if (PRINTABLE_STRING_ONLY.has(attr.oid)) {
+        if (attr.stringType !== 'PrintableString') {
+          violations.push({ field, reason: `${attr.stringType} encoding is not allowed; ${attr.name} must be a PrintableString (X.520, RFC 5280 appendix A)` });
+        }
+      } else if (attr.stringType && !policy.subject.stringTypes.includes(attr.stringType)) {
         violations.push({ field, reason: `${attr.stringType} encoding is not allowed; use ${policy.subject.stringTypes.join(' or ')}` });
       }
       violations.push(...checkValue(field, attr.value, rule));
@@ -227,8 +228,9 @@ export function evaluateSubject(policy: Policy, subject: DistinguishedName): Err
 }
 
 function checkValue(field: string, value: string, rule: AttributeRule): ErrorDetail[] {
-  const out: ErrorDetail[] = [];
-  if (FORBIDDEN_CHARS.test(value)) out.push({ field, reason: 'value contains control or invisible characters' });
+  // Control, invisible, private-use, unassigned… characters, blank or padded values, text
+  // not in NFC and stacked marks are refused in every value, whatever the rule.
+  const out: ErrorDetail[] = valueProblems(value).map((reason) => ({ field, reason }));
   const length = [...value].length;
   if (length < rule.minLength || length > rule.maxLength) {
     out.push({ field, reason: `length ${length} is outside ${rule.minLength}..${rule.maxLength}` });

@@ -2,9 +2,10 @@
  * The hostile-input corpus (test/fixtures/hostile/cases.json) through the real
  * issuing route, in process, with a real (dynalite) ledger.
  *
- * For every case: the documented status and error code, a JSON body that
- * openapi.yaml accepts, nothing recorded for a refused request (only claims may
- * come and go in the table) and exactly one certificate for an accepted one, and
+ * For every case: the documented status and error code (and the exact error
+ * details where cases.json gives them), a JSON body that openapi.yaml accepts,
+ * nothing recorded for a refused request (only claims may come and go in the
+ * table) and exactly one certificate for an accepted one, and
  * afterwards a valid request (fresh key, fresh CN) is still issued. An accepted
  * case must get the profile's extensions and nothing the CSR asked for.
  *
@@ -41,6 +42,8 @@ interface HostileCase {
   profile?: unknown;
   expectStatus: number;
   expectCode: string | null;
+  /** When given, error.details must be exactly this (a policy violation's field and reason, in order). */
+  expectDetails?: Array<{ field: string; reason: string }>;
   note?: string;
   /** A known defect: the documented answer is expectStatus/expectCode, the service answers otherwise. */
   bug?: string;
@@ -204,6 +207,7 @@ describe('POST /certificates: the hostile corpus', () => {
       }
     } else {
       expect(answer).toEqual({ status: c.expectStatus, code: c.expectCode });
+      if (c.expectDetails) expect(res.json.error.details).toEqual(c.expectDetails);
     }
 
     if (res.statusCode === 201) {

@@ -2,12 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import { TAG, childrenOf, readSingle } from '../../../src/pki/der.js';
 import {
   ATTRIBUTE_NAMES,
+  ATTRIBUTE_OIDS,
+  MAX_COMBINING_MARKS,
+  PRINTABLE_STRING_ONLY,
   STRING_TYPES,
   attributeNameOf,
   attributeOidOf,
+  describeCodePoint,
   nameToString,
   readName,
   subjectObject,
+  valueProblems,
   type NameAttribute,
 } from '../../../src/pki/names.js';
 import { STRING, name, oid, seq, set, subject, tlv } from '../../helpers/csr-builder.js';
@@ -286,5 +291,188 @@ describe('Function: nameToString', () => {
   // backslash and a bare space) instead of "CN=\ ".
   it('escapes a value that is a single space as "\\ "', () => {
     expect(nameToString(parse(name([['CN', STRING.utf8(' ')]])))).toBe('CN=\\ ');
+  });
+});
+
+describe('Function: valueProblems', () => {
+  /** Every code point (but the surrogates) with each property, by the engine's own tables, in one pass. */
+  const WITH = (() => {
+    const properties = {
+      ignorable: /\p{Default_Ignorable_Code_Point}/u,
+      privateUse: /\p{Co}/u,
+      noncharacter: /\p{Noncharacter_Code_Point}/u,
+      unassigned: /\p{Cn}/u,
+    };
+    const out = Object.fromEntries(Object.keys(properties).map((k) => [k, [] as string[]])) as Record<keyof typeof properties, string[]>;
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const c = String.fromCodePoint(cp);
+      for (const [k, re] of Object.entries(properties)) if (re.test(c)) out[k as keyof typeof properties].push(c);
+    }
+    return out;
+  })();
+  /** The characters of `chars` for which valueProblems(`a${c}b`) does not report `kind` first. */
+  const notRefusedAs = (chars: string[], kind: string) =>
+    chars.filter((c) => valueProblems(`a${c}b`)[0] !== `contains ${describeCodePoint(c)}, ${kind}`).map(describeCodePoint);
+
+  it.each([
+    ['U+3164 HANGUL FILLER', '\u3164'],
+    ['U+115F HANGUL CHOSEONG FILLER', '\u115F'],
+    ['U+1160 HANGUL JUNGSEONG FILLER', '\u1160'],
+    ['U+FFA0 HALFWIDTH HANGUL FILLER', '\uFFA0'],
+    ['U+034F COMBINING GRAPHEME JOINER', '\u034F'],
+    ['U+FE00 VARIATION SELECTOR-1', '\uFE00'],
+    ['U+FE0F VARIATION SELECTOR-16', '\uFE0F'],
+    ['U+E0100 VARIATION SELECTOR-17', '\u{E0100}'],
+    ['U+E01EF VARIATION SELECTOR-256', '\u{E01EF}'],
+    ['U+180B MONGOLIAN FREE VARIATION SELECTOR ONE', '\u180B'],
+    ['U+180E MONGOLIAN VOWEL SEPARATOR', '\u180E'],
+    ['U+2800 BRAILLE PATTERN BLANK', '\u2800'],
+    ['U+200B ZERO WIDTH SPACE', '\u200B'],
+    ['U+200D ZERO WIDTH JOINER', '\u200D'],
+    ['U+2066 LEFT-TO-RIGHT ISOLATE', '\u2066'],
+    ['U+00AD SOFT HYPHEN', '\u00AD'],
+    ['U+FEFF ZERO WIDTH NO-BREAK SPACE', '\uFEFF'],
+    ['U+E0041', '\u{E0041}'],
+  ])('refuses %s as an invisible character', (described, c) => {
+    expect(valueProblems(`Line${c}7`)).toEqual([`contains ${described}, an invisible character`]);
+  });
+
+  it('refuses every Default_Ignorable_Code_Point the runtime knows, not a chosen few', () => {
+    expect(WITH.ignorable.length).toBeGreaterThan(4000); // U+E0000..E0FFF alone is 4096
+    expect(notRefusedAs(WITH.ignorable, 'an invisible character')).toEqual([]);
+  });
+
+  it.each([
+    ['a control character', 'Line\u001b[2J', 'contains U+001B ESCAPE, a control character'],
+    ['a C1 control character', 'Line\u00857', 'contains U+0085 NEXT LINE, a control character'],
+    ['an unpaired surrogate', 'Line\uDC007', 'contains U+DC00, an unpaired surrogate'],
+    ['a line separator', 'Line\u20287', 'contains U+2028 LINE SEPARATOR, a line or paragraph separator'],
+    ['a paragraph separator', 'Line\u20297', 'contains U+2029 PARAGRAPH SEPARATOR, a line or paragraph separator'],
+    ['a format character that is not default-ignorable', 'Line\u06DD7', 'contains U+06DD, a format character'],
+    ['an interlinear annotation character', 'Line\uFFF97', 'contains U+FFF9, a format character'],
+    ['a private-use character (BMP)', 'Line\uE0007', 'contains U+E000, a private-use character'],
+    ['a private-use character (plane 16)', 'Line\u{10FFFD}7', 'contains U+10FFFD, a private-use character'],
+    ['a noncharacter (U+FFFE)', 'Line\uFFFE7', 'contains U+FFFE, a noncharacter'],
+    ['a noncharacter (U+FDEF)', 'Line\uFDEF7', 'contains U+FDEF, a noncharacter'],
+    ['a noncharacter (U+1FFFF)', 'Line\u{1FFFF}7', 'contains U+1FFFF, a noncharacter'],
+    ['an unassigned code point (U+0378)', 'Line\u03787', 'contains U+0378, an unassigned code point'],
+    ['an unassigned code point (U+E0080, unassigned but default-ignorable)', 'Line\u{E0080}7', 'contains U+E0080, an invisible character'],
+    ['a value of spaces only', '   ', 'is only whitespace (U+0020 SPACE)'],
+    ['a value of a single space', ' ', 'is only whitespace (U+0020 SPACE)'],
+    ['a value of no-break spaces only', '\u00A0\u00A0', 'is only whitespace (U+00A0 NO-BREAK SPACE)'],
+    ['a value of an em space and a space', '\u2003 ', 'is only whitespace (U+2003 EM SPACE)'],
+    ['a value of an ideographic space', '\u3000', 'is only whitespace (U+3000 IDEOGRAPHIC SPACE)'],
+  ])('refuses %s', (_, value, problem) => {
+    expect(valueProblems(value)).toEqual([problem]);
+  });
+
+  it('refuses every private-use code point', () => {
+    expect(WITH.privateUse.length).toBe(6400 + 2 * 65534);
+    expect(notRefusedAs(WITH.privateUse, 'a private-use character')).toEqual([]);
+  });
+
+  it('refuses every noncharacter', () => {
+    expect(WITH.noncharacter.length).toBe(66);
+    expect(notRefusedAs(WITH.noncharacter, 'a noncharacter')).toEqual([]);
+  });
+
+  it('refuses unassigned code points in every plane (every 11th; as of the runtime Unicode version)', () => {
+    const unassigned = WITH.unassigned.filter((c) => !/[\p{Noncharacter_Code_Point}\p{Default_Ignorable_Code_Point}]/u.test(c));
+    expect(unassigned.length).toBeGreaterThan(700000);
+    expect(notRefusedAs(unassigned.filter((_, i) => i % 11 === 0), 'an unassigned code point')).toEqual([]);
+  });
+
+  it('reports each kind of character once, with the first of that kind, in the order first met', () => {
+    expect(valueProblems('a\uE000\u200Bb\uE001\u0000\u200C')).toEqual([
+      'contains U+E000, a private-use character',
+      'contains U+200B ZERO WIDTH SPACE, an invisible character',
+      'contains U+0000 NULL, a control character',
+    ]);
+  });
+
+  it('reports a blank value of separators as both', () => {
+    expect(valueProblems('\u2028')).toEqual(['contains U+2028 LINE SEPARATOR, a line or paragraph separator', 'is only whitespace (U+2028 LINE SEPARATOR)']);
+  });
+
+  it.each([
+    [' Line 7', ['starts with whitespace (U+0020 SPACE)']],
+    ['Line 7 ', ['ends with whitespace (U+0020 SPACE)']],
+    [' Line 7 ', ['starts with whitespace (U+0020 SPACE)', 'ends with whitespace (U+0020 SPACE)']],
+    ['\u00A0Müller', ['starts with whitespace (U+00A0 NO-BREAK SPACE)']],
+    ['Müller\u3000', ['ends with whitespace (U+3000 IDEOGRAPHIC SPACE)']],
+    ['\tLine 7', ['contains U+0009 CHARACTER TABULATION, a control character', 'starts with whitespace (U+0009 CHARACTER TABULATION)']],
+  ])('refuses %j (whitespace at an end)', (value, problems) => {
+    expect(valueProblems(value)).toEqual(problems);
+  });
+
+  it('leaves an empty value to the length rule', () => {
+    expect(valueProblems('')).toEqual([]);
+  });
+
+  it.each([
+    ['e + combining acute', 'Cafe\u0301', 'U+0065 U+0301 should be U+00E9'],
+    ['u + combining diaeresis', 'Mu\u0308ller GmbH', 'U+0075 U+0308 should be U+00FC'],
+    ['the Angstrom sign', '\u212B', 'U+212B should be U+00C5'],
+    ['the Ohm sign', '10 k\u2126', 'U+2126 should be U+03A9'],
+    ['Hangul jamo', '\u1100\u1161', 'U+1100 U+1161 should be U+AC00'],
+    ['marks out of canonical order', 'x\u0301\u0316', 'U+0301 U+0316 should be U+0316 U+0301'],
+  ])('refuses text not in NFC (%s), naming what NFC would change', (_, value, change) => {
+    expect(valueProblems(value)).toEqual([`is not in Unicode normalization form NFC: ${change}`]);
+  });
+
+  it(`allows ${MAX_COMBINING_MARKS} combining marks in a row and refuses more`, () => {
+    expect(MAX_COMBINING_MARKS).toBe(3);
+    expect(valueProblems('x\u0301\u0302\u0303')).toEqual([]);
+    expect(valueProblems('x\u0301\u0302\u0303 x\u0301\u0302\u0303')).toEqual([]);
+    expect(valueProblems('x\u0301\u0302\u0303\u0304')).toEqual(['has 4 combining marks in a row, from U+0301; at most 3 are allowed']);
+    expect(valueProblems(`Z${'\u0336\u0335\u0334\u0337\u0338'.repeat(6)}algo`)).toEqual(['has 30 combining marks in a row, from U+0336; at most 3 are allowed']);
+    // Enclosing marks (Me) count as well; spacing marks (Mc) do not stack.
+    expect(valueProblems('1\u20DD\u20DE\u20DF\u20E0')).toEqual(['has 4 combining marks in a row, from U+20DD; at most 3 are allowed']);
+    expect(valueProblems('\u0915\u093F\u093F\u093F\u093F')).toEqual([]);
+  });
+
+  it.each([
+    ['ASCII', 'Line 7 (east)'],
+    ['accented Latin in NFC', 'Müller GmbH'],
+    ['more accented Latin', 'Île-de-France, São Paulo, Łódź, Ærøskøbing'],
+    ['Vietnamese in NFC (two diacritics, precomposed)', 'Nguyễn Thị Hồng'],
+    ['CJK', '東京都千代田区'],
+    ['Japanese kana', 'ファクトリー第7ライン'],
+    ['Korean in NFC', '서울특별시'],
+    ['Devanagari with vowel signs and a virama', 'नई दिल्ली'],
+    ['Devanagari with a vowel sign and a candrabindu', 'हूँ'],
+    ['Thai with a tone mark over a vowel sign', 'ที่ดิน'],
+    ['Tibetan with a stack of three marks', 'བསྒྲུབས'],
+    ['Arabic with a shadda and vowels', 'مُحَمَّد'],
+    ['Hebrew with points', 'שָׁלוֹם'],
+    ['Greek', 'Γραμμή 7'],
+    ['an emoji', 'Line 😀'],
+    ['a no-break space inside', 'Müller\u00A0GmbH'],
+  ])('accepts %s', (_, value) => {
+    expect(value.normalize('NFC')).toBe(value);
+    expect(valueProblems(value)).toEqual([]);
+  });
+});
+
+describe('Function: describeCodePoint', () => {
+  it.each([
+    ['\u3164', 'U+3164 HANGUL FILLER'],
+    ['\u0000', 'U+0000 NULL'],
+    ['\u00A0', 'U+00A0 NO-BREAK SPACE'],
+    ['\uFE0E', 'U+FE0E VARIATION SELECTOR-15'],
+    ['\u{E01EF}', 'U+E01EF VARIATION SELECTOR-256'],
+    ['\uE000', 'U+E000'],
+    ['a', 'U+0061'],
+    ['😀', 'U+1F600'],
+    ['\uD800', 'U+D800'],
+  ])('describes %j as %s', (c, text) => {
+    expect(describeCodePoint(c)).toBe(text);
+  });
+});
+
+describe('PRINTABLE_STRING_ONLY', () => {
+  it('holds C, serialNumber and dnQualifier (X.520, RFC 5280 appendix A)', () => {
+    expect([...PRINTABLE_STRING_ONLY]).toEqual([ATTRIBUTE_OIDS.C, ATTRIBUTE_OIDS.serialNumber, ATTRIBUTE_OIDS.dnQualifier]);
   });
 });

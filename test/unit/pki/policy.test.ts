@@ -96,18 +96,18 @@ describe('Function: evaluateSubject (shipped policy)', () => {
     ['a 64-character OU', { OU: STRING.utf8('b'.repeat(64)) }, []],
     ['a 65-character OU', { OU: STRING.utf8('b'.repeat(65)) }, [v('OU', 'length 65 is outside 1..64')]],
     ['a 64-character OU of astral characters (counted as characters)', { OU: STRING.utf8('😀'.repeat(64)) }, []],
-    ['a NUL byte in OU', { OU: STRING.utf8('Line\u00007') }, [v('OU', 'control or invisible characters')]],
-    ['a control character in OU', { OU: STRING.utf8('Line\u00017') }, [v('OU', 'control or invisible characters')]],
-    ['a DEL in OU', { OU: STRING.utf8('Line\u007f7') }, [v('OU', 'control or invisible characters')]],
-    ['a zero-width space in OU', { OU: STRING.utf8('Line\u200B7') }, [v('OU', 'control or invisible characters')]],
-    ['a right-to-left override in OU', { OU: STRING.utf8('Line\u202E7') }, [v('OU', 'control or invisible characters')]],
-    ['a zero-width space in O', { O: STRING.utf8('Example\u200BCorp') }, [v('O', 'control or invisible characters'), v('O', 'must be exactly')]],
+    ['a NUL byte in OU', { OU: STRING.utf8('Line\u00007') }, [v('OU', 'contains U+0000 NULL, a control character')]],
+    ['a control character in OU', { OU: STRING.utf8('Line\u00017') }, [v('OU', 'contains U+0001, a control character')]],
+    ['a DEL in OU', { OU: STRING.utf8('Line\u007f7') }, [v('OU', 'contains U+007F DELETE, a control character')]],
+    ['a zero-width space in OU', { OU: STRING.utf8('Line\u200B7') }, [v('OU', 'contains U+200B ZERO WIDTH SPACE, an invisible character')]],
+    ['a right-to-left override in OU', { OU: STRING.utf8('Line\u202E7') }, [v('OU', 'contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible character')]],
+    ['a zero-width space in O', { O: STRING.utf8('Example\u200BCorp') }, [v('O', 'contains U+200B ZERO WIDTH SPACE, an invisible character'), v('O', 'must be exactly')]],
     ['an empty OU', { OU: STRING.utf8('') }, [v('OU', 'length 0 is outside 1..64')]],
     ['an empty CN', { CN: STRING.utf8('') }, [v('CN', 'length 0 is outside 1..64'), v('CN', 'does not match')]],
     ['an OU of invalid UTF-8', { OU: tlv(0x0c, Uint8Array.of(0x4c, 0xc3, 0x28)) }, [v('OU', 'value is not a valid string')]],
     ['a PrintableString OU with "@"', { OU: STRING.printable('a@b') }, [v('OU', 'value is not a valid string: character not allowed in PrintableString')]],
     ['an INTEGER OU', { OU: tlv(0x02, Uint8Array.of(1)) }, [v('OU', 'value is not a valid string: value is not a string (tag 0x2)')]],
-    ['a lone surrogate in a BMPString OU', { OU: tlv(0x1e, Uint8Array.of(0x00, 0x41, 0xd8, 0x00)) }, [v('OU', 'BMPString encoding is not allowed'), v('OU', 'control or invisible characters')]],
+    ['a lone surrogate in a BMPString OU', { OU: tlv(0x1e, Uint8Array.of(0x00, 0x41, 0xd8, 0x00)) }, [v('OU', 'BMPString encoding is not allowed'), v('OU', 'contains U+D800, an unpaired surrogate')]],
     ['no O at all', { O: undefined }, [v('O', 'required attribute is missing')]],
   ])('judges a subject with %s', (_, overrides, expected) => {
     expect(violationsOf(shipped, subject(overrides))).toEqual(expected);
@@ -137,7 +137,95 @@ describe('Function: evaluateSubject (shipped policy)', () => {
   // passes the shipped policy with no violation although the README says invisible characters are
   // always refused; the certificate then carries the BOM in its subject.
   it('refuses a UTF8String O that starts with an invisible byte order mark', () => {
-    expect(violationsOf(shipped, subject({ O: STRING.utf8('\uFEFFExample Corp') }))).toEqual([v('O', 'control or invisible characters'), v('O', 'must be exactly')]);
+    expect(violationsOf(shipped, subject({ O: STRING.utf8('\uFEFFExample Corp') }))).toEqual([v('O', 'contains U+FEFF ZERO WIDTH NO-BREAK SPACE, an invisible character'), v('O', 'must be exactly')]);
+  });
+});
+
+describe('Function: evaluateSubject (what every value may hold)', () => {
+  const refused = (field: string, reason: string): ErrorDetail => ({ field, reason });
+  const MARKS = '\u0301\u0302\u0303\u0304\u0305';
+
+  it.each<[string, Record<string, Uint8Array>, ErrorDetail[]]>([
+    ['a Hangul filler as the whole OU', { OU: STRING.utf8('\u3164') }, [refused('OU', 'contains U+3164 HANGUL FILLER, an invisible character')]],
+    ['a Hangul jungseong filler in ST', { ST: STRING.utf8('Bava\u1160ria') }, [refused('ST', 'contains U+1160 HANGUL JUNGSEONG FILLER, an invisible character')]],
+    ['a Hangul choseong filler in OU', { OU: STRING.utf8('\u115FLine 7') }, [refused('OU', 'contains U+115F HANGUL CHOSEONG FILLER, an invisible character')]],
+    ['a halfwidth Hangul filler in L', { L: STRING.utf8('Munich\uFFA0') }, [refused('L', 'contains U+FFA0 HALFWIDTH HANGUL FILLER, an invisible character')]],
+    ['a combining grapheme joiner in L', { L: STRING.utf8('Mu\u034Fnich') }, [refused('L', 'contains U+034F COMBINING GRAPHEME JOINER, an invisible character')]],
+    ['a variation selector in ST', { ST: STRING.utf8('Bavaria\uFE0F') }, [refused('ST', 'contains U+FE0F VARIATION SELECTOR-16, an invisible character')]],
+    ['a supplementary variation selector in OU', { OU: STRING.utf8('Line\u{E0100} 7') }, [refused('OU', 'contains U+E0100 VARIATION SELECTOR-17, an invisible character')]],
+    ['a Mongolian free variation selector in OU', { OU: STRING.utf8('Line\u180B 7') }, [refused('OU', 'contains U+180B MONGOLIAN FREE VARIATION SELECTOR ONE, an invisible character')]],
+    ['a blank Braille pattern as the whole L', { L: STRING.utf8('\u2800') }, [refused('L', 'contains U+2800 BRAILLE PATTERN BLANK, an invisible character')]],
+    ['a line separator in ST', { ST: STRING.utf8('Upper\u2028Bavaria') }, [refused('ST', 'contains U+2028 LINE SEPARATOR, a line or paragraph separator')]],
+    ['a paragraph separator in OU', { OU: STRING.utf8('Line\u20297') }, [refused('OU', 'contains U+2029 PARAGRAPH SEPARATOR, a line or paragraph separator')]],
+    ['a format character that is not default-ignorable in OU', { OU: STRING.utf8('Line\u06007') }, [refused('OU', 'contains U+0600, a format character')]],
+    ['a private-use character in L', { L: STRING.utf8('Munich\uF8FF') }, [refused('L', 'contains U+F8FF, a private-use character')]],
+    ['a plane-15 private-use character in OU', { OU: STRING.utf8('Line\u{F0000}7') }, [refused('OU', 'contains U+F0000, a private-use character')]],
+    ['a noncharacter in OU', { OU: STRING.utf8('Line\uFDD07') }, [refused('OU', 'contains U+FDD0, a noncharacter')]],
+    ['the last noncharacter in ST', { ST: STRING.utf8('Bavaria\u{10FFFF}') }, [refused('ST', 'contains U+10FFFF, a noncharacter')]],
+    ['an unassigned code point in ST', { ST: STRING.utf8('Bav\u0378aria') }, [refused('ST', 'contains U+0378, an unassigned code point')]],
+    ['a dnQualifier of spaces only', { dnQualifier: STRING.printable('   ') }, [refused('dnQualifier', 'is only whitespace (U+0020 SPACE)')]],
+    ['an OU of no-break spaces only', { OU: STRING.utf8('\u00A0\u00A0') }, [refused('OU', 'is only whitespace (U+00A0 NO-BREAK SPACE)')]],
+    ['an L of an ideographic space only', { L: STRING.utf8('\u3000') }, [refused('L', 'is only whitespace (U+3000 IDEOGRAPHIC SPACE)')]],
+    ['a serialNumber with a leading space', { serialNumber: STRING.printable(' SN-42') }, [refused('serialNumber', 'starts with whitespace (U+0020 SPACE)')]],
+    ['an L with a trailing space', { L: STRING.utf8('Munich ') }, [refused('L', 'ends with whitespace (U+0020 SPACE)')]],
+    ['an OU with a leading no-break space', { OU: STRING.utf8('\u00A0Line 7') }, [refused('OU', 'starts with whitespace (U+00A0 NO-BREAK SPACE)')]],
+    ['an L not in NFC (u + combining diaeresis)', { L: STRING.utf8('Mu\u0308nchen') }, [refused('L', 'is not in Unicode normalization form NFC: U+0075 U+0308 should be U+00FC')]],
+    ['an ST with the Angstrom sign (NFC: U+00C5)', { ST: STRING.utf8('\u212Bland') }, [refused('ST', 'is not in Unicode normalization form NFC: U+212B should be U+00C5')]],
+    ['five combining marks in a row in OU', { OU: STRING.utf8(`Line 7${MARKS}`) }, [refused('OU', 'has 5 combining marks in a row, from U+0301; at most 3 are allowed')]],
+    ['an invisible CN that the pattern refuses too', { CN: STRING.utf8('device\u3164') }, [refused('CN', 'contains U+3164 HANGUL FILLER, an invisible character'), refused('CN', 'does not match ^[A-Za-z0-9:_-]{1,64}$')]],
+    ['an O with a trailing space', { O: STRING.utf8('Example Corp ') }, [refused('O', 'ends with whitespace (U+0020 SPACE)'), refused('O', 'must be exactly "Example Corp"')]],
+  ])('refuses %s, naming the code point', (_, overrides, expected) => {
+    expect(violationsOf(shipped, subject(overrides))).toEqual(expected);
+  });
+
+  it('reports a value problem before the length and the pattern', () => {
+    expect(violationsOf(shipped, subject({ CN: STRING.utf8('\u3164'.repeat(65)) }))).toEqual([
+      refused('CN', 'contains U+3164 HANGUL FILLER, an invisible character'),
+      refused('CN', 'length 65 is outside 1..64'),
+      refused('CN', 'does not match ^[A-Za-z0-9:_-]{1,64}$'),
+    ]);
+  });
+
+  it.each<[string, Record<string, Uint8Array>]>([
+    ['accented Latin in NFC', { OU: STRING.utf8('Müller GmbH'), ST: STRING.utf8('Île-de-France'), L: STRING.utf8('São Paulo') }],
+    ['CJK', { ST: STRING.utf8('東京都'), L: STRING.utf8('千代田区'), OU: STRING.utf8('第7ライン') }],
+    ['Devanagari with vowel signs, a virama and a candrabindu', { L: STRING.utf8('नई दिल्ली'), OU: STRING.utf8('हूँ') }],
+    ['Thai with a tone mark over a vowel sign', { L: STRING.utf8('ที่ดิน') }],
+    ['Arabic with a shadda and a vowel', { OU: STRING.utf8('مُحَمَّد') }],
+    ['Greek and Cyrillic', { OU: STRING.utf8('Γραμμή 7'), L: STRING.utf8('Москва') }],
+    ['printable serialNumber and dnQualifier', { serialNumber: STRING.printable('SN-42'), dnQualifier: STRING.printable('rev-b') }],
+  ])('accepts %s', (_, overrides) => {
+    expect(violationsOf(shipped, subject(overrides))).toEqual([]);
+  });
+
+  it.each<[string, Record<string, Uint8Array>, string]>([
+    ['serialNumber "Ω-123" as a UTF8String', { serialNumber: STRING.utf8('Ω-123') }, 'serialNumber'],
+    ['serialNumber "SN-42" as a UTF8String', { serialNumber: STRING.utf8('SN-42') }, 'serialNumber'],
+    ['C as a UTF8String', { C: STRING.utf8('US') }, 'C'],
+    ['dnQualifier as a UTF8String', { dnQualifier: STRING.utf8('rev-b') }, 'dnQualifier'],
+  ])('refuses %s: X.520 makes it a PrintableString', (_, overrides, field) => {
+    expect(violationsOf(shipped, subject(overrides))).toEqual([
+      refused(field, `UTF8String encoding is not allowed; ${field} must be a PrintableString (X.520, RFC 5280 appendix A)`),
+    ]);
+  });
+
+  it('holds C, serialNumber and dnQualifier to PrintableString whatever string types the policy allows (a BMPString OU passes)', () => {
+    const p = policyWith((d) => d.subject.stringTypes.push('BMPString', 'IA5String'));
+    expect(violationsOf(p, subject({ C: STRING.bmp('US'), serialNumber: STRING.ia5('SN-42'), dnQualifier: STRING.bmp('rev-b'), OU: STRING.bmp('Line 7') }))).toEqual([
+      refused('C', 'BMPString encoding is not allowed; C must be a PrintableString (X.520, RFC 5280 appendix A)'),
+      refused('serialNumber', 'IA5String encoding is not allowed; serialNumber must be a PrintableString (X.520, RFC 5280 appendix A)'),
+      refused('dnQualifier', 'BMPString encoding is not allowed; dnQualifier must be a PrintableString (X.520, RFC 5280 appendix A)'),
+    ]);
+  });
+
+  it('names the attribute in the string-type refusal when the policy lists it by OID', () => {
+    const p = policyWith((d) => {
+      d.subject.attributes['2.5.4.5'] = d.subject.attributes.serialNumber;
+      delete d.subject.attributes.serialNumber;
+    });
+    expect(violationsOf(p, subject({ serialNumber: STRING.utf8('SN-42') }))).toEqual([
+      refused('2.5.4.5', 'UTF8String encoding is not allowed; serialNumber must be a PrintableString (X.520, RFC 5280 appendix A)'),
+    ]);
   });
 });
 
@@ -305,9 +393,10 @@ describe('Function: evaluateSubject (operator policies)', () => {
     expect(violationsOf(p, subject({ O: STRING.teletex('Example Corp') }))).toEqual([v('O', 'TeletexString encoding is not allowed; use UTF8String or PrintableString or BMPString')]);
   });
 
-  it('refuses PrintableString when the operator allows only UTF8String', () => {
+  it('refuses PrintableString when the operator allows only UTF8String, but for C, serialNumber and dnQualifier', () => {
     const p = policyWith((d) => (d.subject.stringTypes = ['UTF8String']));
-    expect(violationsOf(p, subject())).toEqual([v('C', 'PrintableString encoding is not allowed; use UTF8String')]);
+    expect(violationsOf(p, subject({ O: STRING.printable('Example Corp') }))).toEqual([v('O', 'PrintableString encoding is not allowed; use UTF8String')]);
+    expect(violationsOf(p, subject({ serialNumber: STRING.printable('SN-42'), dnQualifier: STRING.printable('rev-b') }))).toEqual([]);
   });
 
   it('accepts repeated attributes and multi-valued RDNs when allowed', () => {
@@ -328,7 +417,7 @@ describe('Function: evaluateSubject (operator policies)', () => {
   it('applies an unanchored pattern to the whole value', () => {
     const p = policyWith((d) => (d.subject.attributes.C = { presence: 'required', pattern: '[A-Z]{2}' }));
     expect(violationsOf(p, subject({ C: STRING.printable('US') }))).toEqual([]);
-    expect(violationsOf(p, subject({ C: STRING.utf8('USA!') }))).toEqual([v('C', 'does not match [A-Z]{2}')]);
+    expect(violationsOf(p, subject({ C: STRING.printable('USA') }))).toEqual([v('C', 'does not match [A-Z]{2}')]);
   });
 });
 
