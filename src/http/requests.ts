@@ -108,14 +108,28 @@ export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: 
   return { force };
 }
 
+/**
+ * A path parameter, percent-decoded once when the platform left it encoded
+ * (API Gateway and serverless-offline differ). A value that cannot be decoded
+ * (a lone `%`, bad UTF-8) is a bad request, never a server error.
+ */
+function decodedPathParameter(event: HttpEvent, name: string): string {
+  const raw = event.pathParameters?.[name] ?? '';
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalid(`The ${name} path parameter is not valid percent-encoding`, name, 'not valid percent-encoding');
+  }
+}
+
 function invalid(message: string, field: string, reason: string): CaError {
   return new CaError('INVALID_REQUEST', message, { details: [{ field, reason }] });
 }
 
 /** A serial number in a path: hex, case and colons tolerated, returned canonical. */
 export function readSerial(event: HttpEvent): string {
-  const raw = decodeURIComponent(event.pathParameters?.serialNumber ?? '');
-  const serial = raw.replace(/:/g, '').toLowerCase();
+  const serial = decodedPathParameter(event, 'serialNumber').replace(/:/g, '').toLowerCase();
   if (!isSerial(serial)) {
     throw invalid('The serial number must be hexadecimal', 'serialNumber', 'hex digits, at most 20 bytes');
   }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { apiEvent } from '../../helpers/api.js';
+import { callRoute, routesOf, useTestApp, type RouteHandler } from '../../helpers/test-app.js';
+
+const testApp = useTestApp();
+const routes = routesOf(testApp);
+
+/** Strings a path or query may carry: percent signs and escapes, separators, any Unicode, lone surrogates. */
+const hostileText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.stringMatching(/^(%[0-9A-Fa-f]{0,2}|[:/?#&=+ ]|[0-9a-f]){0,24}$/),
+  fc.constantFrom('%', '%25', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%ff'.repeat(30), '..%2f..', '\uD800', ':'.repeat(60), '0'.repeat(100)),
+);
+const query = fc.dictionary(fc.oneof(fc.constantFrom('commonName', 'limit', 'next'), hostileText), hostileText, { maxKeys: 3 });
+
+const ROUTES: Array<[string, (t: typeof routes) => RouteHandler, string, boolean]> = [
+  ['GET /certificates/{serialNumber}', (r) => r.getCertificate, 'GET', true],
+  ['POST /certificates/{serialNumber}/revoke', (r) => r.revoke, 'POST', true],
+  ['GET /certificates', (r) => r.listCertificates, 'GET', false],
+  ['POST /certificates', (r) => r.issue, 'POST', false],
+  ['GET /ca', (r) => r.getCa, 'GET', false],
+  ['POST /ca/rotate', (r) => r.rotate, 'POST', false],
+  ['GET /health', (r) => r.health, 'GET', false],
+];
+
+describe('Every route, driven with arbitrary path parameters and query strings', () => {
+  it.each(ROUTES)('%s never answers 5xx', async (_name, pick, method, hasSerial) => {
+    await fc.assert(
+      fc.asyncProperty(hostileText, query, async (serialNumber, q) => {
+        const res = await callRoute(
+          pick(routes),
+          apiEvent({ method, ...(hasSerial ? { pathParameters: { serialNumber } } : {}), query: q as Record<string, string> }),
+        );
+        expect(res.statusCode).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(typeof res.json.error.code).toBe('string');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it.each([['%'], ['%25zz'], ['%E0%A4%A'], ['ab%']])('answers 400 INVALID_REQUEST for the undecodable serial %s', async (serialNumber) => {
+    for (const handler of [routes.getCertificate, routes.revoke]) {
+      const res = await callRoute(handler, apiEvent({ method: 'POST', pathParameters: { serialNumber } }));
+      expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+    }
+  });
+});
