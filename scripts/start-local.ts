@@ -6,15 +6,21 @@
  * through serverless-offline with the same handlers and DynamoDB code as in AWS.
  * A second start reuses all of it.
  *
+ * The API is served on 127.0.0.1:PORT by a small gateway (src/local/local-gateway.ts)
+ * in front of serverless-offline, which listens on an internal port: no CORS, no
+ * preflight, and the functions refuse other origins and hosts.
+ *
  * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
- * LAMBDA_PORT (3002), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
+ * LAMBDA_PORT (3002), OFFLINE_PORT (serverless-offline's internal port; any free one), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
+import { startLocalGateway } from '../src/local/local-gateway.js';
 import { consoleLogger } from './console-logger.js';
 
 const STAGE = 'local';
@@ -22,6 +28,33 @@ const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+
+/** A free loopback port, for serverless-offline behind the gateway. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address() as { port: number };
+      s.close(() => resolvePort(p));
+    });
+  });
+}
+
+/** A port already taken, said in words: which variable to change. */
+async function listening<T>(what: string, variable: string, value: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    throw new StartError(
+      `factory-ca local: ${what} cannot listen on 127.0.0.1:${value}: the port is in use (another npm start, or another program).\n` +
+        `  Stop it, or choose another port: ${variable}=<port> npm start`,
+    );
+  }
+}
+
+class StartError extends Error {}
 const tableName = `factory-ca-${STAGE}-ledger`;
 
 async function main(): Promise<void> {
@@ -30,7 +63,9 @@ async function main(): Promise<void> {
   // Fail here, with the reason, if the configuration, policy or template file is wrong.
   const config = loadConfig(env);
 
-  const dynamo = await startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort });
+  const offlinePort = Number(process.env.OFFLINE_PORT || (await freePort()));
+  const front = await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort));
+  const dynamo = await listening('DynamoDB (dynalite)', 'DYNAMODB_PORT', dynamoPort, () => startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort }));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
@@ -41,7 +76,7 @@ async function main(): Promise<void> {
 
   const child = spawn(
     process.execPath,
-    [resolve('node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', STAGE, '--httpPort', String(port), '--lambdaPort', String(lambdaPort)],
+    [resolve('node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', STAGE, '--httpPort', String(offlinePort), '--lambdaPort', String(lambdaPort)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -74,17 +109,19 @@ async function main(): Promise<void> {
     forget();
     child.kill('SIGTERM');
     dynamo.server.close();
+    void front.close();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   child.on('exit', (code) => {
     forget();
     dynamo.server.close();
+    void front.close();
     process.exit(code ?? 0);
   });
 }
 
 main().catch((e) => {
-  console.error(e instanceof ConfigError ? e.message : e);
+  console.error(e instanceof ConfigError || e instanceof StartError ? e.message : e);
   process.exit(1);
 });

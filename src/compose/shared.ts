@@ -20,9 +20,15 @@ export interface HttpSettings {
   maxBodyBytes: number;
   /** Local mode only: the station id comes from X-Station-Id (there is no IAM). */
   trustStationHeader: boolean;
+  /** Local mode only: the port of the local API, for the origin and host guard. */
+  localApiPort?: number;
 }
 
-export const httpSettings = (config: Config): HttpSettings => ({ maxBodyBytes: config.maxBodyBytes, trustStationHeader: config.trustStationHeader });
+export const httpSettings = (config: Config): HttpSettings => ({
+  maxBodyBytes: config.maxBodyBytes,
+  trustStationHeader: config.trustStationHeader,
+  ...(config.localApiPort ? { localApiPort: config.localApiPort } : {}),
+});
 
 /** The ledger (certificates, claims, CA records) in the stage's table. */
 export const ledger = (config: Config, dynamo?: DynamoDBClient): DynamoStore =>

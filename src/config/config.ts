@@ -27,6 +27,11 @@ export interface Config {
   maxBodyBytes: number;
   /** Local mode only: take the station id from the X-Station-Id header (no IAM there). */
   trustStationHeader: boolean;
+  /**
+   * Local mode only: the port the local API serves on. Requests whose Host is not
+   * a loopback name with this port, or whose Origin is another site, are refused.
+   */
+  localApiPort?: number;
   region: string;
   lifecycle: LifecycleConfig;
 }
@@ -102,6 +107,9 @@ export function loadConfig(
     problems.push('TRUST_STATION_HEADER cannot be set in a deployed stage: the caller identity comes from IAM');
   }
 
+  const localApiPort = env.LOCAL_API_PORT ? number('LOCAL_API_PORT', 0, 1, 65_535) : undefined;
+  if (localApiPort !== undefined && isDeployedLambda(env)) problems.push('LOCAL_API_PORT cannot be set in a deployed stage');
+
   const readJson = <T>(file: string, parse: (doc: unknown) => T): T | undefined => {
     try {
       return parse(JSON.parse(readFile(file)));
@@ -153,6 +161,7 @@ export function loadConfig(
     inFlightWaitMs: number('IN_FLIGHT_WAIT_MS', 5000, 0, 60_000),
     maxBodyBytes: MAX_BODY_BYTES,
     trustStationHeader,
+    ...(localApiPort ? { localApiPort } : {}),
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     templateFile,
   };

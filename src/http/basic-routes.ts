@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { httpFunction, json, type Observability } from './edge.js';
 
 /** GET /health: answers even when the configuration, the table or a key is broken. */
-export const healthRoute = (obs: Observability) => httpFunction('GET /health', obs, async () => json(200, { status: 'ok' }));
+export const healthRoute = (obs: Observability) => httpFunction('GET /health', { obs }, async () => json(200, { status: 'ok' }));
 
 /** Where openapi.yaml is: beside the handler in Lambda, the project root under serverless-offline. */
 export function openapiPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -17,5 +17,5 @@ export function openapiPath(env: NodeJS.ProcessEnv = process.env): string {
 /** GET /openapi.json: the API description, read and converted on first use. */
 export function openapiRoute(obs: Observability, path: string = openapiPath()) {
   let document: unknown;
-  return httpFunction('GET /openapi.json', obs, async () => json(200, (document ??= parse(readFileSync(path, 'utf8')))));
+  return httpFunction('GET /openapi.json', { obs }, async () => json(200, (document ??= parse(readFileSync(path, 'utf8')))));
 }

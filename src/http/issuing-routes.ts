@@ -18,7 +18,7 @@ const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 export const issueRoute = (fn: IssuingFunction) =>
   httpFunction(
     'POST /certificates',
-    fn.obs,
+    fn,
     async (event, { log }) => {
       const request = readIssueRequest(event, fn.http.maxBodyBytes);
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);

@@ -5,7 +5,7 @@ import { httpFunction, json } from './edge.js';
 import { readRotateRequest } from './requests.js';
 
 export const rotateRoute = (fn: LifecycleFunction) =>
-  httpFunction('POST /ca/rotate', fn.obs, async (event, { log }) => {
+  httpFunction('POST /ca/rotate', fn, async (event, { log }) => {
     const { force } = readRotateRequest(event, fn.http.maxBodyBytes);
     const report = await rotate(fn.lifecycle, { force });
     Object.assign(log, { force, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });

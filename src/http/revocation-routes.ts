@@ -7,7 +7,7 @@ import { readRevokeRequest, readSerial, stationIdOf } from './requests.js';
 import { revocationView } from './views.js';
 
 export const revokeRoute = (fn: RevocationFunction) =>
-  httpFunction('POST /certificates/{serialNumber}/revoke', fn.obs, async (event, { log }) => {
+  httpFunction('POST /certificates/{serialNumber}/revoke', fn, async (event, { log }) => {
     const serial = readSerial(event);
     const { reason } = readRevokeRequest(event, fn.http.maxBodyBytes, REVOCATION_REASONS);
     Object.assign(log, { serialNumber: serial, reason, operator: stationIdOf(event, fn.http.trustStationHeader) });

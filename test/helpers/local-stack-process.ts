@@ -14,6 +14,7 @@ export async function freePort(): Promise<number> {
 
 export interface RunningStack {
   baseUrl: string;
+  port: number;
   output: () => string;
   stop(): Promise<void>;
 }
@@ -25,11 +26,11 @@ export interface RunningStack {
 export async function startLocalStack(stateDir: string, env: Record<string, string> = {}): Promise<RunningStack> {
   // Three distinct ports chosen here: a port 0 left to the stack could be handed the one just picked for another listener.
   const ports = new Set<number>();
-  while (ports.size < 3) ports.add(await freePort());
-  const [port, lambdaPort, dynamoPort] = [...ports] as [number, number, number];
+  while (ports.size < 4) ports.add(await freePort());
+  const [port, lambdaPort, dynamoPort, offlinePort] = [...ports] as [number, number, number, number];
   let out = '';
   const child: ChildProcess = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start-local.ts'], {
-    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: String(dynamoPort), ...env },
+    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: String(dynamoPort), OFFLINE_PORT: String(offlinePort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -70,5 +71,5 @@ export async function startLocalStack(stateDir: string, env: Record<string, stri
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { baseUrl, output: () => out, stop };
+  return { baseUrl, port, output: () => out, stop };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,52 @@ async function request(method: string, path: string, init: { body?: string; head
 const post = (body: string, contentType = 'application/pkcs10', headers: Record<string, string> = {}) =>
   request('POST', '/certificates', { body, headers: { 'Content-Type': contentType, ...headers } });
 const get = (path: string) => request('GET', path);
+
+/** A raw HTTP request, with any Host and Origin (fetch would not let a test set Host). */
+function raw(method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: stack.port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('The local stack refuses web pages (no authentication locally)', () => {
+  const corsHeaders = (h: Record<string, unknown>) => Object.keys(h).filter((k) => k.startsWith('access-control-'));
+
+  it('refuses a cross-origin POST /ca/rotate from a page: 403 FORBIDDEN_ORIGIN, no CORS headers, nothing rotated', async () => {
+    const before = (await get('/ca')).json.id;
+    const res = await raw('POST', '/ca/rotate', { Host: `localhost:${stack.port}`, Origin: 'https://evil.example', 'Content-Type': 'application/json' }, '{"force":true}');
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.code).toBe('FORBIDDEN_ORIGIN');
+    expect(corsHeaders(res.headers)).toEqual([]);
+    expect((await get('/ca')).json.id).toBe(before);
+  });
+
+  it('refuses every CORS preflight', async () => {
+    const res = await raw('OPTIONS', '/certificates', { Host: `localhost:${stack.port}`, Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' });
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.body).error.code).toBe('FORBIDDEN_ORIGIN');
+    expect(corsHeaders(res.headers)).toEqual([]);
+  });
+
+  it('refuses a foreign Host (DNS rebinding)', async () => {
+    const res = await raw('GET', '/ca', { Host: `attacker.example:${stack.port}` });
+    expect([res.status, JSON.parse(res.body).error.code]).toEqual([403, 'FORBIDDEN_ORIGIN']);
+  });
+
+  it('answers its own origin and command-line clients, without CORS headers', async () => {
+    const own = await raw('GET', '/ca', { Host: `localhost:${stack.port}`, Origin: `http://localhost:${stack.port}` });
+    expect(own.status).toBe(200);
+    expect(corsHeaders(own.headers)).toEqual([]);
+    const cli = await raw('GET', '/ca', { Host: `127.0.0.1:${stack.port}` });
+    expect(cli.status).toBe(200);
+  });
+});
 
 describe('The local stack (npm start) over HTTP', () => {
   it('issues a certificate for an openssl-made CSR that openssl verifies against the root', async () => {

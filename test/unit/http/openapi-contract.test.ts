@@ -8,7 +8,8 @@ import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder
 import { documentedResponses, expectConforms, OPENAPI_FILE, seen } from '../../helpers/openapi.js';
 import { lazyHandler, routesOf, useTestApp, type RouteHandler } from '../../helpers/test-app.js';
 
-const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
+// As in local mode: the origin and host guard is on (port 3000).
+const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0', LOCAL_API_PORT: '3000' });
 afterEach(() => {
   jest.restoreAllMocks();
 });
@@ -30,7 +31,7 @@ const ROUTES: Record<string, [string, string, Handler]> = {
 async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
   const [method, path, handler] = ROUTES[route]!;
   const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x');
-  const res = await handler(apiEvent({ method, path: concrete, ...init }), lambdaContext());
+  const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
   const body = JSON.parse(res.body) as Record<string, any>;
   expect({ status: res.statusCode, body }).toMatchObject({ status: expected });
   expectConforms(method, concrete, res.statusCode, body, res.headers as Record<string, string>);
@@ -114,6 +115,16 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('health', {}, 200);
     const served = await check('openapi', {}, 200);
     expect(served).toEqual(parse(readFileSync(OPENAPI_FILE, 'utf8')));
+  });
+
+  it('local mode: 403 FORBIDDEN_ORIGIN for another site\'s page or a foreign Host, on every route with configuration', async () => {
+    for (const route of ['issue', 'list', 'get', 'revoke', 'ca', 'rotate'] as const) {
+      const init = { pathParameters: { serialNumber: serial } };
+      const page = await check(route, { ...init, headers: { Host: 'localhost:3000', Origin: 'https://evil.example' } }, 403);
+      expect(page.error.code).toBe('FORBIDDEN_ORIGIN');
+      const rebound = await check(route, { ...init, headers: { Host: 'evil.example:3000' } }, 403);
+      expect(rebound.error.code).toBe('FORBIDDEN_ORIGIN');
+    }
   });
 
   it('every documented response was produced above, and nothing undocumented', () => {
