@@ -1,6 +1,6 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { CaError, csrMalformed } from './errors.js';
-import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der.js';
+import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der/reader.js';
 import { describeSpki, type KeyDescription } from './keys.js';
 import { readName, type DistinguishedName } from './names.js';
 import { decodeBase64Strict, findPemBlocks, singlePemBlock } from './pem.js';

@@ -1,4 +1,4 @@
-import { DerError, TAG, bitLength, bitStringBytes, childrenOf, decodeOid, expectTag, integerMagnitude, readSingle, type DerElement } from './der.js';
+import { DerError, TAG, bitLength, bitStringBytes, childrenOf, decodeOid, expectTag, integerMagnitude, readSingle, type DerElement } from './der/reader.js';
 
 /** Key types a policy can allow. Anything else is described but never allowed. */
 export const KEY_TYPES = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'] as const;

@@ -1,6 +1,6 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { x509 } from './x509.js';
-import { bitStringBytes, childrenOf, readSingle } from './der.js';
+import { bitStringBytes, childrenOf, readSingle } from './der/reader.js';
 import type { ParsedCsr } from './csr.js';
 import type { Signer, SigningAlgorithm } from './signer.js';
 

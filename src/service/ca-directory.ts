@@ -1,6 +1,6 @@
 import { CaError } from '../pki/errors.js';
 import { findPemBlocks } from '../pki/pem.js';
-import { childrenOf, encodedOf, readSingle } from '../pki/der.js';
+import { childrenOf, encodedOf, readSingle } from '../pki/der/reader.js';
 import type { Issuer } from '../pki/profile.js';
 import type { Signer } from '../pki/signer.js';
 import type { CaRecord, CaStore, Clock, SignerFactory } from './ports.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
-import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der.js';
+import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der/reader.js';
 import { deviceTbsCertificate, fastDeviceCertificate, serialInteger, timeDer } from '../../../src/pki/fast-certificate.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { buildDeviceCertificate, caSubjectDer, keyIdentifierOf, type Issuer } from '../../../src/pki/profile.js';

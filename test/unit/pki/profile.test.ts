@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { X509Certificate as NodeX509, createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { TAG, childrenOf, decodeOid, encodedOf, readSingle, valueOf, type DerElement } from '../../../src/pki/der.js';
+import { TAG, childrenOf, decodeOid, encodedOf, readSingle, valueOf, type DerElement } from '../../../src/pki/der/reader.js';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { readName, nameToString } from '../../../src/pki/names.js';
 import { toPem } from '../../../src/pki/pem.js';
