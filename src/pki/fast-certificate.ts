@@ -16,30 +16,7 @@ import { createHash } from 'node:crypto';
 import type { ParsedCsr } from './csr.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
 import type { SigningAlgorithm } from './signer.js';
-
-/** DER length octets. */
-function lengthOctets(n: number): number[] {
-  if (n < 0x80) return [n];
-  const out: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
-  return [0x80 | out.length, ...out];
-}
-
-/** One TLV from its parts, concatenated without intermediate copies. */
-function tlv(tag: number, parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const header = lengthOctets(length);
-  const out = new Uint8Array(1 + header.length + length);
-  out[0] = tag;
-  out.set(header, 1);
-  let offset = 1 + header.length;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+import { bitString, integerFromHex, lengthOctets, timeLength, tlv, writeTime } from './der/writer.js';
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 
@@ -60,22 +37,6 @@ const KEY_USAGE = {
 };
 const EXTENDED_KEY_USAGE_CLIENT_AUTH = hex('3013 0603551d25 040c 300a 06082b06010505070302');
 const SKI_PREFIX = hex('301d 0603551d0e 0416 0414');
-
-/** A positive INTEGER, minimally encoded (leading zero octets dropped, one added when the top bit is set). */
-export function serialInteger(serialHex: string): Uint8Array {
-  let bytes = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex');
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  bytes = bytes.subarray(start);
-  return tlv(0x02, bytes[0]! & 0x80 ? [Uint8Array.of(0), bytes] : [bytes]);
-}
-
-/** Time as DER: UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5); whole seconds, Z. */
-export function timeDer(date: Date): Uint8Array {
-  const out = new Uint8Array(timeLength(date));
-  writeTime(out, 0, date);
-  return out;
-}
 
 /** What stays the same for every certificate an issuer signs for one key family. */
 interface IssuerFragments {
@@ -114,35 +75,6 @@ function fragmentsOf(issuer: Issuer): IssuerFragments | null {
   return f;
 }
 
-/** Writes the two digits of 0-99 at `at`. */
-function digits2(out: Uint8Array, at: number, n: number): void {
-  out[at] = 0x30 + Math.floor(n / 10);
-  out[at + 1] = 0x30 + (n % 10);
-}
-
-/** Time (UTCTime before 2050, GeneralizedTime from 2050) written at `at`; returns the end. */
-function writeTime(out: Uint8Array, at: number, date: Date): number {
-  const y = date.getUTCFullYear();
-  const utc = y >= 1950 && y < 2050;
-  out[at] = utc ? 0x17 : 0x18;
-  out[at + 1] = utc ? 13 : 15;
-  let i = at + 2;
-  if (!utc) {
-    digits2(out, i, Math.floor(y / 100) % 100);
-    i += 2;
-  }
-  digits2(out, i, y % 100);
-  digits2(out, i + 2, date.getUTCMonth() + 1);
-  digits2(out, i + 4, date.getUTCDate());
-  digits2(out, i + 6, date.getUTCHours());
-  digits2(out, i + 8, date.getUTCMinutes());
-  digits2(out, i + 10, date.getUTCSeconds());
-  out[i + 12] = 0x5a; // Z
-  return i + 13;
-}
-
-const timeLength = (date: Date) => (date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050 ? 15 : 17);
-
 /** The subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1). */
 const sha1: (data: Uint8Array) => Uint8Array =
   typeof (cryptoModule as { hash?: unknown }).hash === 'function'
@@ -155,7 +87,7 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
   const family = csr.key.family;
   if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
   const ski = sha1(csr.publicKeyBits);
-  const serial = serialInteger(serialNumber);
+  const serial = integerFromHex(serialNumber);
   const head = f.extensionsHead[family];
   const validityLength = timeLength(validity.notBefore) + timeLength(validity.notAfter);
   const subject = csr.subject.der;
@@ -206,5 +138,5 @@ export async function fastDeviceCertificate(
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
 export function certificateDer(tbs: Uint8Array, algorithm: SigningAlgorithm, signature: Uint8Array): Uint8Array {
-  return tlv(0x30, [tbs, SIGNATURE_ALGORITHM[algorithm], tlv(0x03, [Uint8Array.of(0), signature])]);
+  return tlv(0x30, [tbs, SIGNATURE_ALGORITHM[algorithm], bitString(signature)]);
 }

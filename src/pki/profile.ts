@@ -1,6 +1,7 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { x509 } from './x509.js';
 import { bitStringBytes, childrenOf, readSingle } from './der/reader.js';
+import { ecdsaDerToRaw } from './der/ecdsa.js';
 import type { ParsedCsr } from './csr.js';
 import type { Signer, SigningAlgorithm } from './signer.js';
 
@@ -29,19 +30,6 @@ const WEB_ALGORITHMS: Record<SigningAlgorithm, { sign: Record<string, unknown>; 
     key: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
   },
 };
-
-/** DER ECDSA-Sig-Value → WebCrypto's fixed-size r||s, which @peculiar/x509 expects. */
-export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array {
-  const [r, s] = childrenOf(readSingle(der));
-  const out = new Uint8Array(size * 2);
-  for (const [i, el] of [r!, s!].entries()) {
-    let v = el.bytes.subarray(el.valueStart, el.end);
-    while (v.length > size && v[0] === 0) v = v.subarray(1);
-    if (v.length > size) throw new Error('ECDSA signature component too large');
-    out.set(v, (i + 1) * size - v.length);
-  }
-  return out;
-}
 
 /**
  * Adapts the signer port to the WebCrypto shape that @peculiar/x509's generator

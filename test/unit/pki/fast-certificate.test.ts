@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der/reader.js';
-import { deviceTbsCertificate, fastDeviceCertificate, serialInteger, timeDer } from '../../../src/pki/fast-certificate.js';
+import { deviceTbsCertificate, fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { buildDeviceCertificate, caSubjectDer, keyIdentifierOf, type Issuer } from '../../../src/pki/profile.js';
 import { newSerial } from '../../../src/pki/serial.js';
@@ -99,15 +99,6 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       }
     }
   }, 60_000);
-
-  it('encodes serials as minimal positive INTEGERs and times as UTCTime before 2050, GeneralizedTime from 2050', () => {
-    expect(Buffer.from(serialInteger('00000001')).toString('hex')).toBe('020101');
-    expect(Buffer.from(serialInteger('80')).toString('hex')).toBe('02020080');
-    expect(Buffer.from(serialInteger('0080')).toString('hex')).toBe('02020080');
-    expect(Buffer.from(serialInteger('00')).toString('hex')).toBe('020100');
-    expect(Buffer.from(timeDer(new Date('2049-12-31T23:59:59.999Z'))).toString('latin1').slice(2)).toBe('491231235959Z');
-    expect(Buffer.from(timeDer(new Date('2050-01-01T00:00:00Z'))).toString('latin1').slice(2)).toBe('20500101000000Z');
-  });
 
   it('declines what it does not cover, so the reference path builds it', () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));

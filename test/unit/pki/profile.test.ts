@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { X509Certificate as NodeX509, createHash, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { X509Certificate as NodeX509, createHash, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { TAG, childrenOf, decodeOid, encodedOf, readSingle, valueOf, type DerElement } from '../../../src/pki/der/reader.js';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { readName, nameToString } from '../../../src/pki/names.js';
@@ -9,7 +9,6 @@ import {
   buildDeviceCertificate,
   caSubjectDer,
   deviceValidity,
-  ecdsaDerToRaw,
   keyIdentifierOf,
   type Issuer,
 } from '../../../src/pki/profile.js';
@@ -20,7 +19,6 @@ import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS, createIssuingCa, createRoo
 import type { CaRecord } from '../../../src/service/ports.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
-import { tlv } from '../../helpers/csr-builder.js';
 
 const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
@@ -402,57 +400,6 @@ describe('Function: keyIdentifierOf', () => {
     const csr: ParsedCsr = parseCsr(csrFixture('rsa-2048.csr'));
     const pkcs1 = createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' }).export({ format: 'der', type: 'pkcs1' });
     expect(keyIdentifierOf(csr.spkiDer)).toBe(createHash('sha1').update(pkcs1).digest('hex'));
-  });
-});
-
-describe('Function: ecdsaDerToRaw', () => {
-  const int = (b: number[]) => tlv(TAG.INTEGER, Uint8Array.from(b));
-  const sigDer = (r: number[], s: number[]) => tlv(TAG.SEQUENCE, int(r), int(s));
-
-  it('left-pads a short r and strips the sign octet of s', () => {
-    const r = Array.from({ length: 31 }, (_, i) => i + 1); // the raw r starts with a zero byte
-    const s = [0x00, 0x80, ...Array.from({ length: 31 }, (_, i) => 0xa0 + (i % 16))];
-    const raw = ecdsaDerToRaw(sigDer(r, s), 32);
-    expect(raw.length).toBe(64);
-    expect(hex(raw)).toBe(`00${hex(Uint8Array.from(r))}${hex(Uint8Array.from(s.slice(1)))}`);
-  });
-
-  it('handles components with several leading zero bytes and zero itself', () => {
-    expect(hex(ecdsaDerToRaw(sigDer([0x01], [0x00]), 32))).toBe(`${'00'.repeat(31)}01${'00'.repeat(32)}`);
-    expect(hex(ecdsaDerToRaw(sigDer([0x7f, 0xff], [0x00, 0xff]), 48))).toBe(`${'00'.repeat(46)}7fff${'00'.repeat(47)}ff`);
-  });
-
-  it('refuses a component longer than the curve size', () => {
-    expect(() => ecdsaDerToRaw(sigDer(new Array<number>(33).fill(0x11), [0x01]), 32)).toThrow('ECDSA signature component too large');
-  });
-
-  it.each([
-    ['P-256', 32, 'sha256'],
-    ['P-384', 48, 'sha384'],
-  ] as const)('round-trips real %s signatures, including ones whose r or s starts with a zero byte', (curve, size, hash) => {
-    const key = ecKey(curve);
-    const pub = createPublicKey(key);
-    const magnitude = (el: DerElement) => {
-      const v = valueOf(el);
-      return v[0] === 0 ? v.length - 1 : v.length;
-    };
-    let shortR = 0;
-    let shortS = 0;
-    let checked = 0;
-    let failures = 0;
-    for (let i = 0; i < 20_000 && (shortR === 0 || shortS === 0 || checked < 50); i++) {
-      const data = Buffer.from(`message ${i}`);
-      const der = new Uint8Array(cryptoSign(hash, data, { key, dsaEncoding: 'der' }));
-      const [r, s] = childrenOf(readSingle(der)) as [DerElement, DerElement];
-      if (magnitude(r) < size) shortR++;
-      if (magnitude(s) < size) shortS++;
-      const raw = ecdsaDerToRaw(der, size);
-      if (raw.length !== 2 * size || !cryptoVerify(hash, data, { key: pub, dsaEncoding: 'ieee-p1363' }, raw)) failures++;
-      checked++;
-    }
-    expect(failures).toBe(0);
-    expect(shortR).toBeGreaterThanOrEqual(1);
-    expect(shortS).toBeGreaterThanOrEqual(1);
   });
 });
 
