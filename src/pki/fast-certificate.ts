@@ -15,17 +15,10 @@ import * as cryptoModule from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { ParsedCsr } from './csr.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
-import type { SigningAlgorithm } from './signer.js';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import { bitString, integerFromHex, lengthOctets, timeLength, tlv, writeTime } from './der/writer.js';
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
-
-/** AlgorithmIdentifier of each signing algorithm, as the reference encodes it (RSA with a NULL parameter, ECDSA without). */
-const SIGNATURE_ALGORITHM: Record<SigningAlgorithm, Uint8Array> = {
-  ECDSA_SHA_256: hex('300a 06082a8648ce3d040302'),
-  ECDSA_SHA_384: hex('300a 06082a8648ce3d040303'),
-  RSASSA_PKCS1_V1_5_SHA_256: hex('300d 06092a864886f70d01010b 0500'),
-};
 
 const VERSION_V3 = hex('a003 020102');
 const BASIC_CONSTRAINTS_END_ENTITY = hex('300c 0603551d13 0101ff 0402 3000');
@@ -57,7 +50,7 @@ const SKI_LENGTH = 20;
 function fragmentsOf(issuer: Issuer): IssuerFragments | null {
   let f = fragmentsByIssuer.get(issuer);
   if (f !== undefined) return f;
-  const signatureAlgorithm = SIGNATURE_ALGORITHM[issuer.signer.algorithm];
+  const signatureAlgorithm = SIGNING_ALGORITHMS[issuer.signer.algorithm]?.identifier;
   if (!signatureAlgorithm) {
     fragmentsByIssuer.set(issuer, null);
     return null;
@@ -138,5 +131,5 @@ export async function fastDeviceCertificate(
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
 export function certificateDer(tbs: Uint8Array, algorithm: SigningAlgorithm, signature: Uint8Array): Uint8Array {
-  return tlv(0x30, [tbs, SIGNATURE_ALGORITHM[algorithm], bitString(signature)]);
+  return tlv(0x30, [tbs, SIGNING_ALGORITHMS[algorithm].identifier, bitString(signature)]);
 }

@@ -3,7 +3,8 @@ import { x509 } from './x509.js';
 import { bitStringBytes, childrenOf, readSingle } from './der/reader.js';
 import { ecdsaDerToRaw } from './der/ecdsa.js';
 import type { ParsedCsr } from './csr.js';
-import type { Signer, SigningAlgorithm } from './signer.js';
+import { SIGNING_ALGORITHMS } from './algorithms.js';
+import type { Signer } from './signer.js';
 
 
 /** What a certificate builder needs to know of its issuer. */
@@ -22,29 +23,20 @@ export function keyIdentifierOf(spkiDer: Uint8Array): string {
   return createHash('sha1').update(bitStringBytes(bits!)).digest('hex');
 }
 
-const WEB_ALGORITHMS: Record<SigningAlgorithm, { sign: Record<string, unknown>; key: Record<string, unknown>; size?: number }> = {
-  ECDSA_SHA_256: { sign: { name: 'ECDSA', hash: 'SHA-256' }, key: { name: 'ECDSA', namedCurve: 'P-256' }, size: 32 },
-  ECDSA_SHA_384: { sign: { name: 'ECDSA', hash: 'SHA-384' }, key: { name: 'ECDSA', namedCurve: 'P-384' }, size: 48 },
-  RSASSA_PKCS1_V1_5_SHA_256: {
-    sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    key: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
-  },
-};
-
 /**
  * Adapts the signer port to the WebCrypto shape that @peculiar/x509's generator
  * calls (its documented seam for external keys). The generator hands over the
  * TBSCertificate; the signer signs it wherever its key lives.
  */
 function signerCrypto(signer: Signer): { crypto: Crypto; signingKey: CryptoKey; signingAlgorithm: Algorithm } {
-  const web = WEB_ALGORITHMS[signer.algorithm];
+  const { web, ecdsaSize } = SIGNING_ALGORITHMS[signer.algorithm];
   const subtle = {
     sign: async (_alg: unknown, _key: unknown, data: BufferSource) => {
       const bytes = ArrayBuffer.isView(data)
         ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         : new Uint8Array(data);
       const signature = await signer.sign(bytes);
-      const out = web.size ? ecdsaDerToRaw(signature, web.size) : signature;
+      const out = ecdsaSize ? ecdsaDerToRaw(signature, ecdsaSize) : signature;
       return out.slice().buffer;
     },
     digest: (alg: AlgorithmIdentifier, data: BufferSource) => webcrypto.subtle.digest(alg, data),

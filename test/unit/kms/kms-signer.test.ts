@@ -4,7 +4,8 @@ import { DisabledException, KMSClient, SignCommand, GetPublicKeyCommand } from '
 import { mockClient } from 'aws-sdk-client-mock';
 import { createKmsSigner } from '../../../src/kms/kms-signer.js';
 import { CaError } from '../../../src/pki/errors.js';
-import { createSoftwareSigner, type Signer, type SigningAlgorithm } from '../../../src/pki/signer.js';
+import type { SigningAlgorithm } from '../../../src/pki/algorithms.js';
+import { createSoftwareSigner, type Signer } from '../../../src/pki/signer.js';
 import { buildDeviceCertificate, deviceValidity } from '../../../src/pki/profile.js';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
 import { newSerial } from '../../../src/pki/serial.js';
