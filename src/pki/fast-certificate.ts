@@ -11,12 +11,11 @@
  * family or signing algorithm) makes `fastDeviceCertificate` return undefined,
  * and the caller uses the reference path.
  */
-import * as cryptoModule from 'node:crypto';
-import { createHash } from 'node:crypto';
 import type { ParsedCsr } from './csr.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import { bitString, integerFromHex, lengthOctets, timeLength, tlv, writeTime } from './der/writer.js';
+import { subjectKeyIdentifier } from './keys.js';
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 
@@ -68,18 +67,12 @@ function fragmentsOf(issuer: Issuer): IssuerFragments | null {
   return f;
 }
 
-/** The subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1). */
-const sha1: (data: Uint8Array) => Uint8Array =
-  typeof (cryptoModule as { hash?: unknown }).hash === 'function'
-    ? (data) => (cryptoModule as unknown as { hash(a: string, d: Uint8Array, e: 'buffer'): Buffer }).hash('sha1', data, 'buffer')
-    : (data) => createHash('sha1').update(data).digest();
-
 /** The TBSCertificate of the `device` profile, or undefined when the fast path does not cover the case. */
 export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Uint8Array | undefined {
   const f = fragmentsOf(issuer);
   const family = csr.key.family;
   if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
-  const ski = sha1(csr.publicKeyBits);
+  const ski = subjectKeyIdentifier(csr.publicKeyBits);
   const serial = integerFromHex(serialNumber);
   const head = f.extensionsHead[family];
   const validityLength = timeLength(validity.notBefore) + timeLength(validity.notAfter);

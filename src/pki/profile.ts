@@ -1,9 +1,9 @@
-import { createHash, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { x509 } from './x509.js';
-import { bitStringBytes, childrenOf, readSingle } from './der/reader.js';
 import { ecdsaDerToRaw } from './der/ecdsa.js';
 import type { ParsedCsr } from './csr.js';
 import { SIGNING_ALGORITHMS } from './algorithms.js';
+import { keyIdentifierOf } from './keys.js';
 import type { Signer } from './signer.js';
 
 
@@ -15,12 +15,6 @@ export interface Issuer {
   keyIdentifier: string;
   notAfter: Date;
   signer: Signer;
-}
-
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
-export function keyIdentifierOf(spkiDer: Uint8Array): string {
-  const [, bits] = childrenOf(readSingle(spkiDer));
-  return createHash('sha1').update(bitStringBytes(bits!)).digest('hex');
 }
 
 /**

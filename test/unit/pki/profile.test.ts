@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { X509Certificate as NodeX509, createHash, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { X509Certificate as NodeX509, createPublicKey, generateKeyPairSync, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { TAG, childrenOf, decodeOid, encodedOf, readSingle, valueOf, type DerElement } from '../../../src/pki/der/reader.js';
-import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
+import { parseCsr } from '../../../src/pki/csr.js';
 import { readName, nameToString } from '../../../src/pki/names.js';
 import { toPem } from '../../../src/pki/pem.js';
 import {
@@ -9,9 +9,9 @@ import {
   buildDeviceCertificate,
   caSubjectDer,
   deviceValidity,
-  keyIdentifierOf,
   type Issuer,
 } from '../../../src/pki/profile.js';
+import { keyIdentifierOf } from '../../../src/pki/keys.js';
 import { isSerial, newSerial, type RandomSource } from '../../../src/pki/serial.js';
 import { SoftwareSignerRefused, createSoftwareSigner, isDeployedLambda, signingAlgorithmFor, type Signer } from '../../../src/pki/signer.js';
 import { x509 } from '../../../src/pki/x509.js';
@@ -386,20 +386,6 @@ describe('Function: caSubjectDer', () => {
     expect(nameToString(readName(readSingle(caSubjectDer({ C: 'US', O: 'Acme, Inc.', CN: 'Acme, Inc. Root CA' }))))).toBe(
       'C=US, O=Acme\\, Inc., CN=Acme\\, Inc. Root CA',
     );
-  });
-});
-
-describe('Function: keyIdentifierOf', () => {
-  it('is the SHA-1 of the EC point in the BIT STRING (RFC 5280 method 1)', () => {
-    const spki = parseCsr(csrFixture('ec-p256.csr')).spkiDer;
-    expect(spki.length).toBe(91);
-    expect(keyIdentifierOf(spki)).toBe(createHash('sha1').update(spki.subarray(26)).digest('hex'));
-  });
-
-  it('is the SHA-1 of the RSAPublicKey for an RSA key', () => {
-    const csr: ParsedCsr = parseCsr(csrFixture('rsa-2048.csr'));
-    const pkcs1 = createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' }).export({ format: 'der', type: 'pkcs1' });
-    expect(keyIdentifierOf(csr.spkiDer)).toBe(createHash('sha1').update(pkcs1).digest('hex'));
   });
 });
 
