@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
-import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der/reader.js';
+import { certificateParts } from '../../../src/pki/certificate.js';
 import { deviceTbsCertificate, fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { keyIdentifierOf } from '../../../src/pki/keys.js';
@@ -12,7 +12,6 @@ import { buildCsr, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 import { createIssuingCa, createRootCa } from '../../../src/service/ca-setup.js';
-import { certificateParts } from '../../../src/service/ca-directory.js';
 
 /** A deterministic PRNG, so a failing case can be reproduced. */
 function prng(seed: number) {
@@ -31,7 +30,7 @@ const ISSUERS = [
   issuerOf(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'Example Corp Issuing CA G3'),
 ];
 
-const tbsOf = (certDer: Uint8Array) => Buffer.from(encodedOf(childrenOf(readSingle(certDer))[0]!));
+const tbsOf = (certDer: Uint8Array) => Buffer.from(certificateParts(certDer).tbsDer);
 
 /** Subjects as stations make them: optional fields present or absent, UTF8String (openssl) or PrintableString. */
 function randomSubject(random: () => number, i: number): Uint8Array {
