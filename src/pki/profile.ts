@@ -1,11 +1,14 @@
+/**
+ * The certificates built on @peculiar/x509: CA certificates and the
+ * verification certificate AWS IoT asks for, off the issuing path. Device
+ * certificates are built by the fast path (fast-certificate.ts).
+ */
 import { webcrypto } from 'node:crypto';
 import { x509 } from './x509.js';
-import { ecdsaDerToRaw } from './der/ecdsa.js';
-import type { ParsedCsr } from './csr.js';
 import { SIGNING_ALGORITHMS } from './algorithms.js';
+import { ecdsaDerToRaw } from './der/ecdsa.js';
 import { keyIdentifierOf } from './keys.js';
 import type { Signer } from './signer.js';
-
 
 /** What a certificate builder needs to know of its issuer. */
 export interface Issuer {
@@ -50,15 +53,20 @@ export interface BuiltCertificate {
   notAfter: Date;
 }
 
-async function generate(params: {
+export interface CertificateParams {
   serialNumber: string;
   subjectDer: Uint8Array;
   issuerDer: Uint8Array;
+  /** SubjectPublicKeyInfo DER of the certified key. */
   publicKey: Uint8Array;
   validity: Validity;
   extensions: x509.Extension[];
+  /** Signs the TBSCertificate in the issuer's name. */
   signer: Signer;
-}): Promise<BuiltCertificate> {
+}
+
+/** A certificate built by @peculiar/x509's generator and signed by the signer port. */
+export async function generateCertificate(params: CertificateParams): Promise<BuiltCertificate> {
   const { crypto, signingKey, signingAlgorithm } = signerCrypto(params.signer);
   const cert = await x509.X509CertificateGenerator.create(
     {
@@ -82,31 +90,6 @@ async function generate(params: {
   };
 }
 
-/**
- * The `device` profile (reference implementation on @peculiar/x509): the CSR's
- * subject and key, CA:FALSE, digitalSignature (+ keyEncipherment for RSA),
- * clientAuth, subject and authority key identifiers. Nothing the CSR requests
- * is copied: the profile alone decides the extensions.
- */
-export function buildDeviceCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Promise<BuiltCertificate> {
-  const usages = x509.KeyUsageFlags.digitalSignature | (csr.key.family === 'RSA' ? x509.KeyUsageFlags.keyEncipherment : 0);
-  return generate({
-    serialNumber,
-    subjectDer: csr.subject.der,
-    issuerDer: issuer.subjectDer,
-    publicKey: csr.spkiDer,
-    validity,
-    signer: issuer.signer,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usages, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(csr.spkiDer)),
-      new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
-    ],
-  });
-}
-
 export interface CaCertificateParams {
   /** `root`: no path length limit. `issuing`: pathLen 0, it signs only end-entity certificates. */
   role: 'root' | 'issuing';
@@ -119,9 +102,9 @@ export interface CaCertificateParams {
   issuer: Omit<Issuer, 'notAfter'>;
 }
 
-/** Builds a CA certificate (root or issuing) with the same generator as device certificates. */
+/** Builds a CA certificate (root or issuing). */
 export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertificate> {
-  return generate({
+  return generateCertificate({
     serialNumber: p.serialNumber,
     subjectDer: p.subjectDer,
     issuerDer: p.issuer.subjectDer,
@@ -149,7 +132,7 @@ export function buildVerificationCertificate(p: {
   validity: Validity;
   issuer: Omit<Issuer, 'notAfter'>;
 }): Promise<BuiltCertificate> {
-  return generate({
+  return generateCertificate({
     serialNumber: p.serialNumber,
     subjectDer: caSubjectDer({ CN: p.registrationCode }),
     issuerDer: p.issuer.subjectDer,

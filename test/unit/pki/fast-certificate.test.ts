@@ -2,15 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { certificateParts } from '../../../src/pki/certificate.js';
+import { CaError } from '../../../src/pki/errors.js';
 import { deviceTbsCertificate, fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
-import { toPem } from '../../../src/pki/pem.js';
 import { keyIdentifierOf } from '../../../src/pki/keys.js';
-import { buildDeviceCertificate, caSubjectDer, type Issuer } from '../../../src/pki/profile.js';
+import { toPem } from '../../../src/pki/pem.js';
+import { caSubjectDer, type Issuer } from '../../../src/pki/profile.js';
 import { newSerial } from '../../../src/pki/serial.js';
 import { createSoftwareSigner } from '../../../src/pki/signer.js';
 import { buildCsr, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
+import { referenceDeviceCertificate } from '../../helpers/reference-device-certificate.js';
 import { createIssuingCa, createRootCa } from '../../../src/service/ca-setup.js';
 
 /** A deterministic PRNG, so a failing case can be reproduced. */
@@ -76,8 +78,8 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       const validity = { notBefore: new Date(start + Math.floor(random() * 1000)), notAfter: new Date(start + Math.floor(random() * 40 * 365 * 86_400_000)) };
       // Edge serials too (the reference replaces a zero serial by a random one; serials are never zero here).
       const serial = i % 50 === 0 ? ['01', '7f', '80', '00ff', '0080', 'ff'][(i / 50) % 6]! : newSerial();
-      const reference = tbsOf((await buildDeviceCertificate(csr, issuer, serial, validity)).der);
-      const fast = Buffer.from(deviceTbsCertificate(csr, issuer, serial, validity)!);
+      const reference = tbsOf((await referenceDeviceCertificate(csr, issuer, serial, validity)).der);
+      const fast = Buffer.from(deviceTbsCertificate(csr, issuer, serial, validity));
       if (!reference.equals(fast)) mismatches.push(`#${i} serial ${serial}: ${reference.toString('hex')} != ${fast.toString('hex')}`);
     }
     expect(mismatches).toEqual([]);
@@ -94,17 +96,39 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       const live: Issuer = { ...issuer, subjectDer, keyIdentifier: issuingRecord.keyIdentifier };
       for (const f of ['ec-p256.csr', 'ec-p384.csr', 'rsa-2048.csr']) {
         const now = Math.floor(Date.now() / 1000) * 1000;
-        const built = (await fastDeviceCertificate(parseCsr(csrFixture(f)), live, newSerial(), { notBefore: new Date(now - 300_000), notAfter: new Date(now + 86_400_000) }))!;
+        const built = await fastDeviceCertificate(parseCsr(csrFixture(f)), live, newSerial(), { notBefore: new Date(now - 300_000), notAfter: new Date(now + 86_400_000) });
         expect(opensslVerify(rootRecord.certificatePem, issuingRecord.certificatePem, toPem('CERTIFICATE', built.der))).toMatch(/OK/);
       }
     }
   }, 60_000);
 
-  it('declines what it does not cover, so the reference path builds it', () => {
+  it('refuses what it does not cover with an INTERNAL error whose cause names it, and signs nothing', async () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));
-    const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never } };
-    expect(deviceTbsCertificate(csr, edIssuer, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
-    const odd = { ...csr, key: { ...csr.key, family: 'OTHER' as const } };
-    expect(deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
+    const validity = { notBefore: new Date(), notAfter: new Date() };
+    const refusal = (build: () => unknown) => {
+      try {
+        build();
+      } catch (e) {
+        expect(e).toBeInstanceOf(CaError);
+        return { code: (e as CaError).code, message: (e as CaError).message, cause: ((e as CaError).cause as Error).message };
+      }
+      throw new Error('expected a CaError, but nothing was thrown');
+    };
+    let signed = 0;
+    const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never, sign: async () => (signed++, new Uint8Array(0)) } };
+    expect(refusal(() => deviceTbsCertificate(csr, edIssuer, newSerial(), validity))).toEqual({
+      code: 'INTERNAL',
+      message: 'The certificate could not be built',
+      cause: 'device profile: unknown issuer signing algorithm ED25519',
+    });
+    const odd = { ...csr, key: { keyType: 'EC_P521', family: 'OTHER' as const } };
+    expect(refusal(() => deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), validity))).toEqual({
+      code: 'INTERNAL',
+      message: 'The certificate could not be built',
+      cause: 'device profile: key type EC_P521 (family OTHER)',
+    });
+    await expect(fastDeviceCertificate(csr, edIssuer, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(fastDeviceCertificate(odd, ISSUERS[0]!, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(signed).toBe(0);
   });
 });

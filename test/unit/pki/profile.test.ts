@@ -4,14 +4,10 @@ import { TAG, childrenOf, decodeOid, encodedOf, readSingle, valueOf, type DerEle
 import { parseCsr } from '../../../src/pki/csr.js';
 import { readName, nameToString } from '../../../src/pki/names.js';
 import { toPem } from '../../../src/pki/pem.js';
-import {
-  buildCaCertificate,
-  buildDeviceCertificate,
-  caSubjectDer,
-  deviceValidity,
-  type Issuer,
-} from '../../../src/pki/profile.js';
+import { certificateParts } from '../../../src/pki/certificate.js';
+import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
 import { keyIdentifierOf } from '../../../src/pki/keys.js';
+import { buildCaCertificate, caSubjectDer, deviceValidity, type Issuer } from '../../../src/pki/profile.js';
 import { isSerial, newSerial, type RandomSource } from '../../../src/pki/serial.js';
 import { SoftwareSignerRefused, createSoftwareSigner, isDeployedLambda, signingAlgorithmFor, type Signer } from '../../../src/pki/signer.js';
 import { x509 } from '../../../src/pki/x509.js';
@@ -19,6 +15,7 @@ import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS, createIssuingCa, createRoo
 import type { CaRecord } from '../../../src/service/ports.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
+import { referenceDeviceCertificate } from '../../helpers/reference-device-certificate.js';
 
 const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
@@ -124,7 +121,7 @@ beforeAll(async () => {
 async function issue(ca: Ca, file: string, serial = newSerial(), validityDays = 3650) {
   const csr = parseCsr(csrFixture(file));
   const validity = deviceValidity(new Date(), validityDays, 300, ca.issuer.notAfter);
-  const built = await buildDeviceCertificate(csr, ca.issuer, serial, validity);
+  const built = await fastDeviceCertificate(csr, ca.issuer, serial, validity);
   return { csr, built, validity, pem: toPem('CERTIFICATE', built.der), parts: dissect(built.der), cert: new x509.X509Certificate(built.der.slice()) };
 }
 
@@ -141,13 +138,16 @@ const CSRS: Array<[string, 'EC' | 'RSA']> = [
 ];
 const MATRIX = (Object.keys(SIGNATURE_OF) as CaName[]).flatMap((ca) => CSRS.map(([file, family]) => [ca, file, family] as const));
 
-describe('Function: buildDeviceCertificate', () => {
+describe('Function: fastDeviceCertificate (the device profile)', () => {
   it.each(MATRIX)('issues a certificate from the %s issuing CA for %s that openssl verifies', async (caName, file, family) => {
     const ca = issuing[caName];
     const serial = newSerial();
-    const { csr, pem, parts, validity } = await issue(ca, file, serial);
+    const { csr, pem, parts, validity, built } = await issue(ca, file, serial);
 
     expect(opensslVerify(root.record.certificatePem, ca.record.certificatePem, pem)).toMatch(/: OK\n$/);
+    // The same TBSCertificate as the reference builds (@peculiar/x509) for the same serial and times.
+    const reference = await referenceDeviceCertificate(csr, ca.issuer, serial, validity);
+    expect(hex(certificateParts(built.der).tbsDer)).toBe(hex(certificateParts(reference.der).tbsDer));
 
     expect(parts.partCount).toBe(8);
     expect(parts.versionTag).toBe(0xa0);
@@ -237,7 +237,7 @@ describe('Function: buildDeviceCertificate', () => {
     const issuerNotAfter = new Date(Date.now() + 2 * DAY_MS + 123);
     const csr = parseCsr(csrFixture('ec-p256.csr'));
     const validity = deviceValidity(new Date(), 3650, 300, issuerNotAfter);
-    const built = await buildDeviceCertificate(csr, { ...ca.issuer, notAfter: issuerNotAfter }, newSerial(), validity);
+    const built = await fastDeviceCertificate(csr, { ...ca.issuer, notAfter: issuerNotAfter }, newSerial(), validity);
     expect(new x509.X509Certificate(built.der.slice()).notAfter.getTime()).toBe(Math.floor(issuerNotAfter.getTime() / 1000) * 1000);
   });
 
