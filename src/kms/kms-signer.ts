@@ -2,15 +2,8 @@ import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../pki/errors.js';
-import { HASH_OF, type Signer, type SigningAlgorithm } from '../pki/signer.js';
-
-const ALGORITHM_BY_KEY_SPEC: Record<string, SigningAlgorithm> = {
-  ECC_NIST_P256: 'ECDSA_SHA_256',
-  ECC_NIST_P384: 'ECDSA_SHA_384',
-  RSA_2048: 'RSASSA_PKCS1_V1_5_SHA_256',
-  RSA_3072: 'RSASSA_PKCS1_V1_5_SHA_256',
-  RSA_4096: 'RSASSA_PKCS1_V1_5_SHA_256',
-};
+import { SIGNING_ALGORITHMS, signingAlgorithmOfKeySpec } from '../pki/algorithms.js';
+import type { Signer } from '../pki/signer.js';
 
 /** KMS errors become SIGNER_UNAVAILABLE; the cause is kept for the log only. */
 export function signerError(e: unknown): CaError {
@@ -39,13 +32,13 @@ export async function createKmsSigner(
   } catch (e) {
     throw signerError(e);
   }
-  const algorithm = ALGORITHM_BY_KEY_SPEC[info.KeySpec ?? ''];
+  const algorithm = signingAlgorithmOfKeySpec(info.KeySpec);
   if (!algorithm || info.KeyUsage !== 'SIGN_VERIFY' || !info.PublicKey || !info.SigningAlgorithms?.includes(algorithm)) {
     throw new CaError('INTERNAL', 'The CA key in KMS cannot sign certificates', {
       logDetail: `KMS key ${keyId}: spec ${info.KeySpec}, usage ${info.KeyUsage}`,
     });
   }
-  const hash = HASH_OF[algorithm];
+  const { hash } = SIGNING_ALGORITHMS[algorithm];
   const resolvedKeyId = info.KeyId ?? keyId;
   return {
     publicKey: new Uint8Array(info.PublicKey),

@@ -1,6 +1,7 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { CSR_SIGNATURE_SCHEMES, type CsrSignatureScheme } from './algorithms.js';
 import { CaError, csrMalformed } from './errors.js';
-import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der.js';
+import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der/reader.js';
 import { describeSpki, type KeyDescription } from './keys.js';
 import { readName, type DistinguishedName } from './names.js';
 import { decodeBase64Strict, findPemBlocks, singlePemBlock } from './pem.js';
@@ -98,24 +99,7 @@ export function parseCsr(input: string | Uint8Array): ParsedCsr {
   }
 }
 
-interface SignatureScheme {
-  family: 'EC' | 'RSA' | 'ED25519' | 'DSA';
-  hash: string | null;
-}
-
-/** CSR signature algorithms we can check. SHA-1 and MD5 are refused as too weak. */
-const SIGNATURE_SCHEMES: Record<string, SignatureScheme> = {
-  '1.2.840.10045.4.3.2': { family: 'EC', hash: 'sha256' },
-  '1.2.840.10045.4.3.3': { family: 'EC', hash: 'sha384' },
-  '1.2.840.10045.4.3.4': { family: 'EC', hash: 'sha512' },
-  '1.2.840.113549.1.1.11': { family: 'RSA', hash: 'sha256' },
-  '1.2.840.113549.1.1.12': { family: 'RSA', hash: 'sha384' },
-  '1.2.840.113549.1.1.13': { family: 'RSA', hash: 'sha512' },
-  '1.3.101.112': { family: 'ED25519', hash: null },
-  '2.16.840.1.101.3.4.3.2': { family: 'DSA', hash: 'sha256' },
-};
-
-function schemeFamilyOf(csr: ParsedCsr, key: KeyObject): SignatureScheme['family'] | undefined {
+function schemeFamilyOf(csr: ParsedCsr, key: KeyObject): CsrSignatureScheme['family'] | undefined {
   switch (key.asymmetricKeyType) {
     case 'ec':
       return 'EC';
@@ -163,7 +147,7 @@ export function verifyCsr(csr: ParsedCsr): void {
     }
     throw csrMalformed('the public key is not valid', e);
   }
-  const scheme = SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
+  const scheme = CSR_SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
   if (!scheme) {
     // A key we do not certify anyway (Ed448, RSA-PSS…) is the answer that helps the station.
     if (csr.key.family === 'OTHER') throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`);

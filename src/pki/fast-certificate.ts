@@ -1,54 +1,25 @@
 /**
- * The fast path of the `device` profile: the TBSCertificate is assembled from
- * precomputed DER fragments (everything that depends only on the issuer and the
- * key family) plus the variable parts (serial, validity, the CSR's subject and
- * public key copied byte for byte, the subject key identifier), then signed once
- * by the signer port. No ASN.1 object model, no WebCrypto hop.
+ * The `device` profile, the only builder on the issuing path: the
+ * TBSCertificate is assembled from precomputed DER fragments (everything that
+ * depends only on the issuer and the key family) plus the variable parts
+ * (serial, validity, the CSR's subject and public key copied byte for byte, the
+ * subject key identifier), then signed once by the signer port. No ASN.1 object
+ * model, no WebCrypto hop.
  *
- * The reference is `buildDeviceCertificate` (@peculiar/x509): a differential
- * test proves the fast TBSCertificate byte-identical to the reference's for the
- * same serial and times. Whatever the fast path does not know (another key
- * family or signing algorithm) makes `fastDeviceCertificate` return undefined,
- * and the caller uses the reference path.
+ * It covers every key a policy can allow (EC P-256/P-384, RSA) and every CA
+ * signing algorithm; anything else is an INTERNAL error, never a certificate
+ * built some other way. A differential test proves its TBSCertificate
+ * byte-identical to one built by @peculiar/x509 for the same serial and times.
  */
-import * as cryptoModule from 'node:crypto';
-import { createHash } from 'node:crypto';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import type { ParsedCsr } from './csr.js';
+import { TAG } from './der/reader.js';
+import { bitString, integerFromHex, lengthOctets, timeLength, tlv, writeTime } from './der/writer.js';
+import { CaError } from './errors.js';
+import { subjectKeyIdentifier } from './keys.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
-import type { SigningAlgorithm } from './signer.js';
-
-/** DER length octets. */
-function lengthOctets(n: number): number[] {
-  if (n < 0x80) return [n];
-  const out: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
-  return [0x80 | out.length, ...out];
-}
-
-/** One TLV from its parts, concatenated without intermediate copies. */
-function tlv(tag: number, parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const header = lengthOctets(length);
-  const out = new Uint8Array(1 + header.length + length);
-  out[0] = tag;
-  out.set(header, 1);
-  let offset = 1 + header.length;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 const hex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
-
-/** AlgorithmIdentifier of each signing algorithm, as the reference encodes it (RSA with a NULL parameter, ECDSA without). */
-const SIGNATURE_ALGORITHM: Record<SigningAlgorithm, Uint8Array> = {
-  ECDSA_SHA_256: hex('300a 06082a8648ce3d040302'),
-  ECDSA_SHA_384: hex('300a 06082a8648ce3d040303'),
-  RSASSA_PKCS1_V1_5_SHA_256: hex('300d 06092a864886f70d01010b 0500'),
-};
 
 const VERSION_V3 = hex('a003 020102');
 const BASIC_CONSTRAINTS_END_ENTITY = hex('300c 0603551d13 0101ff 0402 3000');
@@ -60,22 +31,9 @@ const KEY_USAGE = {
 };
 const EXTENDED_KEY_USAGE_CLIENT_AUTH = hex('3013 0603551d25 040c 300a 06082b06010505070302');
 const SKI_PREFIX = hex('301d 0603551d0e 0416 0414');
-
-/** A positive INTEGER, minimally encoded (leading zero octets dropped, one added when the top bit is set). */
-export function serialInteger(serialHex: string): Uint8Array {
-  let bytes = Buffer.from(serialHex.length % 2 ? `0${serialHex}` : serialHex, 'hex');
-  let start = 0;
-  while (start < bytes.length - 1 && bytes[start] === 0) start++;
-  bytes = bytes.subarray(start);
-  return tlv(0x02, bytes[0]! & 0x80 ? [Uint8Array.of(0), bytes] : [bytes]);
-}
-
-/** Time as DER: UTCTime before 2050, GeneralizedTime from 2050 on (RFC 5280 4.1.2.5); whole seconds, Z. */
-export function timeDer(date: Date): Uint8Array {
-  const out = new Uint8Array(timeLength(date));
-  writeTime(out, 0, date);
-  return out;
-}
+/** Context-specific tags: extensions [3] (constructed), keyIdentifier [0] (primitive). */
+const EXTENSIONS_TAG = 0xa3;
+const KEY_IDENTIFIER_TAG = 0x80;
 
 /** What stays the same for every certificate an issuer signs for one key family. */
 interface IssuerFragments {
@@ -90,72 +48,48 @@ interface IssuerFragments {
   extensionsTail: Uint8Array;
 }
 
-const fragmentsByIssuer = new WeakMap<Issuer, IssuerFragments | null>();
+const fragmentsByIssuer = new WeakMap<Issuer, IssuerFragments>();
 const SKI_LENGTH = 20;
 
-function fragmentsOf(issuer: Issuer): IssuerFragments | null {
+/** The INTERNAL error for what the device profile cannot build; the detail is for the log. */
+const notCovered = (detail: string) =>
+  new CaError('INTERNAL', 'The certificate could not be built', { cause: new Error(`device profile: ${detail}`) });
+
+function fragmentsOf(issuer: Issuer): IssuerFragments {
   let f = fragmentsByIssuer.get(issuer);
-  if (f !== undefined) return f;
-  const signatureAlgorithm = SIGNATURE_ALGORITHM[issuer.signer.algorithm];
-  if (!signatureAlgorithm) {
-    fragmentsByIssuer.set(issuer, null);
-    return null;
-  }
+  if (f) return f;
+  const algorithm = SIGNING_ALGORITHMS[issuer.signer.algorithm];
+  if (!algorithm) throw notCovered(`unknown issuer signing algorithm ${issuer.signer.algorithm}`);
   // AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier }
-  const aki = tlv(0x30, [hex('0603551d23'), tlv(0x04, [tlv(0x30, [tlv(0x80, [hex(issuer.keyIdentifier)])])])]);
+  const aki = tlv(TAG.SEQUENCE, [
+    hex('0603551d23'),
+    tlv(TAG.OCTET_STRING, [tlv(TAG.SEQUENCE, [tlv(KEY_IDENTIFIER_TAG, [hex(issuer.keyIdentifier)])])]),
+  ]);
   const head = (keyUsage: Uint8Array) => {
     // The lengths are known: the SKI is always 20 bytes. Encode with a placeholder, then drop it.
     const placeholder = new Uint8Array(SKI_LENGTH);
-    const whole = tlv(0xa3, [tlv(0x30, [BASIC_CONSTRAINTS_END_ENTITY, keyUsage, EXTENDED_KEY_USAGE_CLIENT_AUTH, SKI_PREFIX, placeholder, aki])]);
+    const whole = tlv(EXTENSIONS_TAG, [
+      tlv(TAG.SEQUENCE, [BASIC_CONSTRAINTS_END_ENTITY, keyUsage, EXTENDED_KEY_USAGE_CLIENT_AUTH, SKI_PREFIX, placeholder, aki]),
+    ]);
     return whole.subarray(0, whole.length - SKI_LENGTH - aki.length);
   };
-  f = { signatureAlgorithm, issuerName: issuer.subjectDer, extensionsHead: { EC: head(KEY_USAGE.EC), RSA: head(KEY_USAGE.RSA) }, extensionsTail: aki };
+  f = {
+    signatureAlgorithm: algorithm.identifier,
+    issuerName: issuer.subjectDer,
+    extensionsHead: { EC: head(KEY_USAGE.EC), RSA: head(KEY_USAGE.RSA) },
+    extensionsTail: aki,
+  };
   fragmentsByIssuer.set(issuer, f);
   return f;
 }
 
-/** Writes the two digits of 0-99 at `at`. */
-function digits2(out: Uint8Array, at: number, n: number): void {
-  out[at] = 0x30 + Math.floor(n / 10);
-  out[at + 1] = 0x30 + (n % 10);
-}
-
-/** Time (UTCTime before 2050, GeneralizedTime from 2050) written at `at`; returns the end. */
-function writeTime(out: Uint8Array, at: number, date: Date): number {
-  const y = date.getUTCFullYear();
-  const utc = y >= 1950 && y < 2050;
-  out[at] = utc ? 0x17 : 0x18;
-  out[at + 1] = utc ? 13 : 15;
-  let i = at + 2;
-  if (!utc) {
-    digits2(out, i, Math.floor(y / 100) % 100);
-    i += 2;
-  }
-  digits2(out, i, y % 100);
-  digits2(out, i + 2, date.getUTCMonth() + 1);
-  digits2(out, i + 4, date.getUTCDate());
-  digits2(out, i + 6, date.getUTCHours());
-  digits2(out, i + 8, date.getUTCMinutes());
-  digits2(out, i + 10, date.getUTCSeconds());
-  out[i + 12] = 0x5a; // Z
-  return i + 13;
-}
-
-const timeLength = (date: Date) => (date.getUTCFullYear() >= 1950 && date.getUTCFullYear() < 2050 ? 15 : 17);
-
-/** The subject key identifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1). */
-const sha1: (data: Uint8Array) => Uint8Array =
-  typeof (cryptoModule as { hash?: unknown }).hash === 'function'
-    ? (data) => (cryptoModule as unknown as { hash(a: string, d: Uint8Array, e: 'buffer'): Buffer }).hash('sha1', data, 'buffer')
-    : (data) => createHash('sha1').update(data).digest();
-
-/** The TBSCertificate of the `device` profile, or undefined when the fast path does not cover the case. */
-export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Uint8Array | undefined {
+/** The TBSCertificate of the `device` profile. Throws INTERNAL for a key family it does not cover. */
+export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Uint8Array {
   const f = fragmentsOf(issuer);
   const family = csr.key.family;
-  if (!f || (family !== 'EC' && family !== 'RSA')) return undefined;
-  const ski = sha1(csr.publicKeyBits);
-  const serial = serialInteger(serialNumber);
+  if (family !== 'EC' && family !== 'RSA') throw notCovered(`key type ${csr.key.keyType} (family ${family})`);
+  const ski = subjectKeyIdentifier(csr.publicKeyBits);
+  const serial = integerFromHex(serialNumber);
   const head = f.extensionsHead[family];
   const validityLength = timeLength(validity.notBefore) + timeLength(validity.notAfter);
   const subject = csr.subject.der;
@@ -165,7 +99,7 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
     subject.length + spki.length + head.length + SKI_LENGTH + f.extensionsTail.length;
   const header = lengthOctets(contentLength);
   const out = new Uint8Array(1 + header.length + contentLength);
-  out[0] = 0x30;
+  out[0] = TAG.SEQUENCE;
   out.set(header, 1);
   let at = 1 + header.length;
   const put = (bytes: Uint8Array) => {
@@ -176,7 +110,7 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
   put(serial);
   put(f.signatureAlgorithm);
   put(f.issuerName);
-  out[at] = 0x30;
+  out[at] = TAG.SEQUENCE;
   out[at + 1] = validityLength;
   at = writeTime(out, at + 2, validity.notBefore);
   at = writeTime(out, at, validity.notAfter);
@@ -189,22 +123,21 @@ export function deviceTbsCertificate(csr: ParsedCsr, issuer: Issuer, serialNumbe
 }
 
 /**
- * The `device` certificate by the fast path: TBSCertificate, one signature by
- * the signer port, Certificate. Undefined when the case is not covered.
+ * The `device` certificate: TBSCertificate, one signature by the signer port,
+ * Certificate. Throws INTERNAL for what the profile does not cover.
  */
 export async function fastDeviceCertificate(
   csr: ParsedCsr,
   issuer: Issuer,
   serialNumber: string,
   validity: Validity,
-): Promise<BuiltCertificate | undefined> {
+): Promise<BuiltCertificate> {
   const tbs = deviceTbsCertificate(csr, issuer, serialNumber, validity);
-  if (!tbs) return undefined;
   const der = certificateDer(tbs, issuer.signer.algorithm, await issuer.signer.sign(tbs));
   return { der, serialNumber, notBefore: validity.notBefore, notAfter: validity.notAfter };
 }
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }. */
 export function certificateDer(tbs: Uint8Array, algorithm: SigningAlgorithm, signature: Uint8Array): Uint8Array {
-  return tlv(0x30, [tbs, SIGNATURE_ALGORITHM[algorithm], tlv(0x03, [Uint8Array.of(0), signature])]);
+  return tlv(TAG.SEQUENCE, [tbs, SIGNING_ALGORITHMS[algorithm].identifier, bitString(signature)]);
 }

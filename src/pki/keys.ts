@@ -1,4 +1,6 @@
-import { DerError, TAG, bitLength, bitStringBytes, childrenOf, decodeOid, expectTag, integerMagnitude, readSingle, type DerElement } from './der.js';
+import * as cryptoModule from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { DerError, TAG, bitLength, bitStringBytes, childrenOf, decodeOid, expectTag, integerMagnitude, readSingle, type DerElement } from './der/reader.js';
 
 /** Key types a policy can allow. Anything else is described but never allowed. */
 export const KEY_TYPES = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'] as const;
@@ -88,3 +90,19 @@ export function describeSpki(spki: DerElement): KeyDescription {
 }
 
 export const isAllowedKeyType = (keyType: string, allowed: readonly string[]): boolean => allowed.includes(keyType);
+
+/**
+ * The subject key identifier of a public key: the SHA-1 of the subjectPublicKey
+ * BIT STRING's contents (the EC point, or the RSAPublicKey DER), RFC 5280
+ * 4.2.1.2 method 1. One-shot `crypto.hash` where node has it (no Hash object).
+ */
+export const subjectKeyIdentifier: (publicKeyBits: Uint8Array) => Buffer =
+  typeof (cryptoModule as { hash?: unknown }).hash === 'function'
+    ? (bits) => (cryptoModule as unknown as { hash(a: string, d: Uint8Array, e: 'buffer'): Buffer }).hash('sha1', bits, 'buffer')
+    : (bits) => createHash('sha1').update(bits).digest();
+
+/** The key identifier (hex) of a SubjectPublicKeyInfo DER: its subject key identifier. */
+export function keyIdentifierOf(spkiDer: Uint8Array): string {
+  const [, bits] = childrenOf(readSingle(spkiDer));
+  return subjectKeyIdentifier(bitStringBytes(bits!)).toString('hex');
+}

@@ -1,4 +1,4 @@
-import { DerError, TAG, childrenOf, decodeOid, expectTag, encodedOf, valueOf, type DerElement } from './der.js';
+import { DerError, TAG, childrenOf, decodeOid, expectTag, encodedOf, valueOf, type DerElement } from './der/reader.js';
 
 /** Subject attributes the policy knows by short name. */
 export const ATTRIBUTE_OIDS = {

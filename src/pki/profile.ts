@@ -1,9 +1,14 @@
-import { createHash, webcrypto } from 'node:crypto';
+/**
+ * The certificates built on @peculiar/x509: CA certificates and the
+ * verification certificate AWS IoT asks for, off the issuing path. Device
+ * certificates are built by the fast path (fast-certificate.ts).
+ */
+import { webcrypto } from 'node:crypto';
 import { x509 } from './x509.js';
-import { bitStringBytes, childrenOf, readSingle } from './der.js';
-import type { ParsedCsr } from './csr.js';
-import type { Signer, SigningAlgorithm } from './signer.js';
-
+import { SIGNING_ALGORITHMS } from './algorithms.js';
+import { ecdsaDerToRaw } from './der/ecdsa.js';
+import { keyIdentifierOf } from './keys.js';
+import type { Signer } from './signer.js';
 
 /** What a certificate builder needs to know of its issuer. */
 export interface Issuer {
@@ -15,48 +20,20 @@ export interface Issuer {
   signer: Signer;
 }
 
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents. */
-export function keyIdentifierOf(spkiDer: Uint8Array): string {
-  const [, bits] = childrenOf(readSingle(spkiDer));
-  return createHash('sha1').update(bitStringBytes(bits!)).digest('hex');
-}
-
-const WEB_ALGORITHMS: Record<SigningAlgorithm, { sign: Record<string, unknown>; key: Record<string, unknown>; size?: number }> = {
-  ECDSA_SHA_256: { sign: { name: 'ECDSA', hash: 'SHA-256' }, key: { name: 'ECDSA', namedCurve: 'P-256' }, size: 32 },
-  ECDSA_SHA_384: { sign: { name: 'ECDSA', hash: 'SHA-384' }, key: { name: 'ECDSA', namedCurve: 'P-384' }, size: 48 },
-  RSASSA_PKCS1_V1_5_SHA_256: {
-    sign: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    key: { name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } },
-  },
-};
-
-/** DER ECDSA-Sig-Value → WebCrypto's fixed-size r||s, which @peculiar/x509 expects. */
-export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array {
-  const [r, s] = childrenOf(readSingle(der));
-  const out = new Uint8Array(size * 2);
-  for (const [i, el] of [r!, s!].entries()) {
-    let v = el.bytes.subarray(el.valueStart, el.end);
-    while (v.length > size && v[0] === 0) v = v.subarray(1);
-    if (v.length > size) throw new Error('ECDSA signature component too large');
-    out.set(v, (i + 1) * size - v.length);
-  }
-  return out;
-}
-
 /**
  * Adapts the signer port to the WebCrypto shape that @peculiar/x509's generator
  * calls (its documented seam for external keys). The generator hands over the
  * TBSCertificate; the signer signs it wherever its key lives.
  */
 function signerCrypto(signer: Signer): { crypto: Crypto; signingKey: CryptoKey; signingAlgorithm: Algorithm } {
-  const web = WEB_ALGORITHMS[signer.algorithm];
+  const { web, ecdsaSize } = SIGNING_ALGORITHMS[signer.algorithm];
   const subtle = {
     sign: async (_alg: unknown, _key: unknown, data: BufferSource) => {
       const bytes = ArrayBuffer.isView(data)
         ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
         : new Uint8Array(data);
       const signature = await signer.sign(bytes);
-      const out = web.size ? ecdsaDerToRaw(signature, web.size) : signature;
+      const out = ecdsaSize ? ecdsaDerToRaw(signature, ecdsaSize) : signature;
       return out.slice().buffer;
     },
     digest: (alg: AlgorithmIdentifier, data: BufferSource) => webcrypto.subtle.digest(alg, data),
@@ -76,15 +53,20 @@ export interface BuiltCertificate {
   notAfter: Date;
 }
 
-async function generate(params: {
+export interface CertificateParams {
   serialNumber: string;
   subjectDer: Uint8Array;
   issuerDer: Uint8Array;
+  /** SubjectPublicKeyInfo DER of the certified key. */
   publicKey: Uint8Array;
   validity: Validity;
   extensions: x509.Extension[];
+  /** Signs the TBSCertificate in the issuer's name. */
   signer: Signer;
-}): Promise<BuiltCertificate> {
+}
+
+/** A certificate built by @peculiar/x509's generator and signed by the signer port. */
+export async function generateCertificate(params: CertificateParams): Promise<BuiltCertificate> {
   const { crypto, signingKey, signingAlgorithm } = signerCrypto(params.signer);
   const cert = await x509.X509CertificateGenerator.create(
     {
@@ -108,31 +90,6 @@ async function generate(params: {
   };
 }
 
-/**
- * The `device` profile (reference implementation on @peculiar/x509): the CSR's
- * subject and key, CA:FALSE, digitalSignature (+ keyEncipherment for RSA),
- * clientAuth, subject and authority key identifiers. Nothing the CSR requests
- * is copied: the profile alone decides the extensions.
- */
-export function buildDeviceCertificate(csr: ParsedCsr, issuer: Issuer, serialNumber: string, validity: Validity): Promise<BuiltCertificate> {
-  const usages = x509.KeyUsageFlags.digitalSignature | (csr.key.family === 'RSA' ? x509.KeyUsageFlags.keyEncipherment : 0);
-  return generate({
-    serialNumber,
-    subjectDer: csr.subject.der,
-    issuerDer: issuer.subjectDer,
-    publicKey: csr.spkiDer,
-    validity,
-    signer: issuer.signer,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(usages, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
-      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(csr.spkiDer)),
-      new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
-    ],
-  });
-}
-
 export interface CaCertificateParams {
   /** `root`: no path length limit. `issuing`: pathLen 0, it signs only end-entity certificates. */
   role: 'root' | 'issuing';
@@ -145,9 +102,9 @@ export interface CaCertificateParams {
   issuer: Omit<Issuer, 'notAfter'>;
 }
 
-/** Builds a CA certificate (root or issuing) with the same generator as device certificates. */
+/** Builds a CA certificate (root or issuing). */
 export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertificate> {
-  return generate({
+  return generateCertificate({
     serialNumber: p.serialNumber,
     subjectDer: p.subjectDer,
     issuerDer: p.issuer.subjectDer,
@@ -175,7 +132,7 @@ export function buildVerificationCertificate(p: {
   validity: Validity;
   issuer: Omit<Issuer, 'notAfter'>;
 }): Promise<BuiltCertificate> {
-  return generate({
+  return generateCertificate({
     serialNumber: p.serialNumber,
     subjectDer: caSubjectDer({ CN: p.registrationCode }),
     issuerDer: p.issuer.subjectDer,

@@ -1,7 +1,5 @@
 import { createPrivateKey, createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
-
-/** Signature schemes a CA key may use, named as AWS KMS names them. */
-export type SigningAlgorithm = 'ECDSA_SHA_256' | 'ECDSA_SHA_384' | 'RSASSA_PKCS1_V1_5_SHA_256';
+import { SIGNING_ALGORITHMS, signingAlgorithmOfKey, type SigningAlgorithm } from './algorithms.js';
 
 /**
  * The signer port: a CA private key that can sign but never be read. `sign`
@@ -15,20 +13,10 @@ export interface Signer {
   sign(tbs: Uint8Array): Promise<Uint8Array>;
 }
 
-export const HASH_OF: Record<SigningAlgorithm, 'sha256' | 'sha384'> = {
-  ECDSA_SHA_256: 'sha256',
-  ECDSA_SHA_384: 'sha384',
-  RSASSA_PKCS1_V1_5_SHA_256: 'sha256',
-};
-
 /** The signing algorithm a CA key of this type uses (P-256 → SHA-256, P-384 → SHA-384, RSA → SHA-256). */
 export function signingAlgorithmFor(key: KeyObject): SigningAlgorithm {
-  if (key.asymmetricKeyType === 'rsa') return 'RSASSA_PKCS1_V1_5_SHA_256';
-  if (key.asymmetricKeyType === 'ec') {
-    const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (curve === 'prime256v1') return 'ECDSA_SHA_256';
-    if (curve === 'secp384r1') return 'ECDSA_SHA_384';
-  }
+  const algorithm = signingAlgorithmOfKey(key.asymmetricKeyType, key.asymmetricKeyDetails?.namedCurve);
+  if (algorithm) return algorithm;
   throw new Error(`unsupported CA key type ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
 }
 
@@ -57,7 +45,7 @@ export function createSoftwareSigner(pkcs8: string | Uint8Array | KeyObject, env
         : pkcs8;
   const algorithm = signingAlgorithmFor(privateKey);
   const publicKey = new Uint8Array(createPublicKey(privateKey).export({ format: 'der', type: 'spki' }));
-  const hash = HASH_OF[algorithm];
+  const { hash } = SIGNING_ALGORITHMS[algorithm];
   return {
     publicKey,
     algorithm,

@@ -1,6 +1,6 @@
 import { CaError } from '../pki/errors.js';
 import { findPemBlocks } from '../pki/pem.js';
-import { childrenOf, encodedOf, readSingle } from '../pki/der.js';
+import { certificateParts } from '../pki/certificate.js';
 import type { Issuer } from '../pki/profile.js';
 import type { Signer } from '../pki/signer.js';
 import type { CaRecord, CaStore, Clock, SignerFactory } from './ports.js';
@@ -17,15 +17,6 @@ export interface CaChain {
 /** An issuing CA ready to sign: its chain and its signer. */
 export interface IssuingCa extends CaChain {
   issuer: Issuer;
-}
-
-/** The subject Name and SubjectPublicKeyInfo of a certificate, as encoded. */
-export function certificateParts(certDer: Uint8Array): { subjectDer: Uint8Array; spkiDer: Uint8Array } {
-  const [tbs] = childrenOf(readSingle(certDer));
-  const fields = childrenOf(tbs!);
-  // TBSCertificate: [0] version, serial, signature, issuer, validity, subject, spki, …
-  const offset = fields[0]!.tag === 0xa0 ? 1 : 0;
-  return { subjectDer: encodedOf(fields[offset + 4]!), spkiDer: encodedOf(fields[offset + 5]!) };
 }
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);

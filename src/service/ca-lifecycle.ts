@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { certificateParts } from '../pki/certificate.js';
 import { CaError } from '../pki/errors.js';
 import { buildVerificationCertificate } from '../pki/profile.js';
 import { toPem } from '../pki/pem.js';
 import { newSerial, type RandomSource } from '../pki/serial.js';
 import type { Signer } from '../pki/signer.js';
 import type { ProvisioningTemplate } from '../provisioning/template.js';
-import { caCertificateDer, certificateParts, checkedSigner } from './ca-directory.js';
+import { caCertificateDer, checkedSigner } from './ca-directory.js';
 import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
 import type { CaRecord, CaStore, Clock, IotCaRegistration, IotRegistrar, KeyManager, SignerFactory } from './ports.js';
 

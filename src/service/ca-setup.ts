@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { buildCaCertificate, caSubjectDer, keyIdentifierOf, type BuiltCertificate } from '../pki/profile.js';
+import { keyIdentifierOf } from '../pki/keys.js';
+import { buildCaCertificate, caSubjectDer, type BuiltCertificate } from '../pki/profile.js';
 import { newSerial, type RandomSource, systemRandom } from '../pki/serial.js';
 import { toPem } from '../pki/pem.js';
 import { x509 } from '../pki/x509.js';

@@ -72,11 +72,8 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter);
       const t0 = performance.now();
-      // The fast path covers the allowed key types; the reference builder (@peculiar/x509,
-      // loaded only when needed, which keeps it out of the cold start) anything else.
-      const built =
-        (await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity)) ??
-        (await (await import('../pki/profile.js')).buildDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity));
+      // The device profile covers every key type a policy can allow; anything else is INTERNAL.
+      const built = await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity);
       timings.buildAndSign = performance.now() - t0;
       const record: CertificateRecord = timed(timings, 'encode', () => ({
         serialNumber: claim.serialNumber,

@@ -1,5 +1,5 @@
 import { expect } from '@jest/globals';
-import { DerError } from '../../src/pki/der.js';
+import { DerError } from '../../src/pki/der/reader.js';
 
 /** The DerError message `fn` throws; fails the test when it throws nothing or something else. */
 export function derErrorOf(fn: () => unknown): string {

@@ -14,7 +14,9 @@ import { awsIotRegistrar } from '../../../src/iot/iot-registrar.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { parseCsr } from '../../../src/pki/csr.js';
 import { toPem } from '../../../src/pki/pem.js';
-import { buildDeviceCertificate, buildVerificationCertificate, deviceValidity } from '../../../src/pki/profile.js';
+import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
+import { buildVerificationCertificate } from '../../../src/pki/profile.js';
+import { deviceValidity } from '../../../src/pki/validity.js';
 import { newSerial } from '../../../src/pki/serial.js';
 import { createSoftwareSigner, type Signer } from '../../../src/pki/signer.js';
 import { x509 } from '../../../src/pki/x509.js';
@@ -85,7 +87,7 @@ async function verificationPem(ca: TestCa, code: string, signer: Signer = ca.sig
 async function devicePem(ca: TestCa, cn: string, signer: Signer = ca.signer): Promise<string> {
   const csr = parseCsr(buildCsr({ key: p256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) }));
   const notAfter = new Date(ca.record.notAfter);
-  const built = await buildDeviceCertificate(
+  const built = await fastDeviceCertificate(
     csr,
     { subjectDer: subjectDerOf(ca.pem), keyIdentifier: ca.record.keyIdentifier, notAfter, signer },
     newSerial(),

@@ -4,8 +4,10 @@ import { DisabledException, KMSClient, SignCommand, GetPublicKeyCommand } from '
 import { mockClient } from 'aws-sdk-client-mock';
 import { createKmsSigner } from '../../../src/kms/kms-signer.js';
 import { CaError } from '../../../src/pki/errors.js';
-import { createSoftwareSigner, type Signer, type SigningAlgorithm } from '../../../src/pki/signer.js';
-import { buildDeviceCertificate, deviceValidity } from '../../../src/pki/profile.js';
+import type { SigningAlgorithm } from '../../../src/pki/algorithms.js';
+import { createSoftwareSigner, type Signer } from '../../../src/pki/signer.js';
+import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
+import { deviceValidity } from '../../../src/pki/validity.js';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
 import { newSerial } from '../../../src/pki/serial.js';
 import { toPem } from '../../../src/pki/pem.js';
@@ -135,7 +137,7 @@ describe('Function: createKmsSigner', () => {
       const csr = parseCsr(csrFixture('ec-p256.csr'));
       verifyCsr(csr);
       const notAfter = new Date(issuing.notAfter);
-      const device = await buildDeviceCertificate(
+      const device = await fastDeviceCertificate(
         csr,
         {
           subjectDer: new Uint8Array(issuingCert.subjectName.toArrayBuffer()),

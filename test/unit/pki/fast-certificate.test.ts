@@ -1,17 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
-import { childrenOf, encodedOf, readSingle } from '../../../src/pki/der.js';
-import { deviceTbsCertificate, fastDeviceCertificate, serialInteger, timeDer } from '../../../src/pki/fast-certificate.js';
+import { certificateParts } from '../../../src/pki/certificate.js';
+import { CaError } from '../../../src/pki/errors.js';
+import { deviceTbsCertificate, fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
+import { keyIdentifierOf } from '../../../src/pki/keys.js';
 import { toPem } from '../../../src/pki/pem.js';
-import { buildDeviceCertificate, caSubjectDer, keyIdentifierOf, type Issuer } from '../../../src/pki/profile.js';
+import { caSubjectDer, type Issuer } from '../../../src/pki/profile.js';
 import { newSerial } from '../../../src/pki/serial.js';
 import { createSoftwareSigner } from '../../../src/pki/signer.js';
 import { buildCsr, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
+import { referenceDeviceCertificate } from '../../helpers/reference-device-certificate.js';
 import { createIssuingCa, createRootCa } from '../../../src/service/ca-setup.js';
-import { certificateParts } from '../../../src/service/ca-directory.js';
 
 /** A deterministic PRNG, so a failing case can be reproduced. */
 function prng(seed: number) {
@@ -30,7 +32,7 @@ const ISSUERS = [
   issuerOf(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'Example Corp Issuing CA G3'),
 ];
 
-const tbsOf = (certDer: Uint8Array) => Buffer.from(encodedOf(childrenOf(readSingle(certDer))[0]!));
+const tbsOf = (certDer: Uint8Array) => Buffer.from(certificateParts(certDer).tbsDer);
 
 /** Subjects as stations make them: optional fields present or absent, UTF8String (openssl) or PrintableString. */
 function randomSubject(random: () => number, i: number): Uint8Array {
@@ -76,8 +78,8 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       const validity = { notBefore: new Date(start + Math.floor(random() * 1000)), notAfter: new Date(start + Math.floor(random() * 40 * 365 * 86_400_000)) };
       // Edge serials too (the reference replaces a zero serial by a random one; serials are never zero here).
       const serial = i % 50 === 0 ? ['01', '7f', '80', '00ff', '0080', 'ff'][(i / 50) % 6]! : newSerial();
-      const reference = tbsOf((await buildDeviceCertificate(csr, issuer, serial, validity)).der);
-      const fast = Buffer.from(deviceTbsCertificate(csr, issuer, serial, validity)!);
+      const reference = tbsOf((await referenceDeviceCertificate(csr, issuer, serial, validity)).der);
+      const fast = Buffer.from(deviceTbsCertificate(csr, issuer, serial, validity));
       if (!reference.equals(fast)) mismatches.push(`#${i} serial ${serial}: ${reference.toString('hex')} != ${fast.toString('hex')}`);
     }
     expect(mismatches).toEqual([]);
@@ -94,26 +96,39 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       const live: Issuer = { ...issuer, subjectDer, keyIdentifier: issuingRecord.keyIdentifier };
       for (const f of ['ec-p256.csr', 'ec-p384.csr', 'rsa-2048.csr']) {
         const now = Math.floor(Date.now() / 1000) * 1000;
-        const built = (await fastDeviceCertificate(parseCsr(csrFixture(f)), live, newSerial(), { notBefore: new Date(now - 300_000), notAfter: new Date(now + 86_400_000) }))!;
+        const built = await fastDeviceCertificate(parseCsr(csrFixture(f)), live, newSerial(), { notBefore: new Date(now - 300_000), notAfter: new Date(now + 86_400_000) });
         expect(opensslVerify(rootRecord.certificatePem, issuingRecord.certificatePem, toPem('CERTIFICATE', built.der))).toMatch(/OK/);
       }
     }
   }, 60_000);
 
-  it('encodes serials as minimal positive INTEGERs and times as UTCTime before 2050, GeneralizedTime from 2050', () => {
-    expect(Buffer.from(serialInteger('00000001')).toString('hex')).toBe('020101');
-    expect(Buffer.from(serialInteger('80')).toString('hex')).toBe('02020080');
-    expect(Buffer.from(serialInteger('0080')).toString('hex')).toBe('02020080');
-    expect(Buffer.from(serialInteger('00')).toString('hex')).toBe('020100');
-    expect(Buffer.from(timeDer(new Date('2049-12-31T23:59:59.999Z'))).toString('latin1').slice(2)).toBe('491231235959Z');
-    expect(Buffer.from(timeDer(new Date('2050-01-01T00:00:00Z'))).toString('latin1').slice(2)).toBe('20500101000000Z');
-  });
-
-  it('declines what it does not cover, so the reference path builds it', () => {
+  it('refuses what it does not cover with an INTERNAL error whose cause names it, and signs nothing', async () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));
-    const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never } };
-    expect(deviceTbsCertificate(csr, edIssuer, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
-    const odd = { ...csr, key: { ...csr.key, family: 'OTHER' as const } };
-    expect(deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), { notBefore: new Date(), notAfter: new Date() })).toBeUndefined();
+    const validity = { notBefore: new Date(), notAfter: new Date() };
+    const refusal = (build: () => unknown) => {
+      try {
+        build();
+      } catch (e) {
+        expect(e).toBeInstanceOf(CaError);
+        return { code: (e as CaError).code, message: (e as CaError).message, cause: ((e as CaError).cause as Error).message };
+      }
+      throw new Error('expected a CaError, but nothing was thrown');
+    };
+    let signed = 0;
+    const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never, sign: async () => (signed++, new Uint8Array(0)) } };
+    expect(refusal(() => deviceTbsCertificate(csr, edIssuer, newSerial(), validity))).toEqual({
+      code: 'INTERNAL',
+      message: 'The certificate could not be built',
+      cause: 'device profile: unknown issuer signing algorithm ED25519',
+    });
+    const odd = { ...csr, key: { keyType: 'EC_P521', family: 'OTHER' as const } };
+    expect(refusal(() => deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), validity))).toEqual({
+      code: 'INTERNAL',
+      message: 'The certificate could not be built',
+      cause: 'device profile: key type EC_P521 (family OTHER)',
+    });
+    await expect(fastDeviceCertificate(csr, edIssuer, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
+    await expect(fastDeviceCertificate(odd, ISSUERS[0]!, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(signed).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { TAG, childrenOf, readSingle } from '../../../src/pki/der.js';
+import { TAG, childrenOf, readSingle } from '../../../src/pki/der/reader.js';
 import {
   ATTRIBUTE_NAMES,
   ATTRIBUTE_OIDS,

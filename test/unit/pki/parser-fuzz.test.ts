@@ -30,7 +30,7 @@ import {
   readSingle,
   valueOf,
   type DerElement,
-} from '../../../src/pki/der.js';
+} from '../../../src/pki/der/reader.js';
 import { csrInputToDer, parseCsr, verifyCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { CaError, type ErrorCode } from '../../../src/pki/errors.js';
 import { parsePolicy } from '../../../src/pki/policy.js';

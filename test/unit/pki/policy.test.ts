@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readSingle } from '../../../src/pki/der.js';
+import { readSingle } from '../../../src/pki/der/reader.js';
 import { CaError, type ErrorDetail } from '../../../src/pki/errors.js';
 import { readName } from '../../../src/pki/names.js';
 import { evaluateSubject, parsePolicy, PolicyConfigError, type Policy } from '../../../src/pki/policy.js';

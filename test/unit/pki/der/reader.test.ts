@@ -12,9 +12,9 @@ import {
   readElement,
   readSingle,
   valueOf,
-} from '../../../src/pki/der.js';
-import { seq, tlv } from '../../helpers/csr-builder.js';
-import { derErrorOf } from '../../helpers/errors.js';
+} from '../../../../src/pki/der/reader.js';
+import { seq, tlv } from '../../../helpers/csr-builder.js';
+import { derErrorOf } from '../../../helpers/errors.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
