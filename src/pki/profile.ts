@@ -16,6 +16,8 @@ export interface Issuer {
   subjectDer: Uint8Array;
   /** Key identifier (hex) of the issuing key: the authorityKeyIdentifier it puts in what it signs. */
   keyIdentifier: string;
+  /** The issuing certificate's validity: what it signs lies within it. */
+  notBefore?: Date;
   notAfter: Date;
   signer: Signer;
 }

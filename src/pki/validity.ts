@@ -6,11 +6,15 @@ export interface Validity {
 }
 
 /**
- * notBefore is backdated for clock skew; notAfter is notBefore plus the validity
- * but never after the issuer's notAfter. Times are whole seconds, as X.509 encodes them.
+ * notBefore is backdated for clock skew, but never before the issuer's own
+ * notBefore (a certificate lies within its issuer's validity); notAfter is
+ * notBefore plus the validity but never after the issuer's notAfter. Times are
+ * whole seconds, as X.509 encodes them. An issuer that has expired gives a
+ * notAfter at or before `now`: the caller must not issue with it.
  */
-export function deviceValidity(now: Date, validityDays: number, backdateSeconds: number, issuerNotAfter: Date): Validity {
-  const nb = Math.floor(now.getTime() / 1000) * 1000 - backdateSeconds * 1000;
-  const na = Math.min(nb + validityDays * DAY_MS, Math.floor(issuerNotAfter.getTime() / 1000) * 1000);
+export function deviceValidity(now: Date, validityDays: number, backdateSeconds: number, issuerNotAfter: Date, issuerNotBefore?: Date): Validity {
+  const floorSeconds = (d: Date) => Math.floor(d.getTime() / 1000) * 1000;
+  const nb = Math.max(floorSeconds(now) - backdateSeconds * 1000, issuerNotBefore ? Math.ceil(issuerNotBefore.getTime() / 1000) * 1000 : -Infinity);
+  const na = Math.min(nb + validityDays * DAY_MS, floorSeconds(issuerNotAfter));
   return { notBefore: new Date(nb), notAfter: new Date(na) };
 }

@@ -142,6 +142,6 @@ export class CaDirectory extends CaChains {
     const chain = await this.chain(id);
     const { record } = chain;
     const { signer, subjectDer } = await checkedSigner(this.signerFactory, record);
-    return { ...chain, issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notAfter: new Date(record.notAfter), signer } };
+    return { ...chain, issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notBefore: new Date(record.notBefore), notAfter: new Date(record.notAfter), signer } };
   }
 }

@@ -20,6 +20,13 @@ export interface CaNaming {
 }
 
 export const ROOT_VALIDITY_YEARS = 25;
+/**
+ * CA certificates start this long before they are made, so a device whose clock
+ * is behind (the reason device certificates are backdated too) verifies a chain
+ * made a moment ago; device certificates never start before their issuer.
+ */
+export const CA_BACKDATE_SECONDS = 3600;
+const caNotBefore = (now: Date) => new Date(Math.floor(now.getTime() / 1000) * 1000 - CA_BACKDATE_SECONDS * 1000);
 export const ISSUING_VALIDITY_YEARS = 20;
 
 export const newCaId = (role: 'root' | 'issuing', random: RandomSource = systemRandom) =>
@@ -68,7 +75,7 @@ export async function createRootCa(
 ): Promise<CaRecord> {
   const now = clock();
   const subjectDer = caSubjectDer({ C: naming.country, O: naming.organization, CN: `${naming.organization} Root CA` });
-  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const notBefore = caNotBefore(now);
   const cert = await buildCaCertificate({
     role: 'root',
     serialNumber: newSerial(random),
@@ -94,7 +101,8 @@ export async function createIssuingCa(
   const label = identity.generation !== undefined ? `G${identity.generation}` : id.slice(8);
   const rootDer = x509.PemConverter.decodeFirst(root.record.certificatePem);
   const rootSubject = new Uint8Array(new x509.X509Certificate(rootDer).subjectName.toArrayBuffer());
-  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  // Within the root's validity at both ends.
+  const notBefore = new Date(Math.max(caNotBefore(now).getTime(), Date.parse(root.record.notBefore)));
   const notAfter = new Date(Math.min(notBefore.getTime() + ISSUING_VALIDITY_YEARS * YEAR_MS, Date.parse(root.record.notAfter)));
   const cert = await buildCaCertificate({
     role: 'issuing',

@@ -58,6 +58,8 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   const { csr, commonName } = accepted;
   const csrSha256 = sha256(csr.der);
   const ca = await deps.cas.activeIssuer();
+  // Before anything is written: an expired CA signs nothing (a notAfter before notBefore is no certificate).
+  if (ca.issuer.notAfter.getTime() <= deps.clock().getTime() + 1000) throw caExpired(ca.record.id, ca.record.notAfter);
   const key = !deps.policy.allowDuplicateCommonName && commonName !== undefined ? `CN#${commonName}` : `CSR#${csrSha256}`;
 
   const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256 });
@@ -70,7 +72,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   try {
     for (let attempt = 1; ; attempt++) {
       const now = deps.clock();
-      const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter);
+      const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter, ca.issuer.notBefore);
       const t0 = performance.now();
       // The device profile covers every key type a policy can allow; anything else is INTERNAL.
       const built = await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity);
@@ -161,6 +163,14 @@ async function acquireClaim(
     await d.sleep(delay);
     delay = Math.min(delay * 2, 250);
   }
+}
+
+/** The active issuing CA is past its end: nothing it signs would be valid. An operator must rotate. */
+function caExpired(id: string, notAfter: string): CaError {
+  return new CaError('CA_NOT_READY', 'The issuing CA has expired; an operator must rotate it (POST /ca/rotate {"force": true})', {
+    retryAfterSeconds: 60,
+    logDetail: `active issuing CA ${id} expired at ${notAfter}`,
+  });
 }
 
 function duplicate(serialNumber: string): CaError {

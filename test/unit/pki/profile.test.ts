@@ -11,7 +11,7 @@ import { buildCaCertificate, caSubjectDer, deviceValidity, type Issuer } from '.
 import { isSerial, newSerial, type RandomSource } from '../../../src/pki/serial.js';
 import { SoftwareSignerRefused, createSoftwareSigner, isDeployedLambda, signingAlgorithmFor, type Signer } from '../../../src/pki/signer.js';
 import { x509 } from '../../../src/pki/x509.js';
-import { ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS, createIssuingCa, createRootCa, type CaKey } from '../../../src/service/ca-setup.js';
+import { CA_BACKDATE_SECONDS, ISSUING_VALIDITY_YEARS, ROOT_VALIDITY_YEARS, createIssuingCa, createRootCa, type CaKey } from '../../../src/service/ca-setup.js';
 import type { CaRecord } from '../../../src/service/ports.js';
 import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
@@ -342,7 +342,7 @@ describe('Function: buildCaCertificate (via createRootCa / createIssuingCa)', ()
     const later = new Date(Date.parse(root.record.notBefore) + 10 * YEAR_MS + 1234);
     const k = caKey(ecKey('P-256'), 'late.pem');
     const record = await createIssuingCa(k, { record: root.record, signer: rootKey.signer }, NAMING, () => later);
-    expect(record.notBefore).toBe(new Date(Math.floor(later.getTime() / 1000) * 1000).toISOString());
+    expect(record.notBefore).toBe(new Date(Math.floor(later.getTime() / 1000) * 1000 - CA_BACKDATE_SECONDS * 1000).toISOString());
     expect(record.notAfter).toBe(root.record.notAfter);
     expect(new x509.X509Certificate(derOfPem(record.certificatePem)).notAfter.toISOString()).toBe(root.record.notAfter);
   });
