@@ -42,6 +42,8 @@ interface HostileCase {
   profile?: unknown;
   expectStatus: number;
   expectCode: string | null;
+  /** The refusal's details[0].reason, where the case names one. */
+  expectReason?: string;
   note?: string;
   /** A known defect: the documented answer is expectStatus/expectCode, the service answers otherwise. */
   bug?: string;
@@ -205,6 +207,7 @@ describe('POST /certificates: the hostile corpus', () => {
       }
     } else {
       expect(answer).toEqual({ status: c.expectStatus, code: c.expectCode });
+      if (c.expectReason !== undefined) expect(res.json.error.details?.[0]?.reason).toBe(c.expectReason);
     }
 
     if (res.statusCode === 201) {
