@@ -286,7 +286,8 @@ function rawRsa(n: bigint, e: bigint, size: number): (x: bigint) => bigint {
   return (x) => toBigInt(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, toBytes(x, size)));
 }
 
-function bigintPowMod(base: bigint, exponent: bigint, modulus: bigint): bigint {
+/** base^exponent mod modulus in BigInt arithmetic (slow: for what OpenSSL will not do, and for tests). */
+export function bigintPowMod(base: bigint, exponent: bigint, modulus: bigint): bigint {
   let result = 1n;
   let b = base % modulus;
   for (let e = exponent; e > 0n; e >>= 1n) {

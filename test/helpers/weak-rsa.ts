@@ -9,6 +9,7 @@
  * Primality of candidates is decided by node:crypto's checkPrimeSync.
  */
 import { checkPrimeSync, createHash } from 'node:crypto';
+import { bigintPowMod as powMod } from '../../src/pki/rsa-key-quality.js';
 import { oid, seq, tlv } from './csr-builder.js';
 
 export const WEAK_RSA_KINDS = [
@@ -77,16 +78,6 @@ function modInverse(a: bigint, m: bigint): bigint {
   }
   if (r0 !== 1n) throw new Error('not invertible');
   return ((s0 % m) + m) % m;
-}
-
-export function powMod(base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n;
-  let b = base % modulus;
-  for (let e = exponent; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * b) % modulus;
-    b = (b * b) % modulus;
-  }
-  return result;
 }
 
 const coprimeTo = (e: bigint) => (p: bigint) => gcd(e, p - 1n) === 1n;
