@@ -32,6 +32,7 @@ import { FakeKms } from '../test/helpers/kms-fake.js';
 import { FakeIot } from '../test/helpers/iot-fake.js';
 import { makeCsrs, benchLocalApi, startBenchStack, type LoadResult } from './http-load.js';
 import { measurePipeline, type Stats } from './pipeline.js';
+import { measureKeyQuality } from './key-quality.js';
 
 const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -62,6 +63,8 @@ async function inProcess(csrs: string[]): Promise<void> {
   row('  fast path − floor (same run)', `${(r.fast.median - r.floor.median).toFixed(1).padStart(8)} µs`);
   row('fast path / floor', `${(r.fast.median / r.floor.median).toFixed(2).padStart(8)} ×  (target ≤ 1.2 ×)`);
   row('reference path (@peculiar/x509 builder)', `${us(r.reference)}  = ${(r.reference.median / r.fast.median).toFixed(1)} × the fast path`);
+  const kq = measureKeyQuality();
+  row('RSA 2048 weak-key tests, per key', `${us(kq.checks)}  (target ≤ 1000 µs; the one modexp alone ${kq.exponentiation.median.toFixed(0)} µs)`);
 }
 
 /** Counts DynamoDB requests below the document client. */

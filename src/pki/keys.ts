@@ -14,6 +14,8 @@ export interface KeyDescription {
   curve?: 'P-256' | 'P-384' | 'P-521' | string;
   /** Modulus length for RSA keys. */
   bits?: number;
+  /** RSA keys: the modulus and public exponent (unsigned big-endian, views into the CSR), for the weak-key tests. */
+  rsa?: { modulus: Uint8Array; exponent: Uint8Array };
 }
 
 export const OID = {
@@ -77,14 +79,15 @@ export function describeSpki(spki: DerElement): KeyDescription {
     expectTag(rsa, TAG.SEQUENCE, 'RSAPublicKey');
     const [n, e, ...more] = childrenOf(rsa);
     if (!n || !e || more.length) throw new DerError('RSAPublicKey must have a modulus and an exponent');
-    const bits = bitLength(integerMagnitude(n));
+    const modulus = integerMagnitude(n);
+    const bits = bitLength(modulus);
     // RFC 8017 3.1: an odd exponent of at least 3 (e = 1 would let anyone forge signatures).
     const exponent = integerMagnitude(e);
     if ((exponent[exponent.length - 1]! & 1) === 0 || (exponent.length === 1 && exponent[0]! < 3)) {
       throw new DerError('RSA public exponent must be odd and at least 3');
     }
     const keyType = `RSA_${bits}`;
-    return { keyType, family: 'RSA', bits };
+    return { keyType, family: 'RSA', bits, rsa: { modulus, exponent } };
   }
   return { keyType: OTHER_KEYS[alg] ?? `UNKNOWN_${alg}`, family: 'OTHER' };
 }

@@ -1,4 +1,5 @@
 import { KEY_TYPES } from './keys.js';
+import { DEFAULT_RSA_PUBLIC_EXPONENTS, MAX_RSA_PUBLIC_EXPONENT } from './rsa-key-quality.js';
 import { PRINTABLE_STRING_ONLY, STRING_TYPES, attributeOidOf, valueProblems, type DistinguishedName, type StringType } from './names.js';
 import type { ErrorDetail } from './errors.js';
 
@@ -26,6 +27,8 @@ export interface Policy {
     stringTypes: StringType[];
   };
   keyTypes: string[];
+  /** Public exponents an RSA key may have (default [65537]); each odd, from 3 to 2^32 − 1. */
+  rsaPublicExponents: number[];
   validityDays: number;
   backdateSeconds: number;
   allowDuplicateCommonName: boolean;
@@ -40,7 +43,7 @@ export class PolicyConfigError extends Error {
 
 const DEFAULT_MIN = 1;
 const DEFAULT_MAX = 64;
-const KNOWN_KEYS = new Set(['subject', 'keyTypes', 'validityDays', 'backdateSeconds', 'allowDuplicateCommonName', '$comment']);
+const KNOWN_KEYS = new Set(['subject', 'keyTypes', 'rsaPublicExponents', 'validityDays', 'backdateSeconds', 'allowDuplicateCommonName', '$comment']);
 const SUBJECT_KEYS = new Set(['attributes', 'allowRepeatedAttributes', 'allowMultiValuedRdns', 'stringTypes']);
 const RULE_KEYS = new Set(['presence', 'pattern', 'value', 'minLength', 'maxLength']);
 
@@ -155,6 +158,13 @@ export function parsePolicy(doc: unknown, vars: Record<string, string> = {}): Po
       problems.push(`keyTypes: must be a non-empty list of ${KEY_TYPES.join(', ')}`);
     } else keyTypes = kt as string[];
   }
+  let rsaPublicExponents = [...DEFAULT_RSA_PUBLIC_EXPONENTS];
+  if (doc.rsaPublicExponents !== undefined) {
+    const list = doc.rsaPublicExponents;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((e) => intIn(e, 3, MAX_RSA_PUBLIC_EXPONENT) && e % 2 === 1)) {
+      problems.push(`rsaPublicExponents: must be a non-empty list of odd integers from 3 to ${MAX_RSA_PUBLIC_EXPONENT} (2^32 − 1)`);
+    } else rsaPublicExponents = list as number[];
+  }
   let validityDays = 3650;
   if (doc.validityDays !== undefined) {
     if (intIn(doc.validityDays, 1, 36500)) validityDays = doc.validityDays;
@@ -174,6 +184,7 @@ export function parsePolicy(doc: unknown, vars: Record<string, string> = {}): Po
   return {
     subject: { attributes, allowRepeatedAttributes, allowMultiValuedRdns, stringTypes },
     keyTypes,
+    rsaPublicExponents,
     validityDays,
     backdateSeconds,
     allowDuplicateCommonName,

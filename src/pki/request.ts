@@ -1,6 +1,7 @@
 import { CaError } from './errors.js';
 import { parseCsr, verifyCsr, type ParsedCsr } from './csr.js';
-import { isAllowedKeyType } from './keys.js';
+import { isAllowedKeyType, type KeyDescription } from './keys.js';
+import { rsaKeyRefusal } from './rsa-key-quality.js';
 import { evaluateSubject, type Policy } from './policy.js';
 import { subjectObject } from './names.js';
 
@@ -25,7 +26,7 @@ export function timed<T>(timings: StageTimings, stage: string, fn: () => T): T {
 
 /**
  * The checking half of the issuance pipeline: parse → verify (proof of
- * possession, before anything else) → key type → subject policy.
+ * possession, before anything else) → key type → RSA weak-key tests → subject policy.
  */
 export function acceptRequest(input: string | Uint8Array, policy: Policy, timings: StageTimings = {}): AcceptedRequest {
   const csr = timed(timings, 'parse', () => parseCsr(input));
@@ -36,6 +37,7 @@ export function acceptRequest(input: string | Uint8Array, policy: Policy, timing
         details: [{ field: 'publicKey', reason: `${csr.key.keyType} is not one of ${policy.keyTypes.join(', ')}` }],
       });
     }
+    if (csr.key.rsa) refuseWeakRsaKey(csr.key.rsa, policy);
     const violations = evaluateSubject(policy, csr.subject);
     if (violations.length > 0) {
       throw new CaError('POLICY_VIOLATION', 'The CSR subject does not satisfy the issuance policy', { details: violations });
@@ -43,4 +45,14 @@ export function acceptRequest(input: string | Uint8Array, policy: Policy, timing
     const subject = subjectObject(csr.subject);
     return { csr, subject, commonName: subject.CN };
   });
+}
+
+/** An RSA key of a known weak class (rsa-key-quality.ts) is refused like a disallowed key type. */
+function refuseWeakRsaKey(rsa: NonNullable<KeyDescription['rsa']>, policy: Policy): void {
+  const refusal = rsaKeyRefusal(rsa.modulus, rsa.exponent, { allowedExponents: policy.rsaPublicExponents });
+  if (refusal) {
+    throw new CaError('KEY_NOT_ALLOWED', `The RSA key is weak: ${refusal.reason}`, {
+      details: [{ field: 'publicKey', reason: refusal.reason, check: refusal.id }],
+    });
+  }
 }

@@ -44,6 +44,8 @@ interface HostileCase {
   expectCode: string | null;
   /** When given, error.details must be exactly this (a policy violation's field and reason, in order). */
   expectDetails?: Array<{ field: string; reason: string }>;
+  /** The refusal's details[0].reason, where the case names one. */
+  expectReason?: string;
   note?: string;
   /** A known defect: the documented answer is expectStatus/expectCode, the service answers otherwise. */
   bug?: string;
@@ -208,6 +210,7 @@ describe('POST /certificates: the hostile corpus', () => {
     } else {
       expect(answer).toEqual({ status: c.expectStatus, code: c.expectCode });
       if (c.expectDetails) expect(res.json.error.details).toEqual(c.expectDetails);
+      if (c.expectReason !== undefined) expect(res.json.error.details?.[0]?.reason).toBe(c.expectReason);
     }
 
     if (res.statusCode === 201) {
