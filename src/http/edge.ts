@@ -17,6 +17,7 @@ import type { Tracer } from '../observability/tracing.js';
 import { CaError } from '../pki/errors.js';
 import { renderError } from './errors.js';
 import { header } from './requests.js';
+import { verifySigV4, type LocalCredentials } from './sigv4.js';
 
 /** What a function reports to: the log, the metrics and (in AWS) X-Ray. */
 export interface Observability {
@@ -121,6 +122,15 @@ export function localOriginGuard(port: number): Middleware {
   };
 }
 
+/** Local SigV4 mode: the request must carry a valid signature by the local access key (403 ACCESS_DENIED otherwise). */
+export function localSigV4(credentials: LocalCredentials, clock: () => Date = () => new Date()): Middleware {
+  return {
+    before: async (request) => {
+      request.context.log.accessKeyId = await verifySigV4(request.event, credentials, clock());
+    },
+  };
+}
+
 /** The single error mapping: every thrown value becomes the documented status and body; a 5xx never shows its cause. */
 export function errorResponse(): Middleware {
   return {
@@ -147,7 +157,7 @@ export function powertools(obs: Observability, correlationIdPath?: string) {
 /** What the edge of a function is made of: its observability and (local mode) its guard's port. */
 export interface EdgeDeps {
   obs: Observability;
-  http?: { localApiPort?: number };
+  http?: { localApiPort?: number; localCredentials?: LocalCredentials };
 }
 
 /**
@@ -160,6 +170,7 @@ export function httpFunction(route: string, { obs, http }: EdgeDeps, fn: Route, 
   for (const m of powertools(obs, 'requestContext.requestId')) stack.use(m as Middleware);
   stack.use(requestLog(route, obs));
   if (http?.localApiPort) stack.use(localOriginGuard(http.localApiPort));
+  if (http?.localCredentials) stack.use(localSigV4(http.localCredentials));
   for (const m of extra) stack.use(m);
   // Lambda passes a plain Context; the request log middleware adds the log fields before the route runs.
   return stack.use(errorResponse()).handler(fn) as unknown as LambdaHttpHandler;
