@@ -78,7 +78,7 @@ const summary = (r: CaRecord): CaSummary => ({
 const signerOf = async (d: LifecycleDeps, record: CaRecord): Promise<Signer> => (await checkedSigner(d.signerFactory, record)).signer;
 
 async function keyFor(d: LifecycleDeps, alias: string, purpose: 'root' | 'issuing', actions: string[]) {
-  const existing = await d.keys.findKey(alias);
+  const existing = await d.keys.findKey(alias, purpose);
   if (existing) return existing;
   const ref = await d.keys.createKey(alias, purpose);
   actions.push(`created ${purpose} CA key ${alias}`);

@@ -10,7 +10,8 @@
  *   `privateEncrypt` with PKCS#1 v1.5 padding.
  * It checks what KMS checks: the key exists (by key id, key ARN or alias), its
  * usage is SIGN_VERIFY, the algorithm is one the key supports, and the digest
- * length matches the algorithm's hash.
+ * length matches the algorithm's hash. Keys carry a key policy and tags
+ * (GetKeyPolicy, ListResourceTags), so a test can plant a key that is not the CA's.
  *
  * Two transports over the same fake keys:
  * - `installKmsFake` / `FakeKms.install`: aws-sdk-client-mock handlers on a
@@ -24,8 +25,10 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  GetKeyPolicyCommand,
   GetPublicKeyCommand,
   KMSClient,
+  ListResourceTagsCommand,
   KMSServiceException,
   SignCommand,
   type CreateAliasCommandInput,
@@ -33,11 +36,16 @@ import {
   type CreateKeyCommandOutput,
   type DescribeKeyCommandInput,
   type DescribeKeyCommandOutput,
+  type GetKeyPolicyCommandInput,
+  type GetKeyPolicyCommandOutput,
   type GetPublicKeyCommandInput,
   type GetPublicKeyCommandOutput,
   type KMSClientConfig,
   type KeySpec,
   type KeyUsageType,
+  type ListResourceTagsCommandInput,
+  type ListResourceTagsCommandOutput,
+  type OriginType,
   type SignCommandInput,
   type SignCommandOutput,
   type SigningAlgorithmSpec,
@@ -159,7 +167,23 @@ export interface FakeKmsKeyOptions {
   keySpec?: KeySpec;
   keyUsage?: KeyUsageType;
   signingAlgorithms?: SigningAlgorithmSpec[] | undefined;
+  /** The key policy (JSON); without one, KMS's default key policy (the account may do everything). */
+  policy?: string;
+  tags?: Record<string, string>;
+  /** Where the key material comes from (AWS_KMS by default; EXTERNAL is imported material). */
+  origin?: OriginType;
+  multiRegion?: boolean;
 }
+
+/** The key policy KMS gives a key created without one: the account may do everything, through IAM. */
+export const kmsDefaultKeyPolicy = (): string =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${FAKE_KMS_ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+    ],
+  });
 
 export interface FakeKmsKey {
   keyId: string;
@@ -171,18 +195,27 @@ export interface FakeKmsKey {
   keySpec: KeySpec;
   keyUsage: KeyUsageType;
   signingAlgorithms: SigningAlgorithmSpec[] | undefined;
-  /** As given to CreateKey (keys added with addKey have none). */
+  /** As given to CreateKey or addKey (GetKeyPolicy answers KMS's default key policy when there is none). */
   policy?: string;
   tags?: Record<string, string>;
+  origin: OriginType;
+  multiRegion: boolean;
   /** KMS key state; DescribeKey reports it and Sign refuses anything but Enabled. */
   state: 'Enabled' | 'Disabled' | 'PendingDeletion';
 }
 
-export type FakeKmsOperation = 'GetPublicKey' | 'Sign' | 'CreateKey' | 'CreateAlias' | 'DescribeKey';
+export type FakeKmsOperation = 'GetPublicKey' | 'Sign' | 'CreateKey' | 'CreateAlias' | 'DescribeKey' | 'GetKeyPolicy' | 'ListResourceTags';
 
 export interface FakeKmsCall {
   operation: FakeKmsOperation;
-  input: GetPublicKeyCommandInput | SignCommandInput | CreateKeyCommandInput | CreateAliasCommandInput | DescribeKeyCommandInput;
+  input:
+    | GetPublicKeyCommandInput
+    | SignCommandInput
+    | CreateKeyCommandInput
+    | CreateAliasCommandInput
+    | DescribeKeyCommandInput
+    | GetKeyPolicyCommandInput
+    | ListResourceTagsCommandInput;
 }
 
 /** A new private key of a KMS key spec (the ones a CA may use). */
@@ -203,12 +236,20 @@ function generateForSpec(spec: KeySpec): KeyObject {
 
 const metadata = () => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
 
-/** A set of fake KMS signing keys with the two operations a KMS signer needs. */
+/** A set of fake KMS signing keys: what a KMS signer needs, and the key administration of the CA lifecycle (create, name, inspect). */
 export class FakeKms {
   readonly keys: FakeKmsKey[] = [];
   /** Every call that reached the fake (after any injected failure), in order. */
   readonly calls: FakeKmsCall[] = [];
-  private readonly failures: Record<FakeKmsOperation, Error[]> = { GetPublicKey: [], Sign: [], CreateKey: [], CreateAlias: [], DescribeKey: [] };
+  private readonly failures: Record<FakeKmsOperation, Error[]> = {
+    GetPublicKey: [],
+    Sign: [],
+    CreateKey: [],
+    CreateAlias: [],
+    DescribeKey: [],
+    GetKeyPolicy: [],
+    ListResourceTags: [],
+  };
 
   /** Adds a key backed by a node private key. */
   addKey(privateKey: KeyObject, options: FakeKmsKeyOptions = {}): FakeKmsKey {
@@ -225,6 +266,10 @@ export class FakeKms {
       keyUsage: options.keyUsage ?? 'SIGN_VERIFY',
       signingAlgorithms: 'signingAlgorithms' in options ? options.signingAlgorithms : kmsSigningAlgorithmsOf(keySpec),
       state: 'Enabled',
+      origin: options.origin ?? 'AWS_KMS',
+      multiRegion: options.multiRegion ?? false,
+      ...(options.policy !== undefined ? { policy: options.policy } : {}),
+      ...(options.tags ? { tags: { ...options.tags } } : {}),
     };
     this.keys.push(key);
     return key;
@@ -242,6 +287,8 @@ export class FakeKms {
   callsOf(operation: 'CreateKey'): CreateKeyCommandInput[];
   callsOf(operation: 'CreateAlias'): CreateAliasCommandInput[];
   callsOf(operation: 'DescribeKey'): DescribeKeyCommandInput[];
+  callsOf(operation: 'GetKeyPolicy'): GetKeyPolicyCommandInput[];
+  callsOf(operation: 'ListResourceTags'): ListResourceTagsCommandInput[];
   callsOf(operation: FakeKmsOperation): FakeKmsCall['input'][] {
     return this.calls.filter((c) => c.operation === operation).map((c) => c.input);
   }
@@ -311,6 +358,25 @@ export class FakeKms {
     return { $metadata: metadata(), KeyMetadata: this.metadataOf(this.find(input.KeyId)) };
   }
 
+  /** GetKeyPolicy: the one policy a key has, named "default". */
+  getKeyPolicy(input: GetKeyPolicyCommandInput): GetKeyPolicyCommandOutput {
+    this.failure('GetKeyPolicy');
+    this.calls.push({ operation: 'GetKeyPolicy', input });
+    const key = this.find(input.KeyId);
+    if ((input.PolicyName ?? 'default') !== 'default') throw kmsError('NotFoundException', `No such key policy ${input.PolicyName}`);
+    return { $metadata: metadata(), Policy: key.policy ?? kmsDefaultKeyPolicy(), PolicyName: 'default' };
+  }
+
+  /** ListResourceTags, in pages of `Limit` (50 by default) with a numeric marker. */
+  listResourceTags(input: ListResourceTagsCommandInput): ListResourceTagsCommandOutput {
+    this.failure('ListResourceTags');
+    this.calls.push({ operation: 'ListResourceTags', input });
+    const tags = Object.entries(this.find(input.KeyId).tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+    const from = Number(input.Marker ?? 0);
+    const to = from + (input.Limit ?? 50);
+    return { $metadata: metadata(), Tags: tags.slice(from, to), Truncated: to < tags.length, ...(to < tags.length ? { NextMarker: String(to) } : {}) };
+  }
+
   private metadataOf(key: FakeKmsKey): NonNullable<DescribeKeyCommandOutput['KeyMetadata']> {
     return {
       KeyId: key.keyId,
@@ -320,7 +386,8 @@ export class FakeKms {
       KeyState: key.state,
       Enabled: key.state === 'Enabled',
       KeyManager: 'CUSTOMER',
-      Origin: 'AWS_KMS',
+      Origin: key.origin,
+      MultiRegion: key.multiRegion,
       ...(key.signingAlgorithms ? { SigningAlgorithms: [...key.signingAlgorithms] } : {}),
     };
   }
@@ -358,6 +425,8 @@ export class FakeKms {
       return { $metadata: metadata() };
     });
     mock.on(DescribeKeyCommand).callsFake(async (input: DescribeKeyCommandInput) => this.describeKey(input));
+    mock.on(GetKeyPolicyCommand).callsFake(async (input: GetKeyPolicyCommandInput) => this.getKeyPolicy(input));
+    mock.on(ListResourceTagsCommand).callsFake(async (input: ListResourceTagsCommandInput) => this.listResourceTags(input));
     return { client, mock };
   }
 

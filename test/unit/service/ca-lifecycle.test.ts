@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
 import { composeIssuing } from '../../../src/compose/issuing.js';
 import { composeLifecycle, composeRevocation, type RevocationFunction } from '../../../src/compose/operations.js';
 import type { Config } from '../../../src/config/config.js';
@@ -7,6 +8,7 @@ import type { DynamoStore } from '../../../src/store/dynamo-store.js';
 import type { IssueDeps } from '../../../src/service/issue-certificate.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
+import { caKeyPolicy } from '../../../src/kms/key-policy.js';
 import { CaError } from '../../../src/pki/errors.js';
 import { x509 } from '../../../src/pki/x509.js';
 import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-lifecycle.js';
@@ -440,5 +442,71 @@ describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing',
 
     expect([res.statusCode, res.json.error.code]).toEqual([500, 'INTERNAL']);
     expect(res.body).not.toMatch(/assumed-role|AccessDenied/);
+  });
+});
+
+describe('Use case: a key planted under the next CA key alias', () => {
+  const MALLORY = 'arn:aws:iam::111122223333:user/mallory';
+  /** A key with the CA's tags and key policy for `alias`, plus a statement letting mallory sign. */
+  const plant = (w: World, alias: string, purpose: 'root' | 'issuing') => {
+    const policy = JSON.parse(caKeyPolicy({ purpose, issueRoleArn: ROLES.ISSUE_ROLE_ARN, lifecycleRoleArn: ROLES.LIFECYCLE_ROLE_ARN }));
+    policy.Statement.push({ Sid: 'Backdoor', Effect: 'Allow', Principal: { AWS: MALLORY }, Action: 'kms:Sign', Resource: '*' });
+    return w.kms.addKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, {
+      aliases: [alias],
+      policy: JSON.stringify(policy),
+      tags: { 'factory-ca:table': w.app.config.tableName, 'factory-ca:role': purpose, 'factory-ca:alias': alias },
+    });
+  };
+  /** What a refused run must not have done: name or create a key, sign, store a CA, touch AWS IoT. */
+  const changes = (w: World) => [
+    w.kms.callsOf('CreateKey').length,
+    w.kms.callsOf('CreateAlias').length,
+    w.kms.callsOf('Sign').length,
+    ...(['GetRegistrationCode', 'RegisterCACertificate', 'UpdateCACertificate'] as const).map((op) => w.iot.callsOf(op).length),
+  ];
+
+  it('stops the bootstrap before anything is created when the root alias names a key someone else may sign with', async () => {
+    const w = await world();
+    const planted = plant(w, 'alias/factory-ca-test-root-1', 'root');
+
+    const error = (await bootstrap(w.deps).catch((e: unknown) => e)) as CaError;
+
+    expect(error).toBeInstanceOf(CaError);
+    expect([error.code, error.logDetail]).toEqual(['INTERNAL', `alias/factory-ca-test-root-1 (${planted.arn}): key policy lets ${MALLORY} sign`]);
+    expect(changes(w)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(await w.app.store.getCa('root-1')).toBeUndefined();
+    expect(await w.app.store.getActiveIssuingCaId()).toBeUndefined();
+    expect(planted.aliases).toEqual(['alias/factory-ca-test-root-1']);
+  });
+
+  it('stops the rotation before the new CA exists: no alias change, no CA record, no AWS IoT registration, issuance unchanged', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const planted = plant(w, 'alias/factory-ca-test-issuing-2', 'issuing');
+    const before = changes(w);
+
+    const error = (await rotate(w.deps, { force: true }).catch((e: unknown) => e)) as CaError;
+
+    expect([error.code, error.logDetail]).toEqual(['INTERNAL', `alias/factory-ca-test-issuing-2 (${planted.arn}): key policy lets ${MALLORY} sign`]);
+    expect(changes(w)).toEqual(before);
+    expect(await w.app.store.getCa('issuing-2')).toBeUndefined();
+    expect(await w.app.store.getActiveIssuingCaId()).toBe('issuing-1');
+    expect([...w.iot.cas.keys()]).toEqual([(await record(w, 'issuing-1')).fingerprintSha256]);
+    expect((await w.issue('device-after-refusal')).issuingCaId).toBe('issuing-1');
+    // Once an operator has removed the alias, the next run rotates with a key of its own.
+    planted.aliases.length = 0;
+    expect(await rotate(w.deps, { force: true })).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2' });
+    expect((await record(w, 'issuing-2')).key).not.toEqual({ kind: 'kms', keyId: planted.arn });
+  });
+
+  it('adopts a key the CA made and named before it stopped (same tags, same key policy)', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const made = await w.deps.keys.createKey('alias/factory-ca-test-issuing-2', 'issuing');
+
+    const report = await rotate(w.deps, { force: true });
+
+    expect(report.actions).not.toContain('created issuing CA key alias/factory-ca-test-issuing-2');
+    expect((await record(w, 'issuing-2')).key).toEqual(made);
   });
 });
