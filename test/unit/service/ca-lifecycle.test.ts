@@ -12,7 +12,8 @@ import type { CaRecord, CaStore } from '../../../src/service/ports.js';
 import { revokeRoute } from '../../../src/http/lifecycle-routes.js';
 import { apiEvent, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
+import { FakeIot, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
+import { ConnectionRefused, JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 import { memoryLogger, memoryMetrics, startTestLedger, type TestLedger } from '../../helpers/test-app.js';
@@ -66,6 +67,8 @@ interface World {
   app: App;
   kms: FakeKms;
   iot: FakeIot;
+  /** Devices connecting to AWS IoT. */
+  jitp: JitpSimulator;
   store: ReturnType<typeof faultyStore>;
   deps: LifecycleDeps;
   now: { t: number };
@@ -96,7 +99,7 @@ async function world(env: Record<string, string> = {}): Promise<World> {
       issuingCaId: r.record.issuingCaId,
     };
   };
-  return { app, kms, iot, store, deps, now, issue };
+  return { app, kms, iot, jitp: new JitpSimulator(iot), store, deps, now, issue };
 }
 
 /** openssl verify at the world's time (the tests move the clock years ahead). */
@@ -134,7 +137,7 @@ async function expectBootstrapped(w: World): Promise<void> {
   // It works: a device certificate verifies against the root and provisions itself on first connection.
   const device = await w.issue(`device-${Math.random().toString(16).slice(2, 10)}`);
   expect(verifyAt(w, device)).toMatch(/OK/);
-  expect(await w.iot.connect(device.pem)).toMatchObject({ status: 'ACTIVE', provisioned: true });
+  expect(await w.jitp.connect(device.pem)).toMatchObject({ status: 'ACTIVE', provisioned: true });
   // And a further run changes nothing: no key, no signature, no registration.
   const writes = () => [
     w.kms.callsOf('CreateKey').length,
@@ -310,8 +313,8 @@ describe('Use case: rotate', () => {
     expect(after.root).toBe(before.root);
     expect(verifyAt(w, before)).toMatch(/OK/);
     expect(verifyAt(w, after)).toMatch(/OK/);
-    expect(await w.iot.connect(before.pem)).toMatchObject({ provisioned: true });
-    expect(await w.iot.connect(after.pem)).toMatchObject({ provisioned: true });
+    expect(await w.jitp.connect(before.pem)).toMatchObject({ provisioned: true });
+    expect(await w.jitp.connect(after.pem)).toMatchObject({ provisioned: true });
     // Not due again until a period after the switch.
     expect(await rotate(w.deps)).toMatchObject({ rotated: false });
   });
@@ -379,7 +382,7 @@ describe('Use case: rotate', () => {
     const w = await world();
     await bootstrap(w.deps);
     const connected = await w.issue('device-connected');
-    await w.iot.connect(connected.pem);
+    await w.jitp.connect(connected.pem);
     const never = await w.issue('device-never');
     const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
 
@@ -388,9 +391,9 @@ describe('Use case: rotate', () => {
 
     expect([a.iot.outcome, b.iot.outcome]).toEqual(['REVOKED', 'REGISTERED_AS_REVOKED']);
     for (const pem of [connected.pem, never.pem]) {
-      const refused = await w.iot.connect(pem).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(FakeIotConnectionRefused);
-      expect((refused as FakeIotConnectionRefused).reason).toBe('CERTIFICATE_REVOKED');
+      const refused = await w.jitp.connect(pem).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectionRefused);
+      expect((refused as ConnectionRefused).reason).toBe('CERTIFICATE_REVOKED');
     }
   });
 });
@@ -408,7 +411,7 @@ describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing',
     const w = await world();
     await bootstrap(w.deps);
     const device = await w.issue('device-throttled');
-    await w.iot.connect(device.pem);
+    await w.jitp.connect(device.pem);
     const serial = new x509.X509Certificate(device.pem).serialNumber.toLowerCase();
     w.iot.failNext('UpdateCertificate', iotError('ThrottlingException'));
 
