@@ -1,7 +1,7 @@
 /**
  * Faults at the HTTP edge, with the real SDK clients: KMS through a wire-level
  * fake (the SDK's own retries run), DynamoDB in dynalite with failures injected
- * into the client's middleware. Whatever fails, no certificate leaves without
+ * into the client's middleware, AWS IoT failing a revocation. Whatever fails, no certificate leaves without
  * its record, the answer is the documented 503 with Retry-After and no cause,
  * and a retry afterwards issues exactly one certificate.
  */
@@ -13,11 +13,13 @@ import { createApp, type App } from '../../../src/app.js';
 import { lifecycleOf } from '../../../src/app-lifecycle.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { issueRoute } from '../../../src/http/routes.js';
+import { revokeRoute } from '../../../src/http/lifecycle-routes.js';
 import { ensureTable, LOCAL_AWS_ENV } from '../../../src/local/local-stack.js';
 import { bootstrap, rotate } from '../../../src/service/ca-lifecycle.js';
-import { jsonPost, lambdaContext } from '../../helpers/api.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { FakeIot } from '../../helpers/iot-fake.js';
+import { FakeIot, iotError } from '../../helpers/iot-fake.js';
+import { JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError } from '../../helpers/kms-fake.js';
 import { expectConforms } from '../../helpers/openapi.js';
 import { opensslVerify } from '../../helpers/openssl.js';
@@ -63,6 +65,7 @@ interface Stack {
   app: App;
   lifecycleApp: App;
   kms: FakeKms;
+  iot: FakeIot;
   http: ReturnType<FakeKms['httpHandler']>;
   dynamo: ReturnType<typeof faultyDynamo>;
   logger: ReturnType<typeof memoryLogger>;
@@ -102,6 +105,7 @@ async function stack(): Promise<Stack> {
     app,
     lifecycleApp,
     kms,
+    iot,
     http,
     dynamo,
     logger,
@@ -238,5 +242,43 @@ describe('Faults: the CA pointer changing mid-request (rotation)', () => {
     expect(res.json.issuingCaId).toBe(before);
     expect(await s.app.store.getActiveIssuingCaId()).not.toBe(before);
     expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+  });
+});
+
+describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing', () => {
+  const revokeEvent = (serialNumber: string) =>
+    apiEvent({ method: 'POST', pathParameters: { serialNumber }, body: '{"reason":"keyCompromise"}', headers: { 'content-type': 'application/json' } });
+  // The revoke route runs in the lifecycle functions' app (it calls AWS IoT).
+  const call = async (s: Stack, serial: string) => {
+    const res = await revokeRoute(() => s.lifecycleApp)(revokeEvent(serial), lambdaContext());
+    return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+  };
+
+  it('answers 503 IOT_UNAVAILABLE with Retry-After when AWS IoT is throttled; the ledger is revoked and a repeat finishes', async () => {
+    const s = await stack();
+    const device = (await s.issue(csrFor('device-throttled'))).json;
+    await new JitpSimulator(s.iot).connect(device.certificatePem);
+    s.iot.failNext('UpdateCertificate', iotError('ThrottlingException'));
+
+    const first = await call(s, device.serialNumber);
+
+    expect([first.statusCode, first.json.error.code, first.headers?.['Retry-After']]).toEqual([503, 'IOT_UNAVAILABLE', '5']);
+    expect(first.json.error.message).toMatch(/revoked in the ledger/);
+    expect((await s.app.store.getCertificate(device.serialNumber))?.status).toBe('REVOKED');
+    const second = await call(s, device.serialNumber);
+    expect(second.statusCode).toBe(200);
+    expect(second.json).toMatchObject({ alreadyRevoked: true, iot: { outcome: 'REVOKED', wasRegistered: true } });
+    expect([...s.iot.certificates.values()].map((c) => c.status)).toEqual(['REVOKED']);
+  });
+
+  it('answers 500 without the cause when AWS IoT denies access', async () => {
+    const s = await stack();
+    const device = (await s.issue(csrFor('device-denied'))).json;
+    s.iot.failNext('UpdateCertificate', iotError('AccessDeniedException', 'User: arn:aws:sts::111122223333:assumed-role/x is not authorized'));
+
+    const res = await call(s, device.serialNumber);
+
+    expect([res.statusCode, res.json.error.code]).toEqual([500, 'INTERNAL']);
+    expect(res.body).not.toMatch(/assumed-role|AccessDenied/);
   });
 });
