@@ -6,6 +6,11 @@ type AnyCommand = new (...args: any[]) => AwsCommand<any, any>;
 export type InputOf<C> = C extends new (...args: infer A) => AwsCommand<any, any> ? NonNullable<A[0]> : never;
 export type OutputOf<C> = C extends new (input: any) => AwsCommand<any, infer O> ? O : never;
 
+/** The input type of each operation of a command table. */
+export type CommandInputs<Commands> = { [K in keyof Commands & string]: InputOf<Commands[K]> };
+/** A call that reached a fake: its operation and input. */
+export type CommandCall<Commands> = { [K in keyof Commands & string]: { operation: K; input: InputOf<Commands[K]> } }[keyof Commands & string];
+
 /**
  * A fake's handlers for a table of commands: one method per command, named as
  * the operation in lower camel case (`RegisterCACertificate` →

@@ -62,7 +62,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { x509 } from '../../src/pki/x509.js';
-import { answerAll, offlineClientConfig, type CommandHandlers, type InputOf } from './aws-sdk-fake.js';
+import { answerAll, offlineClientConfig, type CommandCall, type CommandHandlers, type CommandInputs } from './aws-sdk-fake.js';
 
 export const FAKE_IOT_REGION = 'us-east-1';
 export const FAKE_IOT_ACCOUNT = '111122223333';
@@ -135,9 +135,8 @@ export const FAKE_IOT_COMMANDS = {
 
 export type FakeIotOperation = keyof typeof FAKE_IOT_COMMANDS;
 
-export type FakeIotInputs = { [K in FakeIotOperation]: InputOf<(typeof FAKE_IOT_COMMANDS)[K]> };
-
-export type FakeIotCall = { [K in FakeIotOperation]: { operation: K; input: FakeIotInputs[K] } }[FakeIotOperation];
+export type FakeIotInputs = CommandInputs<typeof FAKE_IOT_COMMANDS>;
+export type FakeIotCall = CommandCall<typeof FAKE_IOT_COMMANDS>;
 
 export interface FakeIotOptions {
   /** The account's registration code (64 random hex characters by default). */

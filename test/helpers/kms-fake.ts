@@ -48,7 +48,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { p256, p384, p521 } from '@noble/curves/nist';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
-import { answerAll, offlineClientConfig, type CommandHandlers, type InputOf } from './aws-sdk-fake.js';
+import { answerAll, offlineClientConfig, type CommandCall, type CommandHandlers, type CommandInputs } from './aws-sdk-fake.js';
 
 export const FAKE_KMS_REGION = 'us-east-1';
 export const FAKE_KMS_ACCOUNT = '111122223333';
@@ -192,9 +192,8 @@ export const FAKE_KMS_COMMANDS = {
 
 export type FakeKmsOperation = keyof typeof FAKE_KMS_COMMANDS;
 
-export type FakeKmsInputs = { [K in FakeKmsOperation]: InputOf<(typeof FAKE_KMS_COMMANDS)[K]> };
-
-export type FakeKmsCall = { [K in FakeKmsOperation]: { operation: K; input: FakeKmsInputs[K] } }[FakeKmsOperation];
+export type FakeKmsInputs = CommandInputs<typeof FAKE_KMS_COMMANDS>;
+export type FakeKmsCall = CommandCall<typeof FAKE_KMS_COMMANDS>;
 
 /** A new private key of a KMS key spec (the ones a CA may use). */
 function generateForSpec(spec: KeySpec): KeyObject {

@@ -16,14 +16,7 @@
  * fails: a timeout after DynamoDB applied it).
  */
 import { CaError } from '../../src/pki/errors.js';
-import {
-  SerialCollisionError,
-  type CaRecord,
-  type CaStore,
-  type CertificateRecord,
-  type CertificateStore,
-  type Claim,
-} from '../../src/service/ports.js';
+import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim } from '../../src/service/ports.js';
 
 export type StoreOperation = keyof CertificateStore | keyof CaStore;
 
