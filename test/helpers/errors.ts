@@ -11,3 +11,13 @@ export function derErrorOf(fn: () => unknown): string {
   }
   throw new Error('expected a DerError, but nothing was thrown');
 }
+
+/** The rejection of a promise (fails the test if it resolves). */
+export async function rejectionOf<E = Error>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected a rejection');
+}

@@ -15,7 +15,8 @@
  *
  * Two transports over the same fake keys:
  * - `installKmsFake` / `FakeKms.install`: aws-sdk-client-mock handlers on a
- *   KMSClient's `send` (fast; the SDK middleware, including its retries, is bypassed);
+ *   KMSClient's `send`, each typed with its command's input and output (fast;
+ *   the SDK middleware, including its retries, is bypassed);
  * - `FakeKms.httpHandler()`: a request handler speaking the KMS JSON wire
  *   protocol, for a real KMSClient whose serializers, error deserialisation and
  *   retry strategy should run (`new KMSClient({ requestHandler: kms.httpHandler() })`).
@@ -32,6 +33,7 @@ import {
   KMSServiceException,
   SignCommand,
   type CreateAliasCommandInput,
+  type CreateAliasCommandOutput,
   type CreateKeyCommandInput,
   type CreateKeyCommandOutput,
   type DescribeKeyCommandInput,
@@ -54,6 +56,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { p256, p384, p521 } from '@noble/curves/nist';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
+import { answerAll, offlineClientConfig, type CommandCall, type CommandHandlers, type CommandInputs } from './aws-sdk-fake.js';
 
 export const FAKE_KMS_REGION = 'us-east-1';
 export const FAKE_KMS_ACCOUNT = '111122223333';
@@ -204,19 +207,21 @@ export interface FakeKmsKey {
   state: 'Enabled' | 'Disabled' | 'PendingDeletion';
 }
 
-export type FakeKmsOperation = 'GetPublicKey' | 'Sign' | 'CreateKey' | 'CreateAlias' | 'DescribeKey' | 'GetKeyPolicy' | 'ListResourceTags';
+/** The commands the fake answers (through `install`). */
+export const FAKE_KMS_COMMANDS = {
+  GetPublicKey: GetPublicKeyCommand,
+  Sign: SignCommand,
+  CreateKey: CreateKeyCommand,
+  CreateAlias: CreateAliasCommand,
+  DescribeKey: DescribeKeyCommand,
+  GetKeyPolicy: GetKeyPolicyCommand,
+  ListResourceTags: ListResourceTagsCommand,
+};
 
-export interface FakeKmsCall {
-  operation: FakeKmsOperation;
-  input:
-    | GetPublicKeyCommandInput
-    | SignCommandInput
-    | CreateKeyCommandInput
-    | CreateAliasCommandInput
-    | DescribeKeyCommandInput
-    | GetKeyPolicyCommandInput
-    | ListResourceTagsCommandInput;
-}
+export type FakeKmsOperation = keyof typeof FAKE_KMS_COMMANDS;
+
+export type FakeKmsInputs = CommandInputs<typeof FAKE_KMS_COMMANDS>;
+export type FakeKmsCall = CommandCall<typeof FAKE_KMS_COMMANDS>;
 
 /** A new private key of a KMS key spec (the ones a CA may use). */
 function generateForSpec(spec: KeySpec): KeyObject {
@@ -237,7 +242,7 @@ function generateForSpec(spec: KeySpec): KeyObject {
 const metadata = () => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
 
 /** A set of fake KMS signing keys: what a KMS signer needs, and the key administration of the CA lifecycle (create, name, inspect). */
-export class FakeKms {
+export class FakeKms implements CommandHandlers<typeof FAKE_KMS_COMMANDS> {
   readonly keys: FakeKmsKey[] = [];
   /** Every call that reached the fake (after any injected failure), in order. */
   readonly calls: FakeKmsCall[] = [];
@@ -282,15 +287,8 @@ export class FakeKms {
   }
 
   /** Calls of one operation that reached the fake. */
-  callsOf(operation: 'Sign'): SignCommandInput[];
-  callsOf(operation: 'GetPublicKey'): GetPublicKeyCommandInput[];
-  callsOf(operation: 'CreateKey'): CreateKeyCommandInput[];
-  callsOf(operation: 'CreateAlias'): CreateAliasCommandInput[];
-  callsOf(operation: 'DescribeKey'): DescribeKeyCommandInput[];
-  callsOf(operation: 'GetKeyPolicy'): GetKeyPolicyCommandInput[];
-  callsOf(operation: 'ListResourceTags'): ListResourceTagsCommandInput[];
-  callsOf(operation: FakeKmsOperation): FakeKmsCall['input'][] {
-    return this.calls.filter((c) => c.operation === operation).map((c) => c.input);
+  callsOf<K extends FakeKmsOperation>(operation: K): Array<FakeKmsInputs[K]> {
+    return this.calls.filter((c) => c.operation === operation).map((c) => c.input as FakeKmsInputs[K]);
   }
 
   /** Finds a key as KMS does: by key id, key ARN, alias name or alias ARN. */
@@ -343,13 +341,14 @@ export class FakeKms {
   }
 
   /** CreateAlias: alias names are unique in the account. */
-  createAlias(input: CreateAliasCommandInput): void {
+  createAlias(input: CreateAliasCommandInput): CreateAliasCommandOutput {
     this.failure('CreateAlias');
     this.calls.push({ operation: 'CreateAlias', input });
     const alias = input.AliasName ?? '';
     if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) throw kmsError('ValidationException', `invalid alias name ${alias}`);
     if (this.keys.some((k) => k.aliases.includes(alias))) throw kmsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
     this.find(input.TargetKeyId).aliases.push(alias);
+    return { $metadata: metadata() };
   }
 
   describeKey(input: DescribeKeyCommandInput): DescribeKeyCommandOutput {
@@ -417,16 +416,7 @@ export class FakeKms {
   /** Routes a KMSClient's `send` (via aws-sdk-client-mock) to this fake. */
   install(client: KMSClient = newFakeKmsClient()): { client: KMSClient; mock: AwsClientStub<KMSClient> } {
     const mock = mockClient(client);
-    mock.on(GetPublicKeyCommand).callsFake(async (input: GetPublicKeyCommandInput) => this.getPublicKey(input));
-    mock.on(SignCommand).callsFake(async (input: SignCommandInput) => this.sign(input));
-    mock.on(CreateKeyCommand).callsFake(async (input: CreateKeyCommandInput) => this.createKey(input));
-    mock.on(CreateAliasCommand).callsFake(async (input: CreateAliasCommandInput) => {
-      this.createAlias(input);
-      return { $metadata: metadata() };
-    });
-    mock.on(DescribeKeyCommand).callsFake(async (input: DescribeKeyCommandInput) => this.describeKey(input));
-    mock.on(GetKeyPolicyCommand).callsFake(async (input: GetKeyPolicyCommandInput) => this.getKeyPolicy(input));
-    mock.on(ListResourceTagsCommand).callsFake(async (input: ListResourceTagsCommandInput) => this.listResourceTags(input));
+    answerAll(mock, FAKE_KMS_COMMANDS, this);
     return { client, mock };
   }
 
@@ -508,19 +498,7 @@ function jsonResponse(statusCode: number, body: unknown): { response: HttpRespon
  * that fails if a call ever gets past the mock. `maxAttempts` defaults to 1.
  */
 export function newFakeKmsClient(config: KMSClientConfig = {}): KMSClient {
-  return new KMSClient({
-    region: FAKE_KMS_REGION,
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
-    maxAttempts: 1,
-    requestHandler: {
-      handle: async () => {
-        throw new Error('kms-fake: a KMS request escaped the fake (no AWS calls in tests)');
-      },
-      updateHttpClientConfig: () => undefined,
-      httpHandlerConfigs: () => ({}),
-    },
-    ...config,
-  });
+  return new KMSClient({ ...offlineClientConfig('kms-fake', FAKE_KMS_REGION), ...config });
 }
 
 export interface InstalledKmsFake {
