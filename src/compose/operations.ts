@@ -17,7 +17,7 @@ import { dryRunRegistrar, PLACEHOLDER_JITP_ROLE_ARN } from '../local/dry-run-reg
 import { softwareKeyManager } from '../local/software-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { traced } from '../observability/tracing.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import { systemRandom, type RandomSource } from '../pki/serial.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { LifecycleDeps } from '../service/ca-lifecycle.js';

@@ -14,8 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { describeError, type Logger } from '../observability/logger.js';
 import { count, METRIC, type Metrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing.js';
-import { CaError } from '../pki/errors.js';
-import { renderError } from './errors.js';
+import { HttpError, renderError } from './errors.js';
 import { header } from './requests.js';
 import { verifySigV4, type LocalCredentials } from './sigv4.js';
 
@@ -112,11 +111,11 @@ export function localOriginGuard(port: number): Middleware {
     before: ({ event }) => {
       const host = header(event, 'host')?.toLowerCase();
       if (!host || !hosts.has(host)) {
-        throw new CaError('FORBIDDEN_ORIGIN', `The local API answers only to localhost:${port}, 127.0.0.1:${port} or [::1]:${port}`);
+        throw new HttpError('FORBIDDEN_ORIGIN', `The local API answers only to localhost:${port}, 127.0.0.1:${port} or [::1]:${port}`);
       }
       const origin = header(event, 'origin');
       if (origin !== undefined && !origins.has(origin.toLowerCase())) {
-        throw new CaError('FORBIDDEN_ORIGIN', 'The local API does not answer requests made by web pages of other sites');
+        throw new HttpError('FORBIDDEN_ORIGIN', 'The local API does not answer requests made by web pages of other sites');
       }
     },
   };

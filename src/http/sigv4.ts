@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { CaError } from '../pki/errors.js';
+import { HttpError } from './errors.js';
 import type { HttpEvent } from './edge.js';
 import { header } from './requests.js';
 
@@ -25,7 +25,7 @@ export const MAX_SKEW_MS = 5 * 60_000;
 
 const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
 
-const denied = (message: string) => new CaError('ACCESS_DENIED', message);
+const denied = (message: string) => new HttpError('ACCESS_DENIED', message);
 
 /** `20261130T120000Z` → Date, or undefined. */
 function amzDate(value: string | undefined): Date | undefined {

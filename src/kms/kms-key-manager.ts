@@ -9,7 +9,7 @@ import {
   type KeySpec,
 } from '@aws-sdk/client-kms';
 import { isTransientAwsError } from '../aws/transient.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import type { KeyManager, KeyReference } from '../service/ports.js';
 import { keyPolicyDifferences } from './key-policy.js';
 

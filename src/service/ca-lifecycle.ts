@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { certificateParts } from '../pki/certificate.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import { buildVerificationCertificate } from '../pki/profile.js';
 import { toPem } from '../pki/pem.js';
 import { newSerial, type RandomSource } from '../pki/serial.js';

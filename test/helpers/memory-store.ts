@@ -15,7 +15,7 @@
  * the data, or after a write has landed (the write is applied, the call still
  * fails: a timeout after DynamoDB applied it).
  */
-import { CaError } from '../../src/pki/errors.js';
+import { CaError } from '../../src/service/errors.js';
 import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim } from '../../src/service/ports.js';
 
 export type StoreOperation = keyof CertificateStore | keyof CaStore;

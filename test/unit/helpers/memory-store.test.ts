@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { rejectionOf } from '../../helpers/errors.js';
 import { caRecord, certificate, claimFor } from '../../helpers/ledger-records.js';
 import { MemoryStore } from '../../helpers/memory-store.js';

@@ -5,7 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { verifySigV4, type LocalCredentials } from '../../../src/http/sigv4.js';
 import { readLocalCredentials } from '../../../src/local/local-credentials.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-iot';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { awsIotRegistrar } from '../../../src/iot/iot-registrar.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { parseCsr } from '../../../src/pki/csr.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';

@@ -3,7 +3,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { kmsKeyManager } from '../../../src/kms/kms-key-manager.js';
 import { caKeyPolicy } from '../../../src/kms/key-policy.js';
 import { createKmsSigner } from '../../../src/kms/kms-signer.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { FakeKms, kmsDefaultKeyPolicy, kmsError, type FakeKmsKeyOptions } from '../../helpers/kms-fake.js';
 
 const ROLES = {

@@ -4,7 +4,7 @@
  * checking pipeline (acceptRequest).
  *
  * The contract under test: whatever bytes or text arrive, the parser either
- * returns or throws a CaError (DerError inside der.ts) — never a TypeError,
+ * returns or throws a PkiError (DerError inside der.ts) — never a TypeError,
  * RangeError, DerError leaking out of the CSR layer, or anything else — it never
  * hangs, and a CSR that still verifies after a mutation carries exactly the
  * CertificationRequestInfo that was signed.
@@ -32,7 +32,7 @@ import {
   type DerElement,
 } from '../../../src/pki/der/reader.js';
 import { csrInputToDer, parseCsr, verifyCsr, type ParsedCsr } from '../../../src/pki/csr.js';
-import { CaError, type ErrorCode } from '../../../src/pki/errors.js';
+import { PkiError, type PkiErrorCode as ErrorCode } from '../../../src/pki/errors.js';
 import { acceptRequest, type AcceptedRequest } from '../../../src/pki/request.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
 import { OIDS, STRING, buildCsrDer, name, oid, p256Key, seq, set, tlv } from '../../helpers/csr-builder.js';
@@ -85,15 +85,15 @@ const policy = shippedPolicy();
 // ---------------------------------------------------------------------------
 // Outcome helpers
 
-type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; error: CaError };
+type Outcome<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; error: PkiError };
 
-/** Runs `fn`; a CaError becomes an outcome, anything else thrown fails the property. */
+/** Runs `fn`; a PkiError becomes an outcome, anything else thrown fails the property. */
 function attempt<T>(fn: () => T): Outcome<T> {
   try {
     return { ok: true, value: fn() };
   } catch (e) {
-    if (e instanceof CaError) return { ok: false, code: e.code, error: e };
-    throw new Error(`not a CaError escaped: ${describeError(e)}`, { cause: e });
+    if (e instanceof PkiError) return { ok: false, code: e.code, error: e };
+    throw new Error(`not a PkiError escaped: ${describeError(e)}`, { cause: e });
   }
 }
 
@@ -385,7 +385,7 @@ describe('Property: random bytes', () => {
   );
 
   it(
-    'acceptRequest with the shipped policy returns or throws a CaError of the checking pipeline',
+    'acceptRequest with the shipped policy returns or throws a PkiError of the checking pipeline',
     () => {
       fc.assert(
         fc.property(randomBytesArb, (bytes) => {
@@ -415,7 +415,7 @@ describe('Property: mutated valid CSRs', () => {
   });
 
   it(
-    'only CaErrors come out, and a mutated CSR that still verifies carries the signed CertificationRequestInfo unchanged',
+    'only PkiErrors come out, and a mutated CSR that still verifies carries the signed CertificationRequestInfo unchanged',
     () => {
       let verified = 0;
       let accepted = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { CaDirectory } from '../../../src/service/ca-directory.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import type { SignerFactory } from '../../../src/service/ports.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { softwareCa } from '../../helpers/software-ca.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import type { CaKeySpec } from '../../../src/config/config.js';
 import { awsIotRegistrar } from '../../../src/iot/iot-registrar.js';
 import { caKeyPolicy } from '../../../src/kms/key-policy.js';

@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { issueCertificate, type IssueDeps } from '../../../src/service/issue-certificate.js';
 import { CaDirectory } from '../../../src/service/ca-directory.js';
 import { realSleep, systemClock, type Clock, type Sleep } from '../../../src/service/ports.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import type { Policy } from '../../../src/pki/policy.js';
 import { systemRandom, type RandomSource } from '../../../src/pki/serial.js';
 import { x509 } from '../../../src/pki/x509.js';

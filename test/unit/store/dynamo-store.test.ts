@@ -10,7 +10,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoStore } from '../../../src/store/dynamo-store.js';
 import { COMMON_NAME_INDEX } from '../../../src/store/table.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import type { CertificateRecord } from '../../../src/service/ports.js';
 import { rejectionOf } from '../../helpers/errors.js';
 import { caRecord, certificate, claimFor } from '../../helpers/ledger-records.js';

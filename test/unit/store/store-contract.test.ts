@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DynamoStore } from '../../../src/store/dynamo-store.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { SerialCollisionError, type CaStore, type CertificateStore } from '../../../src/service/ports.js';
 import { rejectionOf } from '../../helpers/errors.js';
 import { caRecord, certificate, claimFor } from '../../helpers/ledger-records.js';
