@@ -6,6 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
+import type { Observability } from '../http/edge.js';
 import { createKmsSigner } from '../kms/kms-signer.js';
 import type { LocalCredentials } from '../http/sigv4.js';
 import { credentialsFile, LOCAL_PROFILE, readLocalCredentials } from '../local/local-credentials.js';
@@ -16,6 +17,12 @@ import type { SignerFactory } from '../service/ports.js';
 import { DynamoStore } from '../store/dynamo-store.js';
 
 export { observability, type ObservabilityOptions } from './observability.js';
+
+/** What every composed HTTP function has besides its use case's dependencies. */
+export interface ComposedFunction {
+  obs: Observability;
+  http: HttpSettings;
+}
 
 /** What the HTTP edge reads from the configuration. */
 export interface HttpSettings {

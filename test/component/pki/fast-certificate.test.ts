@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { renderError } from '../../../src/http/errors.js';
+import { thrownMessage } from '../../helpers/errors.js';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { certificateParts } from '../../../src/pki/certificate.js';
 import { deviceTbsCertificate, fastDeviceCertificate, ProfileNotCoveredError } from '../../../src/pki/fast-certificate.js';
@@ -105,15 +106,7 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
   it('refuses what it does not cover with an error naming it (a 500 at the edge, not a client error), and signs nothing', async () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));
     const validity = { notBefore: new Date(), notAfter: new Date() };
-    const refusal = (build: () => unknown) => {
-      try {
-        build();
-      } catch (e) {
-        expect(e).toBeInstanceOf(ProfileNotCoveredError);
-        return (e as Error).message;
-      }
-      throw new Error('expected a ProfileNotCoveredError, but nothing was thrown');
-    };
+    const refusal = (build: () => unknown) => thrownMessage(build, ProfileNotCoveredError);
     let signed = 0;
     const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never, sign: async () => (signed++, new Uint8Array(0)) } };
     expect(refusal(() => deviceTbsCertificate(csr, edIssuer, newSerial(), validity))).toBe('device profile: unknown issuer signing algorithm ED25519');
