@@ -6,8 +6,8 @@ import { readRotateRequest } from './requests.js';
 
 export const rotateRoute = (fn: LifecycleFunction) =>
   httpFunction('POST /ca/rotate', fn, async (event, { log }) => {
-    const { force } = readRotateRequest(event, fn.http.maxBodyBytes);
-    const report = await rotate(fn.lifecycle, { force });
-    Object.assign(log, { force, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });
+    const options = readRotateRequest(event, fn.http.maxBodyBytes);
+    const report = await rotate(fn.lifecycle, options);
+    Object.assign(log, { ...options, rotated: report.rotated, activeIssuingCaId: report.activeIssuingCaId, actions: report.actions });
     return json(200, report);
   });

@@ -101,11 +101,14 @@ export function readRevokeRequest<R extends string>(event: HttpEvent, maxBytes: 
   return { reason: reason as R };
 }
 
-/** POST /ca/rotate: {"force"?: boolean}. */
-export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: boolean } {
-  const { force = false } = optionalJsonBody(event, maxBytes, ['force']);
+/** POST /ca/rotate: {"force"?: boolean, "reason"?: "keyCompromise"}. */
+export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: boolean; reason?: 'keyCompromise' } {
+  const { force = false, reason } = optionalJsonBody(event, maxBytes, ['force', 'reason']);
   if (typeof force !== 'boolean') throw invalid('force must be true or false', 'force', 'must be a boolean');
-  return { force };
+  if (reason !== undefined && reason !== 'keyCompromise') {
+    throw invalid('The only rotation reason is keyCompromise (the active issuing key is compromised)', 'reason', 'must be keyCompromise');
+  }
+  return { force: force || reason === 'keyCompromise', ...(reason ? { reason } : {}) };
 }
 
 /**

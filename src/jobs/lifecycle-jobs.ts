@@ -55,4 +55,6 @@ export const bootstrapJob = (fn: LifecycleFunction) => job('bootstrap', fn, () =
 
 /** The scheduled rotation: acts only when the active issuing CA is due ({"force": true} rotates now). */
 export const rotationJob = (fn: LifecycleFunction) =>
-  job('rotation', fn, (event: { force?: unknown } | undefined) => rotate(fn.lifecycle, { force: event?.force === true }));
+  job('rotation', fn, (event: { force?: unknown; reason?: unknown } | undefined) =>
+    rotate(fn.lifecycle, { force: event?.force === true, ...(event?.reason === 'keyCompromise' ? { reason: 'keyCompromise' as const } : {}) }),
+  );

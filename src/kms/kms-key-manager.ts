@@ -2,6 +2,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   GetKeyPolicyCommand,
   ListResourceTagsCommand,
   type KMSClient,
@@ -141,6 +142,14 @@ export function kmsKeyManager(client: KMSClient, options: KmsKeyManagerOptions):
         throw keyAdminError(`create alias ${alias}`, e);
       }
       return { kind: 'kms', keyId: arn };
+    },
+    async disableKey(key) {
+      if (key.kind !== 'kms') throw new CaError('INTERNAL', 'A CA key is not in KMS', { logDetail: `disableKey: ${JSON.stringify(key)}` });
+      try {
+        await client.send(new DisableKeyCommand({ KeyId: key.keyId }));
+      } catch (e) {
+        throw keyAdminError(`disable ${key.keyId}`, e);
+      }
     },
   };
 }

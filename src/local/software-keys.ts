@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import type { CaKeySpec } from '../config/config.js';
@@ -32,6 +32,12 @@ export function softwareKeyManager(stateDir: string, spec: CaKeySpec): KeyManage
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       return ref(alias);
+    },
+    async disableKey(key) {
+      // The file is moved aside: no signer can load it, and an operator can still inspect it.
+      if (key.kind !== 'software') throw new Error(`not a software key: ${JSON.stringify(key)}`);
+      const file = join(stateDir, key.file);
+      if (existsSync(file)) renameSync(file, `${file}.disabled`);
     },
   };
 }

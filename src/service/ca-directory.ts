@@ -133,6 +133,18 @@ export class CaDirectory extends CaChains {
     return value;
   }
 
+  /**
+   * Whether `id` is still the active issuing CA, read from the ledger now (one
+   * consistent read). When it is not, the cached active CA is dropped, so the
+   * next request finds the new one at once.
+   */
+  async confirmActive(id: string): Promise<boolean> {
+    const current = await this.store.getActiveIssuingCaId();
+    if (current === id) return true;
+    this.active = undefined;
+    return false;
+  }
+
   private async loadActive(): Promise<IssuingCa> {
     const id = await this.activeId();
     return memo(this.issuers, id, () => this.loadIssuer(id));

@@ -217,6 +217,14 @@ function requireActive(cas: CaRecord[], id: string): CaRecord {
   return active;
 }
 
+/** After issuance has moved away from it: the compromised CA's key signs nothing more, and its record says since when. */
+async function disableCompromisedKey(d: LifecycleDeps, ca: CaRecord, actions: string[]): Promise<void> {
+  await d.keys.disableKey(ca.key);
+  const current = (await d.store.getCa(ca.id)) ?? ca;
+  await d.store.updateCa({ ...current, keyDisabledAt: current.keyDisabledAt ?? d.clock().toISOString() });
+  actions.push(`disabled the key of ${ca.id} (${ca.keyAlias ?? 'key'}): it signs nothing more`);
+}
+
 /**
  * Creates the CA and registers it for JITP. Idempotent: every step looks for
  * what an earlier run made first (keys by alias, CA records by id, AWS IoT
@@ -253,7 +261,18 @@ export async function bootstrap(d: LifecycleDeps): Promise<LifecycleReport> {
  * RETIRED for issuance but stays registered and active in AWS IoT, so the
  * devices it signed keep provisioning and connecting.
  */
-export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}): Promise<RotationReport> {
+export interface RotateOptions {
+  force?: boolean;
+  /**
+   * `keyCompromise`: the active issuing CA's key is compromised. Rotates at once
+   * (force is implied) and, once issuance uses the new CA, disables the old key
+   * (KMS DisableKey): it signs nothing more, not even a request already in flight.
+   */
+  reason?: 'keyCompromise';
+}
+
+export async function rotate(d: LifecycleDeps, options: RotateOptions = {}): Promise<RotationReport> {
+  if (options.reason === 'keyCompromise') options = { ...options, force: true };
   const actions: string[] = [];
   const activeId = await d.store.getActiveIssuingCaId();
   if (!activeId) throw new CaError('CA_NOT_READY', 'There is no CA to rotate; run the bootstrap first', { retryAfterSeconds: 60 });
@@ -273,6 +292,7 @@ export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}
 
   let reason: string;
   if (pending) reason = `finishing the rotation to ${pending.id}`;
+  else if (options.reason === 'keyCompromise') reason = `the key of ${active.id} is compromised`;
   else if (options.force) reason = 'rotation requested';
   else if (now >= dueByAge) reason = `${active.id} has issued for ${d.rotation.periodDays} days`;
   else if (now >= dueByExpiry) reason = `${active.id} expires in less than ${d.rotation.minRemainingDays} days`;
@@ -293,6 +313,7 @@ export async function rotate(d: LifecycleDeps, options: { force?: boolean } = {}
   } else if ((await d.store.getActiveIssuingCaId()) !== next.id) {
     throw new CaError('INTERNAL', 'The active issuing CA changed during rotation', { logDetail: `pointer moved away from ${active.id}` });
   }
+  if (options.reason === 'keyCompromise') await disableCompromisedKey(d, active, actions);
   cas = await reconcile(d, next.id, await issuingCas(d, next.id), actions);
   return { ...base(), activeIssuingCaId: next.id, cas: [summary(root), ...cas.map(summary)], actions, rotated: true, reason, previousIssuingCaId: active.id };
 }

@@ -18,15 +18,22 @@ export type ServiceErrorCode =
 export interface CaErrorOptions extends CodedErrorOptions {
   /** Seconds a client should wait before retrying (transient failures only). */
   retryAfterSeconds?: number;
+  /**
+   * The service refused the request before applying it (a 4xx: throttling,
+   * validation): nothing was written. Unset, a failed write may have landed.
+   */
+  notApplied?: boolean;
 }
 
 /** The service's error: a use-case outcome, or an adapter's failure translated into one. */
 export class CaError extends CodedError<ServiceErrorCode> {
   readonly retryAfterSeconds: number | undefined;
+  readonly notApplied: boolean;
 
   constructor(code: ServiceErrorCode, message: string, options: CaErrorOptions = {}) {
     super(code, message, options);
     this.name = 'CaError';
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.notApplied = options.notApplied ?? false;
   }
 }

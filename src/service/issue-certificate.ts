@@ -38,13 +38,27 @@ export interface IssueDeps {
 }
 
 export const PROFILES = ['device'] as const;
-const MAX_SERIAL_ATTEMPTS = 4;
+/** Signatures one request may make: serial collisions and rotations while it signs each cost one. */
+const MAX_ATTEMPTS = 4;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
- * The issuance use case: parse → verify → policy → claim → build → sign → record.
- * A certificate is returned only after its record is written; a claim makes the
- * common name (or the CSR, when duplicates are allowed) single-winner.
+ * The issuance use case: parse → verify → policy → claim → build → sign → record
+ * → confirm the CA. The ledger's invariant holds under every fault: at most one
+ * ISSUED certificate per common name (or CSR, when duplicates are allowed), and
+ * no certificate returned without its record.
+ *
+ * - Every write carries this request's token (the claim) or identity (the
+ *   record's certificate id), so a write whose answer was lost is recognised as
+ *   ours when it is met again, by a read-back or by the SDK's own retry.
+ * - A new serial is drawn only on a proven collision (another certificate holds it).
+ * - When the outcome of the record write cannot be decided, the answer is 503,
+ *   no certificate, and the claim stays held until its lease ends, so no other
+ *   key can take the name while the write may still land.
+ * - A certificate is returned only if, after its record was written, the pointer
+ *   still names the CA that signed it: once a rotation has moved the pointer, no
+ *   request returns a certificate of the old CA. One signed in the race is set
+ *   aside (SUPERSEDED, never delivered) and the request signs with the new CA.
  */
 export async function issueCertificate(deps: IssueDeps, input: IssueInput): Promise<IssueResult> {
   const profile = input.profile ?? 'device';
@@ -57,26 +71,35 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   const accepted = acceptRequest(input.csr, deps.policy, timings);
   const { csr, commonName } = accepted;
   const csrSha256 = sha256(csr.der);
-  const ca = await deps.cas.activeIssuer();
-  // Before anything is written: an expired CA signs nothing (a notAfter before notBefore is no certificate).
-  if (ca.issuer.notAfter.getTime() <= deps.clock().getTime() + 1000) throw caExpired(ca.record.id, ca.record.notAfter);
+  let ca = await usableIssuer(deps);
   const key = !deps.policy.allowDuplicateCommonName && commonName !== undefined ? `CN#${commonName}` : `CSR#${csrSha256}`;
+  const token = Buffer.from(deps.random(16)).toString('hex');
 
-  const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256 });
+  const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256, token });
   if ('record' in acquired) {
     const { record } = acquired;
     return { record, ca: await deps.cas.chain(record.issuingCaId), created: false, timings };
   }
   let claim = acquired.claim;
+  /** Set once a record write's outcome is unknown: the claim must then stay held until its lease ends. */
+  let undecided = false;
 
   try {
     for (let attempt = 1; ; attempt++) {
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter, ca.issuer.notBefore);
       const t0 = performance.now();
-      // The device profile covers every key type a policy can allow; anything else is INTERNAL.
-      const built = await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity);
+      // The device profile covers every key type a policy can allow; anything else is a 500.
+      const built = await fastDeviceCertificate(csr, ca.issuer, claim.serialNumber, validity).catch(async (e: unknown) => {
+        // A key that stopped signing because its CA was rotated away (a compromise disables it): sign with the new CA.
+        if (attempt < MAX_ATTEMPTS && !(await deps.cas.confirmActive(ca.record.id))) return undefined;
+        throw e;
+      });
       timings.buildAndSign = performance.now() - t0;
+      if (!built) {
+        ca = await usableIssuer(deps);
+        continue;
+      }
       const record: CertificateRecord = timed(timings, 'encode', () => ({
         serialNumber: claim.serialNumber,
         certificateId: sha256(built.der),
@@ -94,32 +117,68 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         status: 'ISSUED',
         issuedAt: now.toISOString(),
       }));
-      try {
-        const t1 = performance.now();
-        await deps.store.putCertificate(record);
-        timings.record = performance.now() - t1;
-        return { record, ca, created: true, timings };
-      } catch (e) {
-        if (!(e instanceof SerialCollisionError)) {
-          // A failed write may still have landed (a timeout after DynamoDB applied it):
-          // if the record is there, the certificate is issued and may be returned.
-          const stored = await deps.store.getCertificate(record.serialNumber).catch(() => undefined);
-          if (stored?.certificateId === record.certificateId) return { record: stored, ca, created: true, timings };
-          throw e;
-        }
-        if (attempt >= MAX_SERIAL_ATTEMPTS) throw e;
-        // Draw a new serial, move the claim to it, and sign again (the serial is signed).
-        const next: Claim = { ...claim, serialNumber: newSerial(deps.random) };
-        if (!(await deps.store.replaceClaim(next, claim.serialNumber))) {
-          throw new CaError('INTERNAL', 'Issuance could not be completed', { logDetail: 'claim lost during serial redraw' });
-        }
-        claim = next;
+      const t1 = performance.now();
+      const outcome = await recordCertificate(deps, record);
+      timings.record = performance.now() - t1;
+      if (outcome === 'undecided') {
+        undecided = true;
+        throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger did not confirm the issuance; send the same CSR again shortly', {
+          retryAfterSeconds: Math.ceil(deps.claimLeaseMs / 1000),
+          logDetail: `record ${record.serialNumber} for ${key}: outcome unknown; the claim stays held until its lease ends`,
+        });
       }
+      if (outcome === 'recorded') {
+        const t2 = performance.now();
+        const current = await deps.cas.confirmActive(ca.record.id);
+        timings.confirm = performance.now() - t2;
+        if (current) return { record, ca, created: true, timings };
+        // Rotated while this request signed: never delivered, set aside; sign again with the CA that issues now.
+        await deps.store.supersedeCertificate(record, deps.clock().toISOString());
+        ca = await usableIssuer(deps);
+      }
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new CaError('INTERNAL', 'Issuance could not be completed', { logDetail: `${attempt} attempts for ${key} (serial collisions or rotations)` });
+      }
+      // A proven serial collision, or a certificate set aside: a new serial (it is signed), the claim moved to it.
+      const next: Claim = { ...claim, serialNumber: newSerial(deps.random) };
+      if (!(await deps.store.replaceClaim(next, claim.serialNumber))) {
+        throw new CaError('INTERNAL', 'Issuance could not be completed', { logDetail: 'claim lost while drawing a new serial' });
+      }
+      claim = next;
     }
   } catch (e) {
-    await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
+    // Nothing was recorded (or the record is set aside): the name is free at once. Unknown: held until the lease ends.
+    if (!undecided) await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
     throw e;
   }
+}
+
+/** The active issuing CA, refused when it has expired: nothing it signs would be valid, and nothing is written. */
+async function usableIssuer(deps: IssueDeps) {
+  const ca = await deps.cas.activeIssuer();
+  if (ca.issuer.notAfter.getTime() <= deps.clock().getTime() + 1000) throw caExpired(ca.record.id, ca.record.notAfter);
+  return ca;
+}
+
+/**
+ * Writes the record. `recorded`: it is in the ledger (this write, or an earlier
+ * attempt of it whose answer was lost). `collision`: another certificate holds
+ * the serial. `undecided`: the write failed in a way that may have applied it
+ * (a 5xx, a timeout) and its read-back could not show it; it may still land.
+ * A write the ledger refused before applying it (throttling) is thrown as is.
+ */
+async function recordCertificate(deps: IssueDeps, record: CertificateRecord): Promise<'recorded' | 'collision' | 'undecided'> {
+  try {
+    await deps.store.putCertificate(record);
+    return 'recorded';
+  } catch (e) {
+    if (e instanceof SerialCollisionError) return 'collision';
+    // Refused before it was applied (throttled, invalid): nothing was written, the failure is decided.
+    if (e instanceof CaError && e.notApplied) throw e;
+  }
+  const stored = await deps.store.getCertificate(record.serialNumber).catch(() => undefined);
+  if (stored?.certificateId === record.certificateId) return 'recorded';
+  return stored ? 'collision' : 'undecided';
 }
 
 /**
@@ -138,7 +197,7 @@ async function acquireClaim(
     const holder = await d.store.claim(claim);
     if (!holder) return { claim };
     const cert = await d.store.getCertificate(holder.serialNumber);
-    if (cert && cert.csrSha256 === wanted.csrSha256) {
+    if (cert && cert.csrSha256 === wanted.csrSha256 && cert.status !== 'SUPERSEDED') {
       // The same CSR again: its certificate, unless it was revoked (its key must not be certified again).
       if (cert.status === 'REVOKED') {
         throw new CaError('CERTIFICATE_REVOKED', 'The certificate for this CSR was revoked; make a new key and CSR', {
@@ -148,7 +207,7 @@ async function acquireClaim(
       return { record: cert };
     }
     if (cert && cert.status === 'ISSUED') throw duplicate(cert.serialNumber);
-    // A claim whose certificate was revoked, or whose request died before recording, is free.
+    // A claim whose certificate was revoked or set aside, or whose request died before recording, is free.
     const stale = cert !== undefined || holder.leaseExpiresAt <= d.clock().getTime();
     if (stale) {
       if (await d.store.replaceClaim(claim, holder.serialNumber)) return { claim };

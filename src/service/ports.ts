@@ -27,6 +27,8 @@ export interface CaRecord {
   createdAt: string;
   activatedAt?: string;
   retiredAt?: string;
+  /** When its key was disabled because it was compromised (it signs nothing after). */
+  keyDisabledAt?: string;
   /** Issuing CAs are numbered 1, 2, 3… in rotation order; the number is in the subject and the key alias. */
   generation?: number;
   /** The KMS alias (or local key name) the key is found by. */
@@ -37,7 +39,12 @@ export interface CaRecord {
   iotRegisteredAt?: string;
 }
 
-export type CertificateStatus = 'ISSUED' | 'REVOKED';
+/**
+ * ISSUED: valid. REVOKED: revoked by an operator. SUPERSEDED: signed and recorded,
+ * but never delivered: the issuing CA was rotated away while it was being issued,
+ * and the request was answered with a certificate of the new CA instead.
+ */
+export type CertificateStatus = 'ISSUED' | 'REVOKED' | 'SUPERSEDED';
 
 export interface CertificateRecord {
   serialNumber: string;
@@ -56,6 +63,8 @@ export interface CertificateRecord {
   status: CertificateStatus;
   issuedAt: string;
   revokedAt?: string;
+  /** When a certificate never delivered was set aside (status SUPERSEDED). */
+  supersededAt?: string;
   /** RFC 5280 CRLReason name. */
   revocationReason?: string;
   /** What AWS IoT says of the certificate after revocation (see RevocationOutcome). */
@@ -74,6 +83,11 @@ export interface Claim {
   csrSha256: string;
   /** Epoch milliseconds after which an unconfirmed claim may be taken over. */
   leaseExpiresAt: number;
+  /**
+   * Random, one per issuance request: a write whose answer was lost (a timeout,
+   * a 5xx, an SDK retry that meets its own write) is recognised by it as ours.
+   */
+  token: string;
 }
 
 export class SerialCollisionError extends Error {
@@ -83,16 +97,23 @@ export class SerialCollisionError extends Error {
   }
 }
 
-/** The ledger: conditional single-item writes only (no transactions). */
+/**
+ * The ledger: conditional single-item writes only (no transactions). Every write
+ * is idempotent for its own request: repeating it after a lost answer succeeds
+ * (the claim by its token, the record by its certificate id), so a condition
+ * failure always means another request's item.
+ */
 export interface CertificateStore {
-  /** Creates the claim if its key is free; otherwise returns the claim that holds it. */
+  /** Creates the claim if its key is free (or already ours, by token); otherwise returns the claim that holds it. */
   claim(claim: Claim): Promise<Claim | undefined>;
-  /** Replaces a claim only if it still names `expectedSerial`; false when someone else changed it. */
+  /** Replaces a claim only if it still names `expectedSerial` (or is already this one); false when someone else changed it. */
   replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean>;
   /** Deletes a claim if it still names `serial` (best effort after a failure). */
   releaseClaim(key: string, serial: string): Promise<void>;
-  /** Records a certificate; throws SerialCollisionError when the serial is taken. */
+  /** Records a certificate; throws SerialCollisionError when another certificate holds the serial. */
   putCertificate(record: CertificateRecord): Promise<void>;
+  /** Sets this request's own ISSUED record, never delivered, aside as SUPERSEDED (no-op for any other record). */
+  supersedeCertificate(record: CertificateRecord, at: string): Promise<void>;
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined>;
   listByCommonName(commonName: string): Promise<CertificateRecord[]>;
   /** Marks an ISSUED certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
@@ -118,6 +139,8 @@ export interface KeyManager {
   findKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference | undefined>;
   /** Creates a signing key reachable through `alias`. Returns the key the alias names if another run created it first. */
   createKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference>;
+  /** Makes a key unable to sign (a compromised issuing key); it stays, for the audit, and can be re-enabled by an administrator. */
+  disableKey(key: KeyReference): Promise<void>;
 }
 
 /** AWS IoT's view of a registered CA certificate. */

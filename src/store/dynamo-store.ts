@@ -27,10 +27,13 @@ const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
 /** A DynamoDB failure as a domain error: STORE_UNAVAILABLE (retry later) or INTERNAL; the cause is for the log. */
 export function storeError(e: unknown): Error {
   if (e instanceof CaError || e instanceof SerialCollisionError) return e;
+  // DynamoDB answered 4xx (throttled, invalid): it applied nothing. A 5xx, a timeout or a dropped connection may have.
+  const status = (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const notApplied = (e as { $fault?: string })?.$fault === 'client' || (status !== undefined && status >= 400 && status < 500);
   if (isTransientAwsError(e)) {
-    return new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { cause: e, retryAfterSeconds: 2 });
+    return new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { cause: e, retryAfterSeconds: 2, notApplied });
   }
-  return new CaError('INTERNAL', 'The certificate ledger failed', { cause: e });
+  return new CaError('INTERNAL', 'The certificate ledger failed', { cause: e, notApplied });
 }
 
 const isConditionFailure = (e: unknown) =>
@@ -64,7 +67,7 @@ export class DynamoStore implements CertificateStore, CaStore {
   }
 
   /** A conditional put; false when the condition does not hold. */
-  private async putIf(item: Record<string, unknown>, condition: string, values?: Record<string, unknown>): Promise<boolean> {
+  private async putIf(item: Record<string, unknown>, condition: string, values?: Record<string, unknown>, names?: Record<string, string>): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
@@ -72,6 +75,7 @@ export class DynamoStore implements CertificateStore, CaStore {
           Item: item,
           ConditionExpression: condition,
           ...(values ? { ExpressionAttributeValues: values } : {}),
+          ...(names ? { ExpressionAttributeNames: names } : {}),
         }),
       );
       return true;
@@ -84,7 +88,7 @@ export class DynamoStore implements CertificateStore, CaStore {
   async claim(claim: Claim): Promise<Claim | undefined> {
     const item = { pk: CLAIM(claim.key), type: 'claim', ...claim };
     for (let i = 0; i < 3; i++) {
-      if (await this.putIf(item, 'attribute_not_exists(pk)')) return undefined;
+      if (await this.putIf(item, 'attribute_not_exists(pk) OR #token = :token', { ':token': claim.token }, { '#token': 'token' })) return undefined;
       const holder = strip<Claim>(await this.get(CLAIM(claim.key)));
       if (holder) return holder;
       // Released between our write and our read: try again.
@@ -93,7 +97,12 @@ export class DynamoStore implements CertificateStore, CaStore {
   }
 
   replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean> {
-    return this.putIf({ pk: CLAIM(claim.key), type: 'claim', ...claim }, 'serialNumber = :expected', { ':expected': expectedSerial });
+    return this.putIf(
+      { pk: CLAIM(claim.key), type: 'claim', ...claim },
+      'serialNumber = :expected OR (#token = :token AND serialNumber = :serial)',
+      { ':expected': expectedSerial, ':token': claim.token, ':serial': claim.serialNumber },
+      { '#token': 'token' },
+    );
   }
 
   async releaseClaim(key: string, serial: string): Promise<void> {
@@ -111,8 +120,8 @@ export class DynamoStore implements CertificateStore, CaStore {
     }
   }
 
-  async putCertificate(record: CertificateRecord): Promise<void> {
-    const item = {
+  private certificateItem(record: CertificateRecord): Record<string, unknown> {
+    return {
       pk: CERT(record.serialNumber),
       type: 'certificate',
       ...record,
@@ -120,8 +129,21 @@ export class DynamoStore implements CertificateStore, CaStore {
         ? { gsi1pk: `CN#${record.commonName}`, gsi1sk: `${record.issuedAt}#${record.serialNumber}` }
         : {}),
     };
-    if (!(await this.putIf(item, 'attribute_not_exists(pk)'))) throw new SerialCollisionError(record.serialNumber);
   }
+
+  async putCertificate(record: CertificateRecord): Promise<void> {
+    const item = this.certificateItem(record);
+    // Our own record (same certificate id) again is a retry that already landed, not a collision.
+    if (!(await this.putIf(item, 'attribute_not_exists(pk) OR certificateId = :id', { ':id': record.certificateId }))) {
+      throw new SerialCollisionError(record.serialNumber);
+    }
+  }
+
+  async supersedeCertificate(record: CertificateRecord, at: string): Promise<void> {
+    // A put, not an update: the issuing function may write certificate items but never update them.
+    await this.putIf(this.certificateItem({ ...record, status: 'SUPERSEDED', supersededAt: at }), 'certificateId = :id AND #status = :issued', { ':id': record.certificateId, ':issued': 'ISSUED' }, { '#status': 'status' });
+  }
+
 
   async getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
     return strip<CertificateRecord>(await this.get(CERT(serialNumber)), 'gsi1pk', 'gsi1sk');

@@ -26,6 +26,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  DisableKeyCommand,
   GetKeyPolicyCommand,
   GetPublicKeyCommand,
   KMSClient,
@@ -38,6 +39,8 @@ import {
   type CreateKeyCommandOutput,
   type DescribeKeyCommandInput,
   type DescribeKeyCommandOutput,
+  type DisableKeyCommandInput,
+  type DisableKeyCommandOutput,
   type GetKeyPolicyCommandInput,
   type GetKeyPolicyCommandOutput,
   type GetPublicKeyCommandInput,
@@ -214,6 +217,7 @@ export const FAKE_KMS_COMMANDS = {
   CreateKey: CreateKeyCommand,
   CreateAlias: CreateAliasCommand,
   DescribeKey: DescribeKeyCommand,
+  DisableKey: DisableKeyCommand,
   GetKeyPolicy: GetKeyPolicyCommand,
   ListResourceTags: ListResourceTagsCommand,
 };
@@ -252,6 +256,7 @@ export class FakeKms implements CommandHandlers<typeof FAKE_KMS_COMMANDS> {
     CreateKey: [],
     CreateAlias: [],
     DescribeKey: [],
+    DisableKey: [],
     GetKeyPolicy: [],
     ListResourceTags: [],
   };
@@ -348,6 +353,14 @@ export class FakeKms implements CommandHandlers<typeof FAKE_KMS_COMMANDS> {
     if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) throw kmsError('ValidationException', `invalid alias name ${alias}`);
     if (this.keys.some((k) => k.aliases.includes(alias))) throw kmsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
     this.find(input.TargetKeyId).aliases.push(alias);
+    return { $metadata: metadata() };
+  }
+
+  /** DisableKey: the key stays, but signs nothing until enabled again. */
+  disableKey(input: DisableKeyCommandInput): DisableKeyCommandOutput {
+    this.failure('DisableKey');
+    this.calls.push({ operation: 'DisableKey', input });
+    this.find(input.KeyId).state = 'Disabled';
     return { $metadata: metadata() };
   }
 

@@ -31,11 +31,12 @@ export function certificate(overrides: Partial<CertificateRecord> = {}): Certifi
   return record;
 }
 
-export const claimFor = (key: string, serialNumber: string, leaseExpiresAt = 1_767_225_600_000): Claim => ({
+export const claimFor = (key: string, serialNumber: string, leaseExpiresAt = 1_767_225_600_000, token = `token-${serialNumber}`): Claim => ({
   key,
   serialNumber,
   csrSha256: 'e'.repeat(64),
   leaseExpiresAt,
+  token,
 });
 
 export function caRecord(id: string, overrides: Partial<CaRecord> = {}): CaRecord {

@@ -21,8 +21,13 @@ import { SerialCollisionError, type CaRecord, type CaStore, type CertificateReco
 export type StoreOperation = keyof CertificateStore | keyof CaStore;
 
 export interface StoreFault {
-  /** `before`: the call fails and changes nothing. `after`: the call's write lands, then the call fails. */
-  when?: 'before' | 'after';
+  /**
+   * `before`: the call fails and changes nothing. `after`: the call's write lands,
+   * then the call fails. `retried`: the write lands, its answer is lost, and the
+   * SDK sends the same request again, whose answer (meeting the first write) is
+   * what the caller gets.
+   */
+  when?: 'before' | 'after' | 'retried';
   /** How many calls of the operation go through before the one that fails. */
   skip?: number;
   /** What the call throws; by default what DynamoStore throws for a throttled or timed-out request. */
@@ -32,6 +37,10 @@ export interface StoreFault {
 /** What DynamoStore throws for a transient DynamoDB failure. */
 export const storeUnavailable = (): CaError =>
   new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2, cause: new Error('injected store fault') });
+
+/** What DynamoStore throws for a throttled request: DynamoDB refused it, nothing was written. */
+export const storeThrottled = (): CaError =>
+  new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2, notApplied: true, cause: new Error('injected throttling') });
 
 /** A deep copy through the marshaller's eyes: plain data only, undefined properties dropped. */
 const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -83,13 +92,14 @@ export class MemoryStore implements CertificateStore, CaStore {
     if (fault?.when === 'before') throw fault.error;
     const result = apply();
     if (fault?.when === 'after') throw fault.error;
+    if (fault?.when === 'retried') return apply();
     return result;
   }
 
   claim(claim: Claim): Promise<Claim | undefined> {
     return this.run('claim', () => {
       const holder = this.claims.get(claim.key);
-      if (holder) return copy(holder);
+      if (holder && holder.token !== claim.token) return copy(holder);
       this.claims.set(claim.key, copy(claim));
       return undefined;
     });
@@ -97,7 +107,9 @@ export class MemoryStore implements CertificateStore, CaStore {
 
   replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean> {
     return this.run('replaceClaim', () => {
-      if (this.claims.get(claim.key)?.serialNumber !== expectedSerial) return false;
+      const held = this.claims.get(claim.key);
+      const ours = held?.token === claim.token && held.serialNumber === claim.serialNumber;
+      if (held?.serialNumber !== expectedSerial && !ours) return false;
       this.claims.set(claim.key, copy(claim));
       return true;
     });
@@ -111,8 +123,18 @@ export class MemoryStore implements CertificateStore, CaStore {
 
   putCertificate(record: CertificateRecord): Promise<void> {
     return this.run('putCertificate', () => {
-      if (this.certificates.has(record.serialNumber)) throw new SerialCollisionError(record.serialNumber);
+      const held = this.certificates.get(record.serialNumber);
+      if (held && held.certificateId !== record.certificateId) throw new SerialCollisionError(record.serialNumber);
       this.certificates.set(record.serialNumber, copy(record));
+    });
+  }
+
+  supersedeCertificate(record: CertificateRecord, at: string): Promise<void> {
+    return this.run('supersedeCertificate', () => {
+      const stored = this.certificates.get(record.serialNumber);
+      if (stored?.status === 'ISSUED' && stored.certificateId === record.certificateId) {
+        this.certificates.set(record.serialNumber, { ...copy(record), status: 'SUPERSEDED', supersededAt: at });
+      }
     });
   }
 

@@ -312,7 +312,7 @@ async function storeRequests(run: (store: DynamoStore) => Promise<unknown>, o: {
   return sent;
 }
 
-const claim = { key: 'pubkey:abcd', serialNumber: '0a1b', csrSha256: 'cd', leaseExpiresAt: 0 };
+const claim = { key: 'pubkey:abcd', serialNumber: '0a1b', csrSha256: 'cd', leaseExpiresAt: 0, token: 't' };
 const certificate = { serialNumber: '0a1b', commonName: 'device-1', issuedAt: '2026-01-01T00:00:00Z' } as CertificateRecord;
 const ca = { id: 'issuing-2' } as CaRecord;
 
@@ -325,6 +325,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ['find who holds a name', (s) => s.claim(claim), { claimTaken: true }],
       ['take over or release a claim', async (s) => [await s.replaceClaim(claim, '0a1b'), await s.releaseClaim(claim.key, '0a1b')]],
       ['record and read back a certificate', async (s) => [await s.putCertificate(certificate), await s.getCertificate('0a1b')]],
+      ['set aside a certificate never delivered', (s) => s.supersedeCertificate(certificate, '2026-01-01T00:00:00Z')],
     ],
     GetCertificateRole: [['read a certificate and its CA chain', async (s) => [await s.getCertificate('0a1b'), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
     ListCertificatesRole: [['list by common name and read the CA chains', async (s) => [await s.listByCommonName('device-1'), await s.getCa('issuing-1')]]],

@@ -233,7 +233,7 @@ describe('Faults: a crash between signing and recording', () => {
 });
 
 describe('Faults: the CA pointer changing mid-request (rotation)', () => {
-  it('finishes the request with the CA it started with; the certificate verifies and names that CA', async () => {
+  it('returns a certificate of the CA that issues when it answers, never of the one rotated away meanwhile; it verifies', async () => {
     const s = await stack();
     await s.issue(csrFor('rotate-warm'));
     const before = (await s.app.cas.activeIssuer()).record.id;
@@ -247,9 +247,16 @@ describe('Faults: the CA pointer changing mid-request (rotation)', () => {
     const res = await s.issue(csrFor('rotate-mid'));
 
     expect(res.statusCode).toBe(201);
-    expect(res.json.issuingCaId).toBe(before);
+    expect(res.json.issuingCaId).not.toBe(before);
+    expect(res.json.issuingCaId).toBe(await s.lifecycleApp.store.getActiveIssuingCaId());
     expect(await s.lifecycleApp.store.getActiveIssuingCaId()).not.toBe(before);
     expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+    // The certificate of the old CA that was signed meanwhile is in the ledger, set aside, never delivered.
+    const records = await s.lifecycleApp.store.getActiveIssuingCaId().then(() => s.app.store.listByCommonName('rotate-mid'));
+    expect(records.map((r) => [r.issuingCaId === before, r.status]).sort()).toEqual([
+      [false, 'ISSUED'],
+      [true, 'SUPERSEDED'],
+    ]);
   });
 });
 

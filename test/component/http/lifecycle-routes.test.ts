@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
@@ -142,5 +142,22 @@ describe('Route: POST /ca/rotate', () => {
   it('refuses a force that is not a boolean', async () => {
     const res = await call(rotateCa, rotateEvent({ force: 'yes' }));
     expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+
+  it('refuses a rotation reason other than keyCompromise', async () => {
+    const res = await call(rotateCa, rotateEvent({ force: true, reason: 'superseded' }));
+    expect([res.statusCode, res.json.error.code, res.json.error.details]).toEqual([400, 'INVALID_REQUEST', [{ field: 'reason', reason: 'must be keyCompromise' }]]);
+  });
+
+  it('a compromise rotation moves issuance at once and moves the old software key aside; the next certificate is of the new CA', async () => {
+    const before = (await call(routes.getCa, apiEvent({}))).json.id as string;
+    const res = await call(rotateCa, rotateEvent({ reason: 'keyCompromise' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({ rotated: true, previousIssuingCaId: before, reason: `the key of ${before} is compromised` });
+    expect(res.json.actions.some((a: string) => a.startsWith(`disabled the key of ${before}`))).toBe(true);
+    const keyFile = join(testApp().stateDir, 'ca', `factory-ca-local-${before}.key`);
+    expect([existsSync(keyFile), existsSync(`${keyFile}.disabled`)]).toEqual([false, true]);
+    const next = await call(issue, jsonPost({ csr: csrFor('after-compromise') }));
+    expect([next.statusCode, next.json.issuingCaId]).toEqual([201, res.json.activeIssuingCaId]);
   });
 });

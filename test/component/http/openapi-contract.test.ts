@@ -57,7 +57,7 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('issue', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
     const violation = await check('issue', json({ csr: csrFor('contract-2', { emailAddress: STRING.ia5('a@b.c') }) }), 422);
     expect(violation.error.details.length).toBeGreaterThan(0);
-    jest.spyOn(testApp().store, 'putCertificate').mockRejectedValueOnce(bug());
+    jest.spyOn(testApp().store, 'claim').mockRejectedValueOnce(bug());
     await check('issue', json({ csr: csrFor('contract-3') }), 500);
     jest.spyOn(testApp().issuing.issue.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
     await check('issue', json({ csr: csrFor('contract-4') }), 503);

@@ -120,7 +120,7 @@ describe('Route: POST /certificates', () => {
   });
 
   it('answers 503 STORE_UNAVAILABLE when the ledger is throttled, and issues nothing', async () => {
-    jest.spyOn(testApp().store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    jest.spyOn(testApp().store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2, notApplied: true }));
     const res = await call(issue, jsonPost({ csr: csrFor('route-ddb') }));
     expect(res.statusCode).toBe(503);
     expect(res.json.error.code).toBe('STORE_UNAVAILABLE');

@@ -90,7 +90,7 @@ describe('Structured logs (Powertools Logger)', () => {
     const rejected = await stdoutOf(async () => void (await call(issue, jsonPost({ csr: csrFor('log-device-2', { emailAddress: STRING.ia5('a@b.c') }) }))));
     expect(JSON.parse(rejected.find((l) => l.includes('"request"'))!)).toMatchObject({ level: 'INFO', outcome: 'rejected', errorCode: 'POLICY_VIOLATION', status: 422 });
 
-    jest.spyOn(t.store, 'putCertificate').mockRejectedValueOnce(new Error('disk on fire at /var/lib/secret-path'));
+    jest.spyOn(t.store, 'claim').mockRejectedValueOnce(new Error('disk on fire at /var/lib/secret-path'));
     let body = '';
     const failed = await stdoutOf(async () => {
       body = (await call(issue, jsonPost({ csr: csrFor('log-device-3') }))).body;

@@ -67,6 +67,23 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
       expect(holder).toStrictEqual(first);
     });
 
+    it('takes its own claim again (same token: a retry meeting its own landed write) and refuses it to another token', async () => {
+      const mine = claimFor('CN#device-retry', 'aa01', 1_700_000_000_000, 'token-mine');
+      await store.claim(mine);
+      expect(await store.claim(mine)).toBeUndefined();
+      expect(await store.claim(claimFor('CN#device-retry', 'aa01', 1_700_000_000_000, 'token-other'))).toStrictEqual(mine);
+    });
+
+    it('moves its own claim to a new serial again without failing (a retried replace), but not another token\'s', async () => {
+      const mine = claimFor('CN#device-move', 'aa01', 1_700_000_000_000, 'token-mine');
+      await store.claim(mine);
+      const moved = { ...mine, serialNumber: 'bb02' };
+      expect(await store.replaceClaim(moved, 'aa01')).toBe(true);
+      expect(await store.replaceClaim(moved, 'aa01')).toBe(true);
+      expect(await store.replaceClaim({ ...moved, token: 'token-other' }, 'aa01')).toBe(false);
+      expect(await store.claim(claimFor('CN#device-move', 'cc03'))).toStrictEqual(moved);
+    });
+
     it('keeps claims on different keys apart', async () => {
       // Prepare
       await store.claim(claimFor('CN#device-0001', 'aa01'));
@@ -156,11 +173,27 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
       expect(await store.getCertificate('0123456789abcdef')).toBeUndefined();
     });
 
+    it('takes the same record again (a retry meeting its own landed write) without a collision', async () => {
+      const record = certificate({ commonName: 'device-retry' });
+      await store.putCertificate(record);
+      await store.putCertificate(record);
+      expect(await store.listByCommonName('device-retry')).toStrictEqual([record]);
+    });
+
+    it('sets aside only its own ISSUED record as SUPERSEDED', async () => {
+      const record = certificate({ commonName: 'device-aside' });
+      await store.putCertificate(record);
+      await store.supersedeCertificate({ ...record, certificateId: 'not-this-one' }, '2026-01-01T00:00:00.000Z');
+      expect((await store.getCertificate(record.serialNumber))!.status).toBe('ISSUED');
+      await store.supersedeCertificate(record, '2026-01-01T00:00:00.000Z');
+      expect(await store.getCertificate(record.serialNumber)).toStrictEqual({ ...record, status: 'SUPERSEDED', supersededAt: '2026-01-01T00:00:00.000Z' });
+    });
+
     it('refuses a second certificate with the same serial with SerialCollisionError and keeps the first', async () => {
       // Prepare
       const first = certificate({ commonName: 'device-0001' });
       await store.putCertificate(first);
-      const second = certificate({ serialNumber: first.serialNumber, commonName: 'device-0002', stationId: 'someone-else' });
+      const second = certificate({ serialNumber: first.serialNumber, certificateId: 'another-certificate', commonName: 'device-0002', stationId: 'someone-else' });
 
       // Act
       const error = await rejectionOf(store.putCertificate(second));

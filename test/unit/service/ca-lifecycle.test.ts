@@ -464,3 +464,47 @@ describe('Use case: a key planted under the next CA key alias', () => {
     expect((await record(w, 'issuing-2')).key).toEqual(made);
   });
 });
+
+describe('Use case: rotate for a compromised key', () => {
+  it('rotates at once, then disables the old key in KMS and records when; the report says so', async () => {
+    const w = world();
+    await bootstrap(w.deps);
+    const old = await record(w, 'issuing-1');
+
+    const report = await rotate(w.deps, { reason: 'keyCompromise' });
+
+    expect(report).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1', reason: 'the key of issuing-1 is compromised' });
+    expect(report.actions).toContain('disabled the key of issuing-1 (alias/factory-ca-test-issuing-1): it signs nothing more');
+    const key = w.kms.find(old.key.kind === 'kms' ? old.key.keyId : '');
+    expect(key.state).toBe('Disabled');
+    expect((await record(w, 'issuing-1')).keyDisabledAt).toBe(new Date(w.now.t).toISOString());
+    expect(w.kms.callsOf('DisableKey')).toHaveLength(1);
+    // The switch came first: the pointer had moved before the key was disabled.
+    expect(await w.store.getActiveIssuingCaId()).toBe('issuing-2');
+  });
+
+  it('a warm issuing function whose cached CA key was disabled issues with the new CA at once, not a 503', async () => {
+    const w = world();
+    await bootstrap(w.deps);
+    const clock = () => new Date(w.now.t);
+    // A function that cached issuing-1 and its signer for 5 minutes.
+    const warm: IssueDeps = {
+      policy: shippedPolicy(),
+      store: w.store,
+      cas: new CaDirectory(w.store, w.deps.signerFactory, clock, 300_000),
+      clock,
+      random: systemRandom,
+      sleep: realSleep,
+      claimLeaseMs: 120_000,
+      inFlightWaitMs: 5_000,
+    };
+    const csr = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
+    expect((await issueCertificate(warm, { csr: csr('warm-before'), stationId: 's' })).record.issuingCaId).toBe('issuing-1');
+
+    await rotate(w.deps, { reason: 'keyCompromise' });
+
+    const after = await issueCertificate(warm, { csr: csr('warm-after'), stationId: 's' });
+    expect(after.record.issuingCaId).toBe('issuing-2');
+    expect(await chainAt(w, { root: after.ca.rootCertificatePem, ca: after.ca.caCertificatePem, pem: after.record.certificatePem })).toEqual([]);
+  });
+});

@@ -10,7 +10,7 @@ import { x509 } from '../../../src/pki/x509.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
 import { chainProblems } from '../../helpers/chain.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { MemoryStore } from '../../helpers/memory-store.js';
+import { MemoryStore, storeThrottled } from '../../helpers/memory-store.js';
 import { shippedPolicy } from '../../helpers/shipped-config.js';
 import { softwareCa } from '../../helpers/software-ca.js';
 
@@ -37,13 +37,15 @@ interface IssuerOptions {
   sleep?: Sleep;
   claimLeaseMs?: number;
   inFlightWaitMs?: number;
+  /** How many issuing CAs to make (issuing-1 is active). */
+  issuing?: number;
 }
 
 /** The issuance use case on an in-memory ledger, with a software CA active in it. */
 async function newIssuer(o: IssuerOptions = {}): Promise<{ deps: IssueDeps; store: MemoryStore }> {
   const store = new MemoryStore();
   const clock = o.clock ?? systemClock;
-  const { signerFactory } = await softwareCa(store, { activate: true, clock });
+  const { signerFactory } = await softwareCa(store, { activate: true, clock, issuing: o.issuing ?? 1 });
   const deps: IssueDeps = {
     policy: shippedPolicy(o.policy),
     store,
@@ -87,13 +89,19 @@ describe('Function: issueCertificate', () => {
     expect(await chainProblems({ root: result.ca.rootCertificatePem, ca: result.ca.caCertificatePem, pem: stored!.certificatePem })).toEqual([]);
   });
 
-  it('returns no certificate when the record cannot be written, and frees the name', async () => {
-    const { deps, store } = await newIssuer();
+  it('returns no certificate when the record write fails and nothing is found, and holds the name until the lease ends', async () => {
+    const t = manualClock();
+    const { deps, store } = await newIssuer({ claimLeaseMs: 60_000, clock: t.clock });
     store.failNext('putCertificate');
-    expect(await codeOf(issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' }))).toBe('STORE_UNAVAILABLE');
+    const err = (await issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' }).catch((e) => e)) as CaError;
+    expect([err.code, err.retryAfterSeconds]).toEqual(['STORE_UNAVAILABLE', 60]);
     expect(store.count('putCertificate')).toBe(1);
+    expect(store.count('releaseClaim')).toBe(0);
     expect(await store.listByCommonName('lost-1')).toEqual([]);
-    // A retry (here with another key) succeeds and issues exactly one certificate.
+    // The write may still land: no other key gets the name while the lease runs…
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    // …after it, a retry issues exactly one certificate.
+    t.advance(61_000);
     const retry = await issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' });
     expect(retry.created).toBe(true);
     expect(await store.listByCommonName('lost-1')).toHaveLength(1);
@@ -183,7 +191,7 @@ describe('Function: issueCertificate', () => {
     // The "crash": the record is never written and the claim is never released.
     store.failNext('putCertificate', { error: new Error('process killed') });
     store.failNext('releaseClaim', { error: new Error('process killed') });
-    await expect(issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' })).rejects.toThrow('process killed');
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' }))).toBe('STORE_UNAVAILABLE');
     // Within the lease the name is held by the unfinished request…
     expect(await codeOf(issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
     // …after it, the claim is stale and is taken over.
@@ -263,5 +271,135 @@ describe('Function: issueCertificate', () => {
     expect(await codeOf(issueCertificate(deps, { csr: csrFor('p-1'), profile: 'server', stationId: 's' }))).toBe('INVALID_REQUEST');
     const missing: IssueDeps = { ...deps, cas: { activeIssuer: () => Promise.reject(new CaError('CA_NOT_READY', 'no CA')) } as never };
     expect(await codeOf(issueCertificate(missing, { csr: csrFor('p-2'), stationId: 's' }))).toBe('CA_NOT_READY');
+  });
+});
+
+describe('Function: issueCertificate — the ledger invariant under ambiguous writes', () => {
+  /** Every ISSUED record of a common name. */
+  const issued = async (store: MemoryStore, cn: string) => (await store.listByCommonName(cn)).filter((r) => r.status === 'ISSUED');
+
+  it('returns the first certificate when the record write landed, its answer was lost and the SDK retry met it', async () => {
+    const { deps, store } = await newIssuer();
+    store.failNext('putCertificate', { when: 'retried' });
+    const result = await issueCertificate(deps, { csr: csrFor('retried-1'), stationId: 's' });
+    expect(result.created).toBe(true);
+    expect(store.count('replaceClaim')).toBe(0);
+    expect((await issued(store, 'retried-1')).map((r) => r.serialNumber)).toEqual([result.record.serialNumber]);
+  });
+
+  it('answers 503 and keeps the name held when the write landed but neither it nor the read-back could be confirmed; the same CSR then gets the landed certificate', async () => {
+    const t = manualClock();
+    const { deps, store } = await newIssuer({ clock: t.clock, inFlightWaitMs: 0 });
+    store.failNext('putCertificate', { when: 'after' });
+    store.failNext('getCertificate');
+    const csr = csrFor('undecided-1');
+    const err = (await issueCertificate(deps, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    expect([err.code, err.retryAfterSeconds]).toEqual(['STORE_UNAVAILABLE', 120]);
+    expect(store.count('releaseClaim')).toBe(0);
+    // Another key never gets the name, during the lease or after it: the certificate landed.
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('undecided-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    t.advance(121_000);
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('undecided-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    const again = await issueCertificate(deps, { csr, stationId: 's' });
+    expect(again.created).toBe(false);
+    expect((await issued(store, 'undecided-1')).map((r) => r.serialNumber)).toEqual([again.record.serialNumber]);
+  });
+
+  it('frees the name at once when the ledger refused the record write before applying it (throttled): 503 with a short Retry-After', async () => {
+    const { deps, store } = await newIssuer();
+    store.failNext('putCertificate', { error: storeThrottled() });
+    const csr = csrFor('throttled-1');
+    const err = (await issueCertificate(deps, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    expect([err.code, err.retryAfterSeconds]).toEqual(['STORE_UNAVAILABLE', 2]);
+    expect(store.count('releaseClaim')).toBe(1);
+    expect((await issueCertificate(deps, { csr, stationId: 's' })).created).toBe(true);
+    expect(await issued(store, 'throttled-1')).toHaveLength(1);
+  });
+
+  it('recognises its own claim when the claim write landed and the SDK retry met it', async () => {
+    const { deps, store } = await newIssuer({ inFlightWaitMs: 0 });
+    store.failNext('claim', { when: 'retried' });
+    const result = await issueCertificate(deps, { csr: csrFor('claim-retried'), stationId: 's' });
+    expect(result.created).toBe(true);
+    expect(await issued(store, 'claim-retried')).toHaveLength(1);
+  });
+
+  it('moves its claim once when a serial redraw\'s claim write landed and the SDK retry met it', async () => {
+    const { deps, store } = await newIssuer();
+    const first = await issueCertificate(deps, { csr: csrFor('redraw-a'), stationId: 's' });
+    // The next request's 16-byte draws: its token, then the first request's serial (a forced collision), then fresh ones.
+    const draws: Array<Uint8Array | undefined> = [undefined, new Uint8Array(Buffer.from(first.record.serialNumber, 'hex'))];
+    const random: RandomSource = (size) => (size === 16 && draws.length ? (draws.shift() ?? systemRandom(size)) : systemRandom(size));
+    store.failNext('replaceClaim', { when: 'retried' });
+    const second = await issueCertificate({ ...deps, random }, { csr: csrFor('redraw-b'), stationId: 's' });
+    expect(store.count('replaceClaim')).toBe(1);
+    expect(second.created).toBe(true);
+    expect(second.record.serialNumber).not.toBe(first.record.serialNumber);
+    expect(await issued(store, 'redraw-b')).toHaveLength(1);
+  });
+
+  it('never redraws for its own write: a collision is proven by another certificate at the serial', async () => {
+    const { deps, store } = await newIssuer();
+    store.failNext('putCertificate', { when: 'after' });
+    const result = await issueCertificate(deps, { csr: csrFor('own-write'), stationId: 's' });
+    expect(result.created).toBe(true);
+    expect(store.count('replaceClaim')).toBe(0);
+    expect(await issued(store, 'own-write')).toHaveLength(1);
+  });
+});
+
+describe('Function: issueCertificate — a rotation takes effect at once', () => {
+  it('sets aside a certificate of the old CA recorded while the pointer moved, and returns one of the new CA', async () => {
+    const { deps, store } = await newIssuer({ issuing: 2 });
+    await issueCertificate(deps, { csr: csrFor('warm'), stationId: 's' });
+    const put = store.putCertificate.bind(store);
+    let rotated = false;
+    store.putCertificate = async (record) => {
+      await put(record);
+      // The rotation answers between this request's record write and its confirmation.
+      if (!rotated) rotated = await store.setActiveIssuingCa('issuing-2', 'issuing-1');
+    };
+    const result = await issueCertificate(deps, { csr: csrFor('racing'), stationId: 's' });
+    expect(result.record.issuingCaId).toBe('issuing-2');
+    expect(result.ca.record.id).toBe('issuing-2');
+    const all = await store.listByCommonName('racing');
+    expect(all.map((r) => [r.issuingCaId, r.status]).sort()).toEqual([
+      ['issuing-1', 'SUPERSEDED'],
+      ['issuing-2', 'ISSUED'],
+    ]);
+    expect(all.find((r) => r.status === 'SUPERSEDED')!.supersededAt).toEqual(expect.any(String));
+    // The next request finds the new CA without waiting for the CA cache (300 s here).
+    expect((await issueCertificate(deps, { csr: csrFor('after-rotation'), stationId: 's' })).record.issuingCaId).toBe('issuing-2');
+  });
+
+  it('under concurrent load across a rotation, returns no certificate of the old CA once the rotation has answered', async () => {
+    const { deps, store } = await newIssuer({ issuing: 2 });
+    let rotatedAt = Infinity;
+    const answers: Array<{ ca: string; at: number }> = [];
+    let twentieth!: () => void;
+    const twentyAnswered = new Promise<void>((r) => (twentieth = r));
+    const csrs = Array.from({ length: 60 }, (_, i) => csrFor(`load-${i}`));
+    // Requests arrive one every millisecond, so the load is spread across the rotation.
+    const load = csrs.map(async (csr, i) => {
+      await new Promise((r) => setTimeout(r, i));
+      const r = await issueCertificate(deps, { csr, stationId: 's' });
+      answers.push({ ca: r.record.issuingCaId, at: performance.now() });
+      if (answers.length === 20) twentieth();
+    });
+    // The rotation answers while 40 requests are still in flight.
+    const rotation = (async () => {
+      await twentyAnswered;
+      await store.setActiveIssuingCa('issuing-2', 'issuing-1');
+      rotatedAt = performance.now();
+    })();
+    await Promise.all([...load, rotation]);
+    expect(answers).toHaveLength(60);
+    expect(answers.filter((a) => a.at > rotatedAt && a.ca === 'issuing-1')).toEqual([]);
+    // The load did cross the rotation: both CAs issued.
+    expect(new Set(answers.map((a) => a.ca))).toEqual(new Set(['issuing-1', 'issuing-2']));
+    for (let i = 0; i < 60; i++) {
+      const records = await store.listByCommonName(`load-${i}`);
+      expect(records.filter((r) => r.status === 'ISSUED')).toHaveLength(1);
+    }
   });
 });

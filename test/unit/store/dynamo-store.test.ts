@@ -145,7 +145,8 @@ describe('Class: DynamoStore', () => {
       expect(result).toStrictEqual(holder);
       expect(mock.commandCalls(PutCommand)[0]!.args[0].input).toMatchObject({
         TableName: 'ledger',
-        ConditionExpression: 'attribute_not_exists(pk)',
+        ConditionExpression: 'attribute_not_exists(pk) OR #token = :token',
+        ExpressionAttributeNames: { '#token': 'token' },
         Item: { pk: 'CLAIM#CN#device-0001', serialNumber: 'bb02' },
       });
       expect(mock.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
@@ -197,7 +198,9 @@ describe('Class: DynamoStore', () => {
       // Assess
       expect(mock.calls()).toHaveLength(2);
       expect(mock.commandCalls(PutCommand)[1]!.args[0].input).toMatchObject({
-        ConditionExpression: 'attribute_not_exists(pk)',
+        // Idempotent for this record: a retry that meets its own landed write succeeds.
+        ConditionExpression: 'attribute_not_exists(pk) OR certificateId = :id',
+        ExpressionAttributeValues: { ':id': record.certificateId },
         Item: { pk: `CERT#${record.serialNumber}`, gsi1pk: `CN#${record.commonName}`, gsi1sk: `${record.issuedAt}#${record.serialNumber}` },
       });
     });
