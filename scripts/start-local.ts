@@ -70,11 +70,12 @@ async function main(): Promise<void> {
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
+  // Local SigV4 mode's key first: every function, the bootstrap's included, is composed with it.
+  const signing = config.localAuth === 'sigv4' ? ensureLocalCredentials(stateDir) : undefined;
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
   const forget = announceEndpoint(stateDir, dynamo.endpoint);
-  const signing = config.localAuth === 'sigv4' ? ensureLocalCredentials(stateDir) : undefined;
 
   const child = spawn(
     process.execPath,
