@@ -11,7 +11,10 @@ const common = {
 
 export default {
   projects: [
+    // Fast and offline: pure code, fakes, the in-memory store.
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // The functions with real peers in process: dynalite, openssl, GnuTLS.
+    { ...common, displayName: 'component', testMatch: ['<rootDir>/test/component/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...common, displayName: 'stress', testMatch: ['<rootDir>/test/stress/**/*.test.ts'] },
   ],

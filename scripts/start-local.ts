@@ -20,6 +20,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
+import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
 import { consoleLogger } from './console-logger.js';
 
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
   const forget = announceEndpoint(stateDir, dynamo.endpoint);
+  const signing = config.localAuth === 'sigv4' ? ensureLocalCredentials(stateDir) : undefined;
 
   const child = spawn(
     process.execPath,
@@ -95,7 +97,12 @@ async function main(): Promise<void> {
     if (!announced && /Server ready/.test(chunk.toString())) {
       announced = true;
       const base = `http://localhost:${port}`;
-      console.log(`\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`);
+      console.log(
+        signing
+          ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
+          : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
+      );
+      if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
       console.log('Try it:');
       console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
       console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);

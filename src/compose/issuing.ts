@@ -6,13 +6,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
-import type { Observability } from '../http/edge.js';
 import { systemRandom, type RandomSource } from '../pki/serial.js';
 import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { CaDirectory } from '../service/ca-directory.js';
 import type { IssueDeps } from '../service/issue-certificate.js';
 import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type SignerFactory, type Sleep } from '../service/ports.js';
-import { caSigners, httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+import { type ComposedFunction, type ObservabilityOptions, caSigners, httpSettings, ledger, observability } from './shared.js';
 
 export interface IssuingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -24,9 +23,7 @@ export interface IssuingOptions extends ObservabilityOptions {
   sleep?: Sleep;
 }
 
-export interface IssuingFunction {
-  obs: Observability;
-  http: HttpSettings;
+export interface IssuingFunction extends ComposedFunction {
   issue: IssueDeps;
   /** The JITP template, for the provisioning preview of what is issued. */
   template: ProvisioningTemplate;

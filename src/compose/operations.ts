@@ -9,7 +9,6 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTClient } from '@aws-sdk/client-iot';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
-import type { Observability } from '../http/edge.js';
 import { awsIotRegistrar } from '../iot/iot-registrar.js';
 import { caKeyPolicy } from '../kms/key-policy.js';
 import { kmsKeyManager } from '../kms/kms-key-manager.js';
@@ -17,13 +16,13 @@ import { dryRunRegistrar, PLACEHOLDER_JITP_ROLE_ARN } from '../local/dry-run-reg
 import { softwareKeyManager } from '../local/software-keys.js';
 import type { Logger } from '../observability/logger.js';
 import { traced } from '../observability/tracing.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import { systemRandom, type RandomSource } from '../pki/serial.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { LifecycleDeps } from '../service/ca-lifecycle.js';
 import { systemClock, type CaStore, type CertificateStore, type Clock, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
 import type { RevokeDeps } from '../service/revoke-certificate.js';
-import { caSigners, httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+import { type ComposedFunction, type ObservabilityOptions, caSigners, httpSettings, ledger, observability } from './shared.js';
 
 export interface OperationsOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -68,9 +67,7 @@ function keyManager(config: Config, kms: KMSClient, o: OperationsOptions): KeyMa
   });
 }
 
-export interface RevocationFunction {
-  obs: Observability;
-  http: HttpSettings;
+export interface RevocationFunction extends ComposedFunction {
   revoke: RevokeDeps;
 }
 
@@ -86,9 +83,7 @@ export function composeRevocation(config: Config, o: OperationsOptions = {}): Re
   };
 }
 
-export interface LifecycleFunction {
-  obs: Observability;
-  http: HttpSettings;
+export interface LifecycleFunction extends ComposedFunction {
   lifecycle: LifecycleDeps;
 }
 

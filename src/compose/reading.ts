@@ -4,20 +4,17 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../config/config.js';
-import type { Observability } from '../http/edge.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { ReadDeps } from '../service/certificates.js';
 import type { CaStore, CertificateStore } from '../service/ports.js';
-import { httpSettings, ledger, observability, type HttpSettings, type ObservabilityOptions } from './shared.js';
+import { type ComposedFunction, type ObservabilityOptions, httpSettings, ledger, observability } from './shared.js';
 
 export interface ReadingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
   store?: CertificateStore & CaStore;
 }
 
-export interface ReadingFunction {
-  obs: Observability;
-  http: HttpSettings;
+export interface ReadingFunction extends ComposedFunction {
   read: ReadDeps & { chains: CaChains };
 }
 

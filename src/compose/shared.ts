@@ -6,7 +6,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
+import type { Observability } from '../http/edge.js';
 import { createKmsSigner } from '../kms/kms-signer.js';
+import type { LocalCredentials } from '../http/sigv4.js';
+import { credentialsFile, LOCAL_PROFILE, readLocalCredentials } from '../local/local-credentials.js';
 import { refuseSoftwareKeys, softwareSigners } from '../local/software-signer.js';
 import { METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
 import { traced } from '../observability/tracing.js';
@@ -15,6 +18,12 @@ import { DynamoStore } from '../store/dynamo-store.js';
 
 export { observability, type ObservabilityOptions } from './observability.js';
 
+/** What every composed HTTP function has besides its use case's dependencies. */
+export interface ComposedFunction {
+  obs: Observability;
+  http: HttpSettings;
+}
+
 /** What the HTTP edge reads from the configuration. */
 export interface HttpSettings {
   maxBodyBytes: number;
@@ -22,13 +31,23 @@ export interface HttpSettings {
   trustStationHeader: boolean;
   /** Local mode only: the port of the local API, for the origin and host guard. */
   localApiPort?: number;
+  /** Local SigV4 mode only: the one access key every request must be signed with. */
+  localCredentials?: LocalCredentials;
 }
 
 export const httpSettings = (config: Config): HttpSettings => ({
   maxBodyBytes: config.maxBodyBytes,
   trustStationHeader: config.trustStationHeader,
   ...(config.localApiPort ? { localApiPort: config.localApiPort } : {}),
+  ...(config.localAuth === 'sigv4' ? { localCredentials: localSigningCredentials(config.localStateDir) } : {}),
 });
+
+/** Local SigV4 mode's credentials, read at cold start; npm start makes them before the functions start. */
+function localSigningCredentials(stateDir: string): LocalCredentials {
+  const found = readLocalCredentials(stateDir);
+  if (!found) throw new Error(`LOCAL_AUTH=sigv4, but ${credentialsFile(stateDir)} holds no ${LOCAL_PROFILE} profile: start with npm start`);
+  return found;
+}
 
 /** The ledger (certificates, claims, CA records) in the stage's table. */
 export const ledger = (config: Config, dynamo?: DynamoDBClient): DynamoStore =>

@@ -32,6 +32,8 @@ export interface Config {
    * a loopback name with this port, or whose Origin is another site, are refused.
    */
   localApiPort?: number;
+  /** Local mode only: `sigv4` makes every route but /health require AWS Signature V4 (local SigV4 mode). */
+  localAuth?: 'sigv4';
   region: string;
   lifecycle: LifecycleConfig;
 }
@@ -109,6 +111,9 @@ export function loadConfig(
 
   const localApiPort = env.LOCAL_API_PORT ? number('LOCAL_API_PORT', 0, 1, 65_535) : undefined;
   if (localApiPort !== undefined && isDeployedLambda(env)) problems.push('LOCAL_API_PORT cannot be set in a deployed stage');
+  const localAuth = env.LOCAL_AUTH || undefined;
+  if (localAuth !== undefined && localAuth !== 'sigv4' && localAuth !== 'none') problems.push('LOCAL_AUTH must be sigv4 or none');
+  if (localAuth === 'sigv4' && isDeployedLambda(env)) problems.push('LOCAL_AUTH cannot be set in a deployed stage: API Gateway checks IAM signatures there');
 
   const readJson = <T>(file: string, parse: (doc: unknown) => T): T | undefined => {
     try {
@@ -162,6 +167,7 @@ export function loadConfig(
     maxBodyBytes: MAX_BODY_BYTES,
     trustStationHeader,
     ...(localApiPort ? { localApiPort } : {}),
+    ...(localAuth === 'sigv4' ? { localAuth: 'sigv4' as const } : {}),
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     templateFile,
   };

@@ -14,9 +14,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { describeError, type Logger } from '../observability/logger.js';
 import { count, METRIC, type Metrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing.js';
-import { CaError } from '../pki/errors.js';
-import { renderError } from './errors.js';
+import { HttpError, renderError } from './errors.js';
 import { header } from './requests.js';
+import { verifySigV4, type LocalCredentials } from './sigv4.js';
 
 /** What a function reports to: the log, the metrics and (in AWS) X-Ray. */
 export interface Observability {
@@ -111,12 +111,21 @@ export function localOriginGuard(port: number): Middleware {
     before: ({ event }) => {
       const host = header(event, 'host')?.toLowerCase();
       if (!host || !hosts.has(host)) {
-        throw new CaError('FORBIDDEN_ORIGIN', `The local API answers only to localhost:${port}, 127.0.0.1:${port} or [::1]:${port}`);
+        throw new HttpError('FORBIDDEN_ORIGIN', `The local API answers only to localhost:${port}, 127.0.0.1:${port} or [::1]:${port}`);
       }
       const origin = header(event, 'origin');
       if (origin !== undefined && !origins.has(origin.toLowerCase())) {
-        throw new CaError('FORBIDDEN_ORIGIN', 'The local API does not answer requests made by web pages of other sites');
+        throw new HttpError('FORBIDDEN_ORIGIN', 'The local API does not answer requests made by web pages of other sites');
       }
+    },
+  };
+}
+
+/** Local SigV4 mode: the request must carry a valid signature by the local access key (403 ACCESS_DENIED otherwise). */
+export function localSigV4(credentials: LocalCredentials, clock: () => Date = () => new Date()): Middleware {
+  return {
+    before: async (request) => {
+      request.context.log.accessKeyId = await verifySigV4(request.event, credentials, clock());
     },
   };
 }
@@ -147,7 +156,7 @@ export function powertools(obs: Observability, correlationIdPath?: string) {
 /** What the edge of a function is made of: its observability and (local mode) its guard's port. */
 export interface EdgeDeps {
   obs: Observability;
-  http?: { localApiPort?: number };
+  http?: { localApiPort?: number; localCredentials?: LocalCredentials };
 }
 
 /**
@@ -160,6 +169,7 @@ export function httpFunction(route: string, { obs, http }: EdgeDeps, fn: Route, 
   for (const m of powertools(obs, 'requestContext.requestId')) stack.use(m as Middleware);
   stack.use(requestLog(route, obs));
   if (http?.localApiPort) stack.use(localOriginGuard(http.localApiPort));
+  if (http?.localCredentials) stack.use(localSigV4(http.localCredentials));
   for (const m of extra) stack.use(m);
   // Lambda passes a plain Context; the request log middleware adds the log fields before the route runs.
   return stack.use(errorResponse()).handler(fn) as unknown as LambdaHttpHandler;

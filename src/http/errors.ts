@@ -1,11 +1,27 @@
-import { CaError, type ErrorCode } from '../pki/errors.js';
+import { CodedError, type CodedErrorOptions, type PkiErrorCode } from '../pki/errors.js';
+import { CaError, type ServiceErrorCode } from '../service/errors.js';
 
-/** The one place where domain errors become HTTP statuses. */
+/** What the HTTP edge refuses before any use case runs. */
+export type HttpErrorCode = 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'FORBIDDEN_ORIGIN' | 'ACCESS_DENIED';
+
+/** The edge's error: the request itself (its media type, size, body, origin, signature) is wrong. */
+export class HttpError extends CodedError<HttpErrorCode> {
+  constructor(code: HttpErrorCode, message: string, options: CodedErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'HttpError';
+  }
+}
+
+/** Every code a client may see. */
+export type ErrorCode = PkiErrorCode | ServiceErrorCode | HttpErrorCode;
+
+/** The one place where error codes become HTTP statuses (exhaustive over every layer's codes). */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
   CSR_MALFORMED: 400,
   CSR_SIGNATURE_INVALID: 400,
   FORBIDDEN_ORIGIN: 403,
+  ACCESS_DENIED: 403,
   NOT_FOUND: 404,
   DUPLICATE_COMMON_NAME: 409,
   ISSUANCE_IN_PROGRESS: 409,
@@ -33,10 +49,14 @@ export interface RenderedError {
   internal: boolean;
 }
 
-/** Renders any thrown value. Only CaErrors reach the client as they are; a 500 never shows its cause. */
+/**
+ * Renders any thrown value. Only coded errors (the PKI core's, the service's,
+ * the edge's) reach the client as they are; anything else is a 500 that never
+ * shows its cause.
+ */
 export function renderError(e: unknown): RenderedError {
-  const err = e instanceof CaError ? e : new CaError('INTERNAL', 'Internal error', { cause: e });
-  const statusCode = STATUS_BY_CODE[err.code] ?? 500;
+  const err: CodedError<ErrorCode> = e instanceof CodedError && e.code in STATUS_BY_CODE ? (e as CodedError<ErrorCode>) : new CaError('INTERNAL', 'Internal error', { cause: e });
+  const statusCode = STATUS_BY_CODE[err.code];
   const internal = statusCode === 500;
   const body: ErrorBody = {
     error: {
@@ -46,6 +66,7 @@ export function renderError(e: unknown): RenderedError {
     },
   };
   const headers: Record<string, string> = {};
-  if (!internal && err.retryAfterSeconds !== undefined) headers['Retry-After'] = String(err.retryAfterSeconds);
+  const retryAfter = err instanceof CaError ? err.retryAfterSeconds : undefined;
+  if (!internal && retryAfter !== undefined) headers['Retry-After'] = String(retryAfter);
   return { statusCode, body, headers, internal };
 }

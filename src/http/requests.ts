@@ -1,4 +1,4 @@
-import { CaError } from '../pki/errors.js';
+import { HttpError } from './errors.js';
 import { isSerial } from '../pki/serial.js';
 import type { HttpEvent } from './edge.js';
 
@@ -26,7 +26,7 @@ export function bodyBytes(event: HttpEvent, maxBytes: number): Buffer {
   return bytes;
 }
 
-const tooLarge = (max: number) => new CaError('PAYLOAD_TOO_LARGE', `The request body is larger than ${max} bytes`);
+const tooLarge = (max: number) => new HttpError('PAYLOAD_TOO_LARGE', `The request body is larger than ${max} bytes`);
 
 export interface IssueRequest {
   csr: string | Uint8Array;
@@ -47,7 +47,7 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
     return { csr: bytes[0] === 0x30 ? new Uint8Array(bytes) : bytes.toString('utf8') };
   }
   if (contentType !== 'application/json') {
-    throw new CaError(
+    throw new HttpError(
       'UNSUPPORTED_MEDIA_TYPE',
       `Content-Type ${contentType || '(none)'} is not supported; use application/json or application/pkcs10`,
     );
@@ -57,7 +57,7 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
   for (const k of Object.keys(obj)) if (!JSON_FIELDS.has(k)) details.push({ field: k, reason: 'unknown field' });
   if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
   if (obj.profile !== undefined && typeof obj.profile !== 'string') details.push({ field: 'profile', reason: 'must be a string' });
-  if (details.length) throw new CaError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
+  if (details.length) throw new HttpError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
   return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
 }
 
@@ -80,12 +80,12 @@ function optionalJsonBody(event: HttpEvent, maxBytes: number, fields: readonly s
   if (bytes.length === 0 || bytes.toString('utf8').trim() === '') return {};
   const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType !== 'application/json') {
-    throw new CaError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType || '(none)'} is not supported; use application/json`);
+    throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType || '(none)'} is not supported; use application/json`);
   }
   const obj = jsonObject(bytes);
   const unknown = Object.keys(obj).filter((k) => !fields.includes(k));
   if (unknown.length) {
-    throw new CaError('INVALID_REQUEST', 'The request body has unknown fields', { details: unknown.map((field) => ({ field, reason: 'unknown field' })) });
+    throw new HttpError('INVALID_REQUEST', 'The request body has unknown fields', { details: unknown.map((field) => ({ field, reason: 'unknown field' })) });
   }
   return obj;
 }
@@ -94,7 +94,7 @@ function optionalJsonBody(event: HttpEvent, maxBytes: number, fields: readonly s
 export function readRevokeRequest<R extends string>(event: HttpEvent, maxBytes: number, reasons: readonly R[]): { reason: R } {
   const { reason = 'unspecified' } = optionalJsonBody(event, maxBytes, ['reason']);
   if (typeof reason !== 'string' || !(reasons as readonly string[]).includes(reason)) {
-    throw new CaError('INVALID_REQUEST', 'Unknown revocation reason', {
+    throw new HttpError('INVALID_REQUEST', 'Unknown revocation reason', {
       details: [{ field: 'reason', reason: `must be one of ${reasons.join(', ')}` }],
     });
   }
@@ -123,8 +123,8 @@ function decodedPathParameter(event: HttpEvent, name: string): string {
   }
 }
 
-function invalid(message: string, field: string, reason: string): CaError {
-  return new CaError('INVALID_REQUEST', message, { details: [{ field, reason }] });
+function invalid(message: string, field: string, reason: string): HttpError {
+  return new HttpError('INVALID_REQUEST', message, { details: [{ field, reason }] });
 }
 
 /** A serial number in a path: hex, case and colons tolerated, returned canonical. */

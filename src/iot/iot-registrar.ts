@@ -8,7 +8,7 @@ import {
   type IoTClient,
 } from '@aws-sdk/client-iot';
 import { isTransientAwsError } from '../aws/transient.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import type { IotCaRegistration, IotRegistrar } from '../service/ports.js';
 
 const nameOf = (e: unknown) => (e as { name?: string })?.name ?? '';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { isTransientAwsError } from '../aws/transient.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import { SIGNING_ALGORITHMS, signingAlgorithmOfKeySpec } from '../pki/algorithms.js';
 import type { Signer } from '../pki/signer.js';
 

@@ -9,9 +9,10 @@
  */
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { renderError } from '../http/errors.js';
-import { CaError } from '../pki/errors.js';
+import { HttpError } from '../http/errors.js';
+import { CaError } from '../service/errors.js';
 
-function answer(res: import('node:http').ServerResponse, error: CaError): void {
+function answer(res: import('node:http').ServerResponse, error: Error): void {
   const { statusCode, body } = renderError(error);
   res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   res.end(JSON.stringify(body));
@@ -28,7 +29,7 @@ export interface LocalGateway {
 export function startLocalGateway(port: number, target: number): Promise<LocalGateway> {
   const server = createServer((req, res) => {
     if (req.method === 'OPTIONS') {
-      answer(res, new CaError('FORBIDDEN_ORIGIN', 'The local API answers no CORS preflight: it is not for web pages'));
+      answer(res, new HttpError('FORBIDDEN_ORIGIN', 'The local API answers no CORS preflight: it is not for web pages'));
       req.resume();
       return;
     }

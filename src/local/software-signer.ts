@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import { createSoftwareSigner } from '../pki/signer.js';
 import type { KeyReference, SignerFactory } from '../service/ports.js';
 

@@ -7,6 +7,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
  */
 export type { Logger };
 
+/** Errors whose code and message say everything: their stack is noise in the log. */
+const CODED_ERRORS = new Set(['CaError', 'HttpError', 'PkiError', 'CsrError', 'KeyError', 'PolicyError']);
+
 /** Error details for the log: name, message, code, log-only detail and the cause chain; no stack for domain errors. */
 export function describeError(e: unknown, depth = 0): Record<string, unknown> | string {
   if (!(e instanceof Error)) return String(e);
@@ -15,7 +18,7 @@ export function describeError(e: unknown, depth = 0): Record<string, unknown> | 
   if (code !== undefined) out.code = code;
   const detail = (e as { logDetail?: unknown }).logDetail;
   if (detail !== undefined) out.detail = detail;
-  if (e.name !== 'CaError' && e.stack) out.stack = e.stack.split('\n').slice(0, 6).join('\n');
+  if (!CODED_ERRORS.has(e.name) && e.stack) out.stack = e.stack.split('\n').slice(0, 6).join('\n');
   if (e.cause !== undefined && depth < 4) out.cause = describeError(e.cause, depth + 1);
   return out;
 }

@@ -1,6 +1,6 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { CSR_SIGNATURE_SCHEMES, type CsrSignatureScheme } from './algorithms.js';
-import { CaError, csrMalformed } from './errors.js';
+import { csrMalformed, CsrError, KeyError } from './errors.js';
 import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der/reader.js';
 import { describeSpki, type KeyDescription } from './keys.js';
 import { readName, type DistinguishedName } from './names.js';
@@ -143,18 +143,18 @@ export function verifyCsr(csr: ParsedCsr): void {
     key = publicKeyOf(csr);
   } catch (e) {
     if (csr.key.family === 'OTHER') {
-      throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`, { cause: e });
+      throw new KeyError(`Key type ${csr.key.keyType} is not allowed`, { cause: e });
     }
     throw csrMalformed('the public key is not valid', e);
   }
   const scheme = CSR_SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
   if (!scheme) {
     // A key we do not certify anyway (Ed448, RSA-PSS…) is the answer that helps the station.
-    if (csr.key.family === 'OTHER') throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`);
-    throw new CaError('CSR_SIGNATURE_INVALID', `Unsupported CSR signature algorithm ${csr.signatureAlgorithmOid}`);
+    if (csr.key.family === 'OTHER') throw new KeyError(`Key type ${csr.key.keyType} is not allowed`);
+    throw new CsrError('CSR_SIGNATURE_INVALID', `Unsupported CSR signature algorithm ${csr.signatureAlgorithmOid}`);
   }
   if (scheme.family !== schemeFamilyOf(csr, key)) {
-    throw new CaError('CSR_SIGNATURE_INVALID', 'The CSR signature algorithm does not match its public key');
+    throw new CsrError('CSR_SIGNATURE_INVALID', 'The CSR signature algorithm does not match its public key');
   }
   let ok = false;
   try {
@@ -162,5 +162,5 @@ export function verifyCsr(csr: ParsedCsr): void {
   } catch {
     ok = false;
   }
-  if (!ok) throw new CaError('CSR_SIGNATURE_INVALID', 'The CSR signature does not verify with its public key');
+  if (!ok) throw new CsrError('CSR_SIGNATURE_INVALID', 'The CSR signature does not verify with its public key');
 }

@@ -15,7 +15,6 @@ import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './algorithms.js';
 import type { ParsedCsr } from './csr.js';
 import { TAG } from './der/reader.js';
 import { bitString, integerFromHex, lengthOctets, timeLength, tlv, writeTime } from './der/writer.js';
-import { CaError } from './errors.js';
 import { subjectKeyIdentifier } from './keys.js';
 import type { BuiltCertificate, Issuer, Validity } from './profile.js';
 
@@ -51,9 +50,17 @@ interface IssuerFragments {
 const fragmentsByIssuer = new WeakMap<Issuer, IssuerFragments>();
 const SKI_LENGTH = 20;
 
-/** The INTERNAL error for what the device profile cannot build; the detail is for the log. */
-const notCovered = (detail: string) =>
-  new CaError('INTERNAL', 'The certificate could not be built', { cause: new Error(`device profile: ${detail}`) });
+/**
+ * What the device profile cannot build. Not a client's error (every key type a
+ * policy can allow is covered): it reaches the edge as a 500 with this in the log.
+ */
+export class ProfileNotCoveredError extends Error {
+  constructor(detail: string) {
+    super(`device profile: ${detail}`);
+    this.name = 'ProfileNotCoveredError';
+  }
+}
+const notCovered = (detail: string) => new ProfileNotCoveredError(detail);
 
 function fragmentsOf(issuer: Issuer): IssuerFragments {
   let f = fragmentsByIssuer.get(issuer);

@@ -1,4 +1,4 @@
-import { CaError } from './errors.js';
+import { KeyError, PolicyError } from './errors.js';
 import { parseCsr, verifyCsr, type ParsedCsr } from './csr.js';
 import { isAllowedKeyType, type KeyDescription } from './keys.js';
 import { rsaKeyRefusal } from './rsa-key-quality.js';
@@ -33,14 +33,14 @@ export function acceptRequest(input: string | Uint8Array, policy: Policy, timing
   timed(timings, 'verify', () => verifyCsr(csr));
   return timed(timings, 'policy', () => {
     if (!isAllowedKeyType(csr.key.keyType, policy.keyTypes)) {
-      throw new CaError('KEY_NOT_ALLOWED', `Key type ${csr.key.keyType} is not allowed`, {
+      throw new KeyError(`Key type ${csr.key.keyType} is not allowed`, {
         details: [{ field: 'publicKey', reason: `${csr.key.keyType} is not one of ${policy.keyTypes.join(', ')}` }],
       });
     }
     if (csr.key.rsa) refuseWeakRsaKey(csr.key.rsa, policy);
     const violations = evaluateSubject(policy, csr.subject);
     if (violations.length > 0) {
-      throw new CaError('POLICY_VIOLATION', 'The CSR subject does not satisfy the issuance policy', { details: violations });
+      throw new PolicyError('The CSR subject does not satisfy the issuance policy', { details: violations });
     }
     const subject = subjectObject(csr.subject);
     return { csr, subject, commonName: subject.CN };
@@ -51,7 +51,7 @@ export function acceptRequest(input: string | Uint8Array, policy: Policy, timing
 function refuseWeakRsaKey(rsa: NonNullable<KeyDescription['rsa']>, policy: Policy): void {
   const refusal = rsaKeyRefusal(rsa.modulus, rsa.exponent, { allowedExponents: policy.rsaPublicExponents });
   if (refusal) {
-    throw new CaError('KEY_NOT_ALLOWED', `The RSA key is weak: ${refusal.reason}`, {
+    throw new KeyError(`The RSA key is weak: ${refusal.reason}`, {
       details: [{ field: 'publicKey', reason: refusal.reason, check: refusal.id }],
     });
   }

@@ -1,4 +1,4 @@
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import { findPemBlocks } from '../pki/pem.js';
 import { certificateParts } from '../pki/certificate.js';
 import type { Issuer } from '../pki/profile.js';

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { certificateParts } from '../pki/certificate.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import { buildVerificationCertificate } from '../pki/profile.js';
 import { toPem } from '../pki/pem.js';
 import { newSerial, type RandomSource } from '../pki/serial.js';
@@ -78,7 +78,7 @@ const summary = (r: CaRecord): CaSummary => ({
 const signerOf = async (d: LifecycleDeps, record: CaRecord): Promise<Signer> => (await checkedSigner(d.signerFactory, record)).signer;
 
 async function keyFor(d: LifecycleDeps, alias: string, purpose: 'root' | 'issuing', actions: string[]) {
-  const existing = await d.keys.findKey(alias);
+  const existing = await d.keys.findKey(alias, purpose);
   if (existing) return existing;
   const ref = await d.keys.createKey(alias, purpose);
   actions.push(`created ${purpose} CA key ${alias}`);

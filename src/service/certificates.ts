@@ -1,4 +1,4 @@
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import { previewProvisioning, type ProvisioningPreview, type ProvisioningTemplate } from '../provisioning/template.js';
 import type { CaChain, CaChains } from './ca-directory.js';
 import type { CertificateRecord, CertificateStore } from './ports.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import { acceptRequest, timed, type StageTimings } from '../pki/request.js';
 import { deviceValidity } from '../pki/validity.js';
 import { fastDeviceCertificate } from '../pki/fast-certificate.js';

@@ -114,7 +114,8 @@ export interface CaStore {
 
 /** Creates and finds CA keys by alias (KMS, or software keys in local mode). Never deletes one. */
 export interface KeyManager {
-  findKey(alias: string): Promise<KeyReference | undefined>;
+  /** The key `alias` names, if any; a key manager that can tell refuses a key not made for `purpose` by the CA. */
+  findKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference | undefined>;
   /** Creates a signing key reachable through `alias`. Returns the key the alias names if another run created it first. */
   createKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference>;
 }

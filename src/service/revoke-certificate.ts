@@ -1,4 +1,4 @@
-import { CaError } from '../pki/errors.js';
+import { CaError } from './errors.js';
 import type { CaChains } from './ca-directory.js';
 import type { CertificateRecord, CertificateStore, Clock, IotRegistrar, RevocationOutcome } from './ports.js';
 

@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isTransientAwsError } from '../aws/transient.js';
-import { CaError } from '../pki/errors.js';
+import { CaError } from '../service/errors.js';
 import {
   SerialCollisionError,
   type CaRecord,

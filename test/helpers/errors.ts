@@ -1,13 +1,26 @@
 import { expect } from '@jest/globals';
 import { DerError } from '../../src/pki/der/reader.js';
 
-/** The DerError message `fn` throws; fails the test when it throws nothing or something else. */
-export function derErrorOf(fn: () => unknown): string {
+/** The message of the `kind` of error `fn` throws; fails the test when it throws nothing or something else. */
+export function thrownMessage(fn: () => unknown, kind: abstract new (...args: never[]) => Error): string {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(DerError);
-    return (e as DerError).message;
+    expect(e).toBeInstanceOf(kind);
+    return (e as Error).message;
   }
-  throw new Error('expected a DerError, but nothing was thrown');
+  throw new Error(`expected a ${kind.name}, but nothing was thrown`);
+}
+
+/** The DerError message `fn` throws. */
+export const derErrorOf = (fn: () => unknown): string => thrownMessage(fn, DerError);
+
+/** The rejection of a promise (fails the test if it resolves). */
+export async function rejectionOf<E = Error>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as E;
+  }
+  throw new Error('expected a rejection');
 }

@@ -1,6 +1,8 @@
 /**
  * An in-process stand-in for the AWS IoT control plane (the CA registration and
- * certificate calls a CA needs), for tests that must never reach AWS.
+ * certificate calls a CA needs), for tests that must never reach AWS: what AWS
+ * IoT answers to each command. What AWS IoT does when a device connects
+ * (just-in-time provisioning) is simulated apart, in jitp-simulator.ts.
  *
  * The fake does the work AWS IoT does, on real certificates (@peculiar/x509):
  * - certificate ids are the lower-case hex SHA-256 of the certificate DER;
@@ -9,22 +11,18 @@
  *   certificate names the account's registration code as its subject CN and is
  *   signed by the CA's key; at most 10 CA certificates may share a subject DN;
  * - RegisterCertificate checks the device certificate is signed by a registered CA;
- * - UpdateCertificate keeps REVOKED final;
- * - `connect` plays a device's first TLS connection: just-in-time provisioning
- *   (JITP) registers an unknown certificate signed by an ACTIVE CA with
- *   auto-registration on, and certificates that are registered but not ACTIVE
- *   are refused.
+ * - UpdateCertificate keeps REVOKED final.
  *
  * Errors are IoTServiceException instances named as AWS IoT names them (see
  * `iotError`). Choices where AWS IoT's behaviour is not pinned down here:
  * - RegisterCertificate for a device certificate whose CA is not registered
  *   (or does not verify it) throws CertificateValidationException, not
- *   ResourceNotFoundException (the API documents no ResourceNotFoundException);
- * - a registered, ACTIVE device certificate connects whatever its CA's status.
+ *   ResourceNotFoundException (the API documents no ResourceNotFoundException).
  *
  * Transport: `FakeIot.install` puts aws-sdk-client-mock handlers on an IoTClient's
- * `send` (the SDK middleware, retries included, is bypassed). Any command the
- * fake does not implement is rejected, never sent.
+ * `send` (the SDK middleware, retries included, is bypassed), each typed with its
+ * command's input and output. Any command the fake does not implement is
+ * rejected, never sent.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
@@ -64,6 +62,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { x509 } from '../../src/pki/x509.js';
+import { answerAll, offlineClientConfig, type CommandCall, type CommandHandlers, type CommandInputs } from './aws-sdk-fake.js';
 
 export const FAKE_IOT_REGION = 'us-east-1';
 export const FAKE_IOT_ACCOUNT = '111122223333';
@@ -113,7 +112,7 @@ export interface FakeIotCertificate {
   cert: x509.X509Certificate;
   caCertificateId?: string;
   status: CertificateStatus;
-  /** How it got registered: the RegisterCertificate API, JIT registration on a first connection, or `seedCertificate`. */
+  /** How it got registered: the RegisterCertificate API, JIT registration on a first connection (jitp-simulator.ts), or `seedCertificate`. */
   registeredBy: 'RegisterCertificate' | 'JITP' | 'seed';
   /** For JITP: the CA's registration config (template and role) that applied. */
   jitp?: RegistrationConfig;
@@ -122,55 +121,22 @@ export interface FakeIotCertificate {
   customerVersion: number;
 }
 
-export interface FakeIotInputs {
-  GetRegistrationCode: GetRegistrationCodeCommandInput;
-  RegisterCACertificate: RegisterCACertificateCommandInput;
-  DescribeCACertificate: DescribeCACertificateCommandInput;
-  ListCACertificates: ListCACertificatesCommandInput;
-  UpdateCACertificate: UpdateCACertificateCommandInput;
-  RegisterCertificate: RegisterCertificateCommandInput;
-  DescribeCertificate: DescribeCertificateCommandInput;
-  UpdateCertificate: UpdateCertificateCommandInput;
-}
+/** The commands the fake answers; any other is rejected. */
+export const FAKE_IOT_COMMANDS = {
+  GetRegistrationCode: GetRegistrationCodeCommand,
+  RegisterCACertificate: RegisterCACertificateCommand,
+  DescribeCACertificate: DescribeCACertificateCommand,
+  ListCACertificates: ListCACertificatesCommand,
+  UpdateCACertificate: UpdateCACertificateCommand,
+  RegisterCertificate: RegisterCertificateCommand,
+  DescribeCertificate: DescribeCertificateCommand,
+  UpdateCertificate: UpdateCertificateCommand,
+};
 
-export type FakeIotOperation = keyof FakeIotInputs;
+export type FakeIotOperation = keyof typeof FAKE_IOT_COMMANDS;
 
-export type FakeIotCall = { [K in FakeIotOperation]: { operation: K; input: FakeIotInputs[K] } }[FakeIotOperation];
-
-/** Why `connect` refused a device. */
-export type FakeIotRefusal =
-  | 'MALFORMED_CERTIFICATE'
-  /** The certificate is registered with status REVOKED. */
-  | 'CERTIFICATE_REVOKED'
-  /** The certificate is registered with another status than ACTIVE or REVOKED (INACTIVE, PENDING_ACTIVATION…). */
-  | 'CERTIFICATE_NOT_ACTIVE'
-  /** Outside its validity period. */
-  | 'CERTIFICATE_EXPIRED'
-  /** Not registered, and no registered CA (issuer DN and signature) issued it. */
-  | 'UNKNOWN_CA'
-  /** Not registered, and its CA is not ACTIVE. */
-  | 'CA_NOT_ACTIVE'
-  /** Not registered, and its CA has auto-registration DISABLE. */
-  | 'AUTO_REGISTRATION_DISABLED';
-
-/** Thrown by `FakeIot.connect` when AWS IoT would refuse the device's TLS connection. */
-export class FakeIotConnectionRefused extends Error {
-  constructor(
-    readonly reason: FakeIotRefusal,
-    readonly certificateId: string | undefined,
-    detail: string,
-  ) {
-    super(`fake IoT refused the connection (${reason}): ${detail}`);
-    this.name = 'FakeIotConnectionRefused';
-  }
-}
-
-export interface FakeIotConnection {
-  certificateId: string;
-  status: CertificateStatus;
-  /** True when this connection registered the certificate (JITP). */
-  provisioned: boolean;
-}
+export type FakeIotInputs = CommandInputs<typeof FAKE_IOT_COMMANDS>;
+export type FakeIotCall = CommandCall<typeof FAKE_IOT_COMMANDS>;
 
 export interface FakeIotOptions {
   /** The account's registration code (64 random hex characters by default). */
@@ -209,7 +175,7 @@ async function signedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate
 }
 
 /** A stateful fake of the AWS IoT control plane calls a CA makes. */
-export class FakeIot {
+export class FakeIot implements CommandHandlers<typeof FAKE_IOT_COMMANDS> {
   readonly registrationCode: string;
   /** Registered CA certificates by certificate id. */
   readonly cas = new Map<string, FakeIotCa>();
@@ -217,7 +183,8 @@ export class FakeIot {
   readonly certificates = new Map<string, FakeIotCertificate>();
   /** Every call that reached the fake (after any injected failure), in order. */
   readonly calls: FakeIotCall[] = [];
-  private readonly clock: () => Date;
+  /** The time validity periods are checked against. */
+  readonly clock: () => Date;
   private readonly failures = new Map<FakeIotOperation, Error[]>();
 
   constructor(options: FakeIotOptions = {}) {
@@ -252,7 +219,7 @@ export class FakeIot {
   }
 
   /** The registered CA that issued `cert`: subject DN = its issuer DN, and its key verifies the signature. */
-  private async issuerOf(cert: x509.X509Certificate): Promise<FakeIotCa | undefined> {
+  async issuerOf(cert: x509.X509Certificate): Promise<FakeIotCa | undefined> {
     const issuerKey = hex(cert.issuerName.toArrayBuffer());
     for (const ca of [...this.cas.values()].filter((c) => c.subjectKey === issuerKey)) {
       if (await signedBy(cert, ca.cert)) return ca;
@@ -287,7 +254,15 @@ export class FakeIot {
 
   /** Registers a device certificate directly (no checks, no call recorded). */
   seedCertificate(pem: string, options: { status?: CertificateStatus; caCertificateId?: string } = {}): FakeIotCertificate {
-    const cert = new x509.X509Certificate(pem);
+    return this.recordCertificate(pem, new x509.X509Certificate(pem), { status: options.status ?? 'ACTIVE', registeredBy: 'seed', ...options });
+  }
+
+  /** Adds a device certificate registration as it is (no checks, no call recorded), replacing any of the same id. */
+  recordCertificate(
+    pem: string,
+    cert: x509.X509Certificate,
+    fields: Pick<FakeIotCertificate, 'status' | 'registeredBy'> & Partial<Pick<FakeIotCertificate, 'caCertificateId' | 'jitp'>>,
+  ): FakeIotCertificate {
     const certificateId = iotCertificateId(cert.rawData);
     const now = this.clock();
     const record: FakeIotCertificate = {
@@ -295,9 +270,7 @@ export class FakeIot {
       certificateArn: iotCertArn(certificateId),
       pem,
       cert,
-      ...(options.caCertificateId ? { caCertificateId: options.caCertificateId } : {}),
-      status: options.status ?? 'ACTIVE',
-      registeredBy: 'seed',
+      ...fields,
       creationDate: now,
       lastModifiedDate: now,
       customerVersion: 1,
@@ -454,19 +427,7 @@ export class FakeIot {
     this.checkValidity(cert, 'certificatePem');
     const status: CertificateStatus = input.status ?? (input.setAsActive ? 'ACTIVE' : 'INACTIVE');
     if (this.certificates.has(certificateId)) throw alreadyExists();
-    const now = this.clock();
-    this.certificates.set(certificateId, {
-      certificateId,
-      certificateArn: iotCertArn(certificateId),
-      pem: input.certificatePem!,
-      cert,
-      caCertificateId: ca.certificateId,
-      status,
-      registeredBy: 'RegisterCertificate',
-      creationDate: now,
-      lastModifiedDate: now,
-      customerVersion: 1,
-    });
+    this.recordCertificate(input.certificatePem!, cert, { caCertificateId: ca.certificateId, status, registeredBy: 'RegisterCertificate' });
     return { $metadata: metadata(), certificateArn: iotCertArn(certificateId), certificateId };
   }
 
@@ -508,60 +469,6 @@ export class FakeIot {
   }
 
   /**
-   * A device's TLS connection with `certificatePem`. A registered certificate
-   * connects only when ACTIVE. An unregistered one is registered on the spot
-   * (just-in-time) when its issuer is a registered CA that is ACTIVE with
-   * auto-registration ENABLE: with the CA's provisioning template it becomes
-   * ACTIVE (JITP, the template is remembered on the record); without a template
-   * it is left PENDING_ACTIVATION (JITR) and this connection is refused.
-   * Refusals throw FakeIotConnectionRefused. Not an API call: not in `calls`.
-   */
-  async connect(certificatePem: string): Promise<FakeIotConnection> {
-    let cert: x509.X509Certificate;
-    try {
-      cert = new x509.X509Certificate(certificatePem);
-    } catch (e) {
-      throw new FakeIotConnectionRefused('MALFORMED_CERTIFICATE', undefined, (e as Error).message);
-    }
-    const certificateId = iotCertificateId(cert.rawData);
-    const now = this.clock();
-    if (now < cert.notBefore || now > cert.notAfter) throw new FakeIotConnectionRefused('CERTIFICATE_EXPIRED', certificateId, 'outside its validity');
-    const known = this.certificates.get(certificateId);
-    if (known) return this.admit(known, false);
-    const ca = await this.issuerOf(cert);
-    if (!ca) throw new FakeIotConnectionRefused('UNKNOWN_CA', certificateId, `no registered CA issued it (issuer ${cert.issuer})`);
-    if (ca.status !== 'ACTIVE') throw new FakeIotConnectionRefused('CA_NOT_ACTIVE', certificateId, `CA ${ca.certificateId} is ${ca.status}`);
-    if (ca.autoRegistrationStatus !== 'ENABLE') {
-      throw new FakeIotConnectionRefused('AUTO_REGISTRATION_DISABLED', certificateId, `CA ${ca.certificateId} has auto-registration ${ca.autoRegistrationStatus}`);
-    }
-    // Registered while we verified (another connection or a RegisterCertificate): that registration stands.
-    const raced = this.certificates.get(certificateId);
-    if (raced) return this.admit(raced, false);
-    const template = ca.registrationConfig?.templateBody ? { ...ca.registrationConfig } : undefined;
-    const record: FakeIotCertificate = {
-      certificateId,
-      certificateArn: iotCertArn(certificateId),
-      pem: certificatePem,
-      cert,
-      caCertificateId: ca.certificateId,
-      status: template ? 'ACTIVE' : 'PENDING_ACTIVATION',
-      registeredBy: 'JITP',
-      ...(template ? { jitp: template } : {}),
-      creationDate: now,
-      lastModifiedDate: now,
-      customerVersion: 1,
-    };
-    this.certificates.set(certificateId, record);
-    return this.admit(record, true);
-  }
-
-  private admit(c: FakeIotCertificate, provisioned: boolean): FakeIotConnection {
-    if (c.status === 'REVOKED') throw new FakeIotConnectionRefused('CERTIFICATE_REVOKED', c.certificateId, 'the certificate is REVOKED');
-    if (c.status !== 'ACTIVE') throw new FakeIotConnectionRefused('CERTIFICATE_NOT_ACTIVE', c.certificateId, `the certificate is ${c.status}`);
-    return { certificateId: c.certificateId, status: c.status, provisioned };
-  }
-
-  /**
    * Routes an IoTClient's `send` (via aws-sdk-client-mock) to this fake. Commands
    * the fake does not implement are rejected with an Error naming them.
    */
@@ -571,14 +478,7 @@ export class FakeIot {
     mock.send.callsFake(async (command: { constructor: { name: string } }) => {
       throw new Error(`iot-fake: ${command.constructor.name} is not implemented by the fake`);
     });
-    mock.on(GetRegistrationCodeCommand).callsFake((input: GetRegistrationCodeCommandInput) => this.getRegistrationCode(input));
-    mock.on(RegisterCACertificateCommand).callsFake((input: RegisterCACertificateCommandInput) => this.registerCACertificate(input));
-    mock.on(DescribeCACertificateCommand).callsFake((input: DescribeCACertificateCommandInput) => this.describeCACertificate(input));
-    mock.on(ListCACertificatesCommand).callsFake((input: ListCACertificatesCommandInput) => this.listCACertificates(input));
-    mock.on(UpdateCACertificateCommand).callsFake((input: UpdateCACertificateCommandInput) => this.updateCACertificate(input));
-    mock.on(RegisterCertificateCommand).callsFake((input: RegisterCertificateCommandInput) => this.registerCertificate(input));
-    mock.on(DescribeCertificateCommand).callsFake((input: DescribeCertificateCommandInput) => this.describeCertificate(input));
-    mock.on(UpdateCertificateCommand).callsFake((input: UpdateCertificateCommandInput) => this.updateCertificate(input));
+    answerAll(mock, FAKE_IOT_COMMANDS, this);
     return { client, mock };
   }
 }
@@ -588,17 +488,5 @@ export class FakeIot {
  * that fails if a call ever gets past the mock. `maxAttempts` defaults to 1.
  */
 export function newFakeIotClient(config: IoTClientConfig = {}): IoTClient {
-  return new IoTClient({
-    region: FAKE_IOT_REGION,
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
-    maxAttempts: 1,
-    requestHandler: {
-      handle: async () => {
-        throw new Error('iot-fake: an AWS IoT request escaped the fake (no AWS calls in tests)');
-      },
-      updateHttpClientConfig: () => undefined,
-      httpHandlerConfigs: () => ({}),
-    },
-    ...config,
-  });
+  return new IoTClient({ ...offlineClientConfig('iot-fake', FAKE_IOT_REGION), ...config });
 }

@@ -10,11 +10,13 @@
  *   `privateEncrypt` with PKCS#1 v1.5 padding.
  * It checks what KMS checks: the key exists (by key id, key ARN or alias), its
  * usage is SIGN_VERIFY, the algorithm is one the key supports, and the digest
- * length matches the algorithm's hash.
+ * length matches the algorithm's hash. Keys carry a key policy and tags
+ * (GetKeyPolicy, ListResourceTags), so a test can plant a key that is not the CA's.
  *
  * Two transports over the same fake keys:
  * - `installKmsFake` / `FakeKms.install`: aws-sdk-client-mock handlers on a
- *   KMSClient's `send` (fast; the SDK middleware, including its retries, is bypassed);
+ *   KMSClient's `send`, each typed with its command's input and output (fast;
+ *   the SDK middleware, including its retries, is bypassed);
  * - `FakeKms.httpHandler()`: a request handler speaking the KMS JSON wire
  *   protocol, for a real KMSClient whose serializers, error deserialisation and
  *   retry strategy should run (`new KMSClient({ requestHandler: kms.httpHandler() })`).
@@ -24,20 +26,28 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  GetKeyPolicyCommand,
   GetPublicKeyCommand,
   KMSClient,
+  ListResourceTagsCommand,
   KMSServiceException,
   SignCommand,
   type CreateAliasCommandInput,
+  type CreateAliasCommandOutput,
   type CreateKeyCommandInput,
   type CreateKeyCommandOutput,
   type DescribeKeyCommandInput,
   type DescribeKeyCommandOutput,
+  type GetKeyPolicyCommandInput,
+  type GetKeyPolicyCommandOutput,
   type GetPublicKeyCommandInput,
   type GetPublicKeyCommandOutput,
   type KMSClientConfig,
   type KeySpec,
   type KeyUsageType,
+  type ListResourceTagsCommandInput,
+  type ListResourceTagsCommandOutput,
+  type OriginType,
   type SignCommandInput,
   type SignCommandOutput,
   type SigningAlgorithmSpec,
@@ -46,6 +56,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { p256, p384, p521 } from '@noble/curves/nist';
 import { secp256k1 } from '@noble/curves/secp256k1';
 import type { HttpHandlerOptions, HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
+import { answerAll, offlineClientConfig, type CommandCall, type CommandHandlers, type CommandInputs } from './aws-sdk-fake.js';
 
 export const FAKE_KMS_REGION = 'us-east-1';
 export const FAKE_KMS_ACCOUNT = '111122223333';
@@ -159,7 +170,23 @@ export interface FakeKmsKeyOptions {
   keySpec?: KeySpec;
   keyUsage?: KeyUsageType;
   signingAlgorithms?: SigningAlgorithmSpec[] | undefined;
+  /** The key policy (JSON); without one, KMS's default key policy (the account may do everything). */
+  policy?: string;
+  tags?: Record<string, string>;
+  /** Where the key material comes from (AWS_KMS by default; EXTERNAL is imported material). */
+  origin?: OriginType;
+  multiRegion?: boolean;
 }
+
+/** The key policy KMS gives a key created without one: the account may do everything, through IAM. */
+export const kmsDefaultKeyPolicy = (): string =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${FAKE_KMS_ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' },
+    ],
+  });
 
 export interface FakeKmsKey {
   keyId: string;
@@ -171,19 +198,30 @@ export interface FakeKmsKey {
   keySpec: KeySpec;
   keyUsage: KeyUsageType;
   signingAlgorithms: SigningAlgorithmSpec[] | undefined;
-  /** As given to CreateKey (keys added with addKey have none). */
+  /** As given to CreateKey or addKey (GetKeyPolicy answers KMS's default key policy when there is none). */
   policy?: string;
   tags?: Record<string, string>;
+  origin: OriginType;
+  multiRegion: boolean;
   /** KMS key state; DescribeKey reports it and Sign refuses anything but Enabled. */
   state: 'Enabled' | 'Disabled' | 'PendingDeletion';
 }
 
-export type FakeKmsOperation = 'GetPublicKey' | 'Sign' | 'CreateKey' | 'CreateAlias' | 'DescribeKey';
+/** The commands the fake answers (through `install`). */
+export const FAKE_KMS_COMMANDS = {
+  GetPublicKey: GetPublicKeyCommand,
+  Sign: SignCommand,
+  CreateKey: CreateKeyCommand,
+  CreateAlias: CreateAliasCommand,
+  DescribeKey: DescribeKeyCommand,
+  GetKeyPolicy: GetKeyPolicyCommand,
+  ListResourceTags: ListResourceTagsCommand,
+};
 
-export interface FakeKmsCall {
-  operation: FakeKmsOperation;
-  input: GetPublicKeyCommandInput | SignCommandInput | CreateKeyCommandInput | CreateAliasCommandInput | DescribeKeyCommandInput;
-}
+export type FakeKmsOperation = keyof typeof FAKE_KMS_COMMANDS;
+
+export type FakeKmsInputs = CommandInputs<typeof FAKE_KMS_COMMANDS>;
+export type FakeKmsCall = CommandCall<typeof FAKE_KMS_COMMANDS>;
 
 /** A new private key of a KMS key spec (the ones a CA may use). */
 function generateForSpec(spec: KeySpec): KeyObject {
@@ -203,12 +241,20 @@ function generateForSpec(spec: KeySpec): KeyObject {
 
 const metadata = () => ({ httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 });
 
-/** A set of fake KMS signing keys with the two operations a KMS signer needs. */
-export class FakeKms {
+/** A set of fake KMS signing keys: what a KMS signer needs, and the key administration of the CA lifecycle (create, name, inspect). */
+export class FakeKms implements CommandHandlers<typeof FAKE_KMS_COMMANDS> {
   readonly keys: FakeKmsKey[] = [];
   /** Every call that reached the fake (after any injected failure), in order. */
   readonly calls: FakeKmsCall[] = [];
-  private readonly failures: Record<FakeKmsOperation, Error[]> = { GetPublicKey: [], Sign: [], CreateKey: [], CreateAlias: [], DescribeKey: [] };
+  private readonly failures: Record<FakeKmsOperation, Error[]> = {
+    GetPublicKey: [],
+    Sign: [],
+    CreateKey: [],
+    CreateAlias: [],
+    DescribeKey: [],
+    GetKeyPolicy: [],
+    ListResourceTags: [],
+  };
 
   /** Adds a key backed by a node private key. */
   addKey(privateKey: KeyObject, options: FakeKmsKeyOptions = {}): FakeKmsKey {
@@ -225,6 +271,10 @@ export class FakeKms {
       keyUsage: options.keyUsage ?? 'SIGN_VERIFY',
       signingAlgorithms: 'signingAlgorithms' in options ? options.signingAlgorithms : kmsSigningAlgorithmsOf(keySpec),
       state: 'Enabled',
+      origin: options.origin ?? 'AWS_KMS',
+      multiRegion: options.multiRegion ?? false,
+      ...(options.policy !== undefined ? { policy: options.policy } : {}),
+      ...(options.tags ? { tags: { ...options.tags } } : {}),
     };
     this.keys.push(key);
     return key;
@@ -237,13 +287,8 @@ export class FakeKms {
   }
 
   /** Calls of one operation that reached the fake. */
-  callsOf(operation: 'Sign'): SignCommandInput[];
-  callsOf(operation: 'GetPublicKey'): GetPublicKeyCommandInput[];
-  callsOf(operation: 'CreateKey'): CreateKeyCommandInput[];
-  callsOf(operation: 'CreateAlias'): CreateAliasCommandInput[];
-  callsOf(operation: 'DescribeKey'): DescribeKeyCommandInput[];
-  callsOf(operation: FakeKmsOperation): FakeKmsCall['input'][] {
-    return this.calls.filter((c) => c.operation === operation).map((c) => c.input);
+  callsOf<K extends FakeKmsOperation>(operation: K): Array<FakeKmsInputs[K]> {
+    return this.calls.filter((c) => c.operation === operation).map((c) => c.input as FakeKmsInputs[K]);
   }
 
   /** Finds a key as KMS does: by key id, key ARN, alias name or alias ARN. */
@@ -296,19 +341,39 @@ export class FakeKms {
   }
 
   /** CreateAlias: alias names are unique in the account. */
-  createAlias(input: CreateAliasCommandInput): void {
+  createAlias(input: CreateAliasCommandInput): CreateAliasCommandOutput {
     this.failure('CreateAlias');
     this.calls.push({ operation: 'CreateAlias', input });
     const alias = input.AliasName ?? '';
     if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) throw kmsError('ValidationException', `invalid alias name ${alias}`);
     if (this.keys.some((k) => k.aliases.includes(alias))) throw kmsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
     this.find(input.TargetKeyId).aliases.push(alias);
+    return { $metadata: metadata() };
   }
 
   describeKey(input: DescribeKeyCommandInput): DescribeKeyCommandOutput {
     this.failure('DescribeKey');
     this.calls.push({ operation: 'DescribeKey', input });
     return { $metadata: metadata(), KeyMetadata: this.metadataOf(this.find(input.KeyId)) };
+  }
+
+  /** GetKeyPolicy: the one policy a key has, named "default". */
+  getKeyPolicy(input: GetKeyPolicyCommandInput): GetKeyPolicyCommandOutput {
+    this.failure('GetKeyPolicy');
+    this.calls.push({ operation: 'GetKeyPolicy', input });
+    const key = this.find(input.KeyId);
+    if ((input.PolicyName ?? 'default') !== 'default') throw kmsError('NotFoundException', `No such key policy ${input.PolicyName}`);
+    return { $metadata: metadata(), Policy: key.policy ?? kmsDefaultKeyPolicy(), PolicyName: 'default' };
+  }
+
+  /** ListResourceTags, in pages of `Limit` (50 by default) with a numeric marker. */
+  listResourceTags(input: ListResourceTagsCommandInput): ListResourceTagsCommandOutput {
+    this.failure('ListResourceTags');
+    this.calls.push({ operation: 'ListResourceTags', input });
+    const tags = Object.entries(this.find(input.KeyId).tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+    const from = Number(input.Marker ?? 0);
+    const to = from + (input.Limit ?? 50);
+    return { $metadata: metadata(), Tags: tags.slice(from, to), Truncated: to < tags.length, ...(to < tags.length ? { NextMarker: String(to) } : {}) };
   }
 
   private metadataOf(key: FakeKmsKey): NonNullable<DescribeKeyCommandOutput['KeyMetadata']> {
@@ -320,7 +385,8 @@ export class FakeKms {
       KeyState: key.state,
       Enabled: key.state === 'Enabled',
       KeyManager: 'CUSTOMER',
-      Origin: 'AWS_KMS',
+      Origin: key.origin,
+      MultiRegion: key.multiRegion,
       ...(key.signingAlgorithms ? { SigningAlgorithms: [...key.signingAlgorithms] } : {}),
     };
   }
@@ -350,14 +416,7 @@ export class FakeKms {
   /** Routes a KMSClient's `send` (via aws-sdk-client-mock) to this fake. */
   install(client: KMSClient = newFakeKmsClient()): { client: KMSClient; mock: AwsClientStub<KMSClient> } {
     const mock = mockClient(client);
-    mock.on(GetPublicKeyCommand).callsFake(async (input: GetPublicKeyCommandInput) => this.getPublicKey(input));
-    mock.on(SignCommand).callsFake(async (input: SignCommandInput) => this.sign(input));
-    mock.on(CreateKeyCommand).callsFake(async (input: CreateKeyCommandInput) => this.createKey(input));
-    mock.on(CreateAliasCommand).callsFake(async (input: CreateAliasCommandInput) => {
-      this.createAlias(input);
-      return { $metadata: metadata() };
-    });
-    mock.on(DescribeKeyCommand).callsFake(async (input: DescribeKeyCommandInput) => this.describeKey(input));
+    answerAll(mock, FAKE_KMS_COMMANDS, this);
     return { client, mock };
   }
 
@@ -439,19 +498,7 @@ function jsonResponse(statusCode: number, body: unknown): { response: HttpRespon
  * that fails if a call ever gets past the mock. `maxAttempts` defaults to 1.
  */
 export function newFakeKmsClient(config: KMSClientConfig = {}): KMSClient {
-  return new KMSClient({
-    region: FAKE_KMS_REGION,
-    credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
-    maxAttempts: 1,
-    requestHandler: {
-      handle: async () => {
-        throw new Error('kms-fake: a KMS request escaped the fake (no AWS calls in tests)');
-      },
-      updateHttpClientConfig: () => undefined,
-      httpHandlerConfigs: () => ({}),
-    },
-    ...config,
-  });
+  return new KMSClient({ ...offlineClientConfig('kms-fake', FAKE_KMS_REGION), ...config });
 }
 
 export interface InstalledKmsFake {

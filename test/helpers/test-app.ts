@@ -9,6 +9,7 @@ import { composeIssuing, type IssuingFunction, type IssuingOptions } from '../..
 import { composeLifecycle, composeRevocation, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
 import { ledger } from '../../src/compose/shared.js';
+import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
 import { healthRoute } from '../../src/http/basic-routes.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
 import { revokeRoute } from '../../src/http/revocation-routes.js';
@@ -135,6 +136,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     ...env,
   });
   await ensureTable(ledgerDb.client, tableName);
+  if (config.localAuth === 'sigv4') ensureLocalCredentials(stateDir);
   const logger = (overrides.logger as MemoryLogger | undefined) ?? memoryLogger();
   const metrics = (overrides.metrics as MemoryMetrics | undefined) ?? memoryMetrics();
   await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());

@@ -3,7 +3,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { caKeyPolicy } from '../../src/kms/key-policy.js';
+import { kmsKeyManager } from '../../src/kms/kms-key-manager.js';
+import type { CaRecord, CertificateRecord } from '../../src/service/ports.js';
+import { DynamoStore } from '../../src/store/dynamo-store.js';
 import { tableDefinition } from '../../src/store/table.js';
+import { FakeKms } from '../helpers/kms-fake.js';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 const out = mkdtempSync(join(tmpdir(), 'factory-ca-package-'));
@@ -97,7 +105,7 @@ describe('The packaged stack (serverless package)', () => {
     expect(roleOf('OpenapiLambdaFunction')).toBe('OpenapiRole');
     // Least privilege: the public routes touch no data; only listing may query the index; reads never write.
     for (const role of ['HealthRole', 'OpenapiRole']) expect(resources[role]!.Properties.Policies).toBeUndefined();
-    const actionsOf = (role: string) => statementsOf(role).flatMap((st: any) => [].concat(st.Action)).sort();
+    const actionsOf = (role: string) => [...new Set<string>(statementsOf(role).flatMap((st: any) => [].concat(st.Action)))].sort();
     expect(actionsOf('GetCertificateRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('GetCaRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('ListCertificatesRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
@@ -124,7 +132,7 @@ describe('The packaged stack (serverless package)', () => {
   it('defines the JITP role: trusted by AWS IoT only, with AWSIoTThingsRegistration', () => {
     const role = resources.JitpRole!;
     expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
-      { Effect: 'Allow', Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      { Effect: 'Allow', Principal: { Service: 'iot.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: expect.anything() },
     ]);
     expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(':iam::aws:policy/service-role/AWSIoTThingsRegistration');
   });
@@ -144,7 +152,7 @@ describe('The packaged stack (serverless package)', () => {
     const [sign] = allowing('IssueRole', 'kms:Sign');
     expect(sign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-issuing-*');
     const [lifecycleSign] = allowing('LifecycleRole', 'kms:Sign');
-    expect(lifecycleSign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toBe('alias/factory-ca-ci-*');
+    expect(lifecycleSign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toEqual(['alias/factory-ca-ci-root-*', 'alias/factory-ca-ci-issuing-*']);
     const [create] = allowing('LifecycleRole', 'kms:CreateKey');
     expect(create.Condition.StringEquals['kms:KeyUsage']).toBe('SIGN_VERIFY');
     for (const role of ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole']) {
@@ -184,5 +192,316 @@ describe('The packaged stack (serverless package)', () => {
     expect(listing).toContain('config/jitp-template.json');
     expect(zipEntries(readFileSync(join(out, 'openapi.zip')))).toContain('openapi.yaml');
     expect(listing).toContain('src/handlers/issue-certificate.mjs');
+  });
+});
+
+// --- The role policies evaluated against concrete requests ----------------------
+//
+// A small IAM evaluator: the Allow/Deny statements of one identity policy,
+// Action and Resource wildcards, and the condition operators the template uses
+// (an operator it does not know fails the test). Requests are what the code
+// sends: DynamoDB calls captured from the real DynamoStore, KMS calls from the
+// real key manager (on the KMS fake).
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const TABLE_ARN = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/factory-ca-ci-ledger`;
+const KEY_ARN = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const aliasArn = (alias: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:${alias}`;
+
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: string | string[];
+  Condition?: Record<string, Record<string, string | string[]>>;
+  [other: string]: unknown;
+}
+type Context = Record<string, string | string[]>;
+interface Request {
+  action: string;
+  resource: string;
+  context?: Context;
+}
+
+/** The template's intrinsic functions, as CloudFormation would resolve them in account ACCOUNT, Region REGION. */
+function resolve(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(resolve);
+  if (!v || typeof v !== 'object') return v;
+  const o = v as Record<string, any>;
+  const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': REGION, 'AWS::AccountId': ACCOUNT };
+  if ('Fn::Sub' in o) return (o['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => pseudo[name] ?? `<${name}>`);
+  if ('Ref' in o) return pseudo[o.Ref] ?? `<${o.Ref}>`;
+  if ('Fn::Join' in o) return (resolve(o['Fn::Join'][1]) as string[]).join(o['Fn::Join'][0]);
+  if ('Fn::GetAtt' in o) {
+    const [id] = o['Fn::GetAtt'] as [string, string];
+    if (id === 'LedgerTable') return TABLE_ARN;
+    if (resources[id]?.Type === 'AWS::IAM::Role') return `arn:aws:iam::${ACCOUNT}:role/${id}`;
+    throw new Error(`no ARN for ${id}`);
+  }
+  return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolve(x)]));
+}
+
+const like = (pattern: string, value: string) =>
+  new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+
+function conditionHolds(operator: string, have: string | string[] | undefined, want: string[]): boolean {
+  const [, set, base, ifExists] = /^(ForAllValues:|ForAnyValue:)?([A-Za-z]+?)(IfExists)?$/.exec(operator)!;
+  if (base === 'Null') return want.every((w) => (w === 'true') === (have === undefined));
+  const matches = (value: string) => {
+    switch (base) {
+      case 'StringEquals':
+      case 'Bool':
+        return want.includes(value);
+      case 'StringLike':
+      case 'ArnLike':
+        return want.some((w) => like(w, value));
+      default:
+        throw new Error(`the evaluator does not know ${operator}`);
+    }
+  };
+  const values = have === undefined ? [] : ([] as string[]).concat(have);
+  if (set === 'ForAllValues:') return values.every(matches);
+  if (set === 'ForAnyValue:') return values.some(matches);
+  if (have === undefined) return Boolean(ifExists);
+  if (Array.isArray(have)) throw new Error(`${operator} on a multivalued key needs a set operator`);
+  return matches(have);
+}
+
+function applies(s: Statement, r: Request): boolean {
+  if ('NotAction' in s || 'NotResource' in s) throw new Error('the evaluator does not know NotAction/NotResource');
+  const actions = ([] as string[]).concat(s.Action);
+  const resourcesOf = ([] as string[]).concat(s.Resource ?? '*');
+  return (
+    actions.some((a) => like(a.toLowerCase(), r.action.toLowerCase())) &&
+    resourcesOf.some((p) => like(p, r.resource)) &&
+    Object.entries(s.Condition ?? {}).every(([op, keys]) => Object.entries(keys).every(([k, want]) => conditionHolds(op, r.context?.[k], ([] as string[]).concat(want))))
+  );
+}
+
+/** Allowed: some Allow statement applies and no Deny does. */
+const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) => s.Effect === 'Deny' && applies(s, r)) && statements.some((s) => s.Effect === 'Allow' && applies(s, r));
+
+const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
+const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
+
+const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'LifecycleRole', 'HealthRole', 'OpenapiRole'];
+const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
+
+/** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
+async function storeRequests(run: (store: DynamoStore) => Promise<unknown>, o: { claimTaken?: boolean } = {}): Promise<Request[]> {
+  const sent: Request[] = [];
+  const mock = mockClient(DynamoDBDocumentClient);
+  const conflict = () => new ConditionalCheckFailedException({ message: 'taken', $metadata: {} });
+  mock.on(GetCommand).callsFake(async (i: any) => {
+    sent.push(item('GetItem', i.Key.pk));
+    return String(i.Key.pk).startsWith('CLAIM#') && o.claimTaken ? { Item: { pk: i.Key.pk, key: 'k', serialNumber: 'ab' } } : {};
+  });
+  mock.on(PutCommand).callsFake(async (i: any) => {
+    sent.push(item('PutItem', i.Item.pk));
+    if (String(i.Item.pk).startsWith('CLAIM#') && o.claimTaken) throw conflict();
+    return {};
+  });
+  mock.on(UpdateCommand).callsFake(async (i: any) => (sent.push(item('UpdateItem', i.Key.pk)), {}));
+  mock.on(DeleteCommand).callsFake(async (i: any) => (sent.push(item('DeleteItem', i.Key.pk)), {}));
+  mock.on(QueryCommand).callsFake(async (i: any) => (sent.push({ action: 'dynamodb:Query', resource: `${TABLE_ARN}/index/${i.IndexName}` }), { Items: [] }));
+  try {
+    await run(new DynamoStore(new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } }), 'factory-ca-ci-ledger'));
+  } finally {
+    mock.restore();
+  }
+  return sent;
+}
+
+const claim = { key: 'pubkey:abcd', serialNumber: '0a1b', csrSha256: 'cd', leaseExpiresAt: 0 };
+const certificate = { serialNumber: '0a1b', commonName: 'device-1', issuedAt: '2026-01-01T00:00:00Z' } as CertificateRecord;
+const ca = { id: 'issuing-2' } as CaRecord;
+
+describe('The packaged stack: each role against the requests its function makes', () => {
+  /** What each function does with the ledger (src/service, src/store/dynamo-store.ts). */
+  const uses: Record<string, Array<[string, (s: DynamoStore) => Promise<unknown>, { claimTaken?: boolean }?]>> = {
+    IssueRole: [
+      ['find the issuing CA', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1')]],
+      ['claim a name', (s) => s.claim(claim)],
+      ['find who holds a name', (s) => s.claim(claim), { claimTaken: true }],
+      ['take over or release a claim', async (s) => [await s.replaceClaim(claim, '0a1b'), await s.releaseClaim(claim.key, '0a1b')]],
+      ['record and read back a certificate', async (s) => [await s.putCertificate(certificate), await s.getCertificate('0a1b')]],
+    ],
+    GetCertificateRole: [['read a certificate and its CA chain', async (s) => [await s.getCertificate('0a1b'), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
+    ListCertificatesRole: [['list by common name and read the CA chains', async (s) => [await s.listByCommonName('device-1'), await s.getCa('issuing-1')]]],
+    GetCaRole: [['read the active CA chain', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
+    RevokeRole: [
+      ['revoke and record what AWS IoT said', async (s) => [await s.getCertificate('0a1b'), await s.revokeCertificate('0a1b', 'now', 'keyCompromise'), await s.setIotRevocation('0a1b', 'REVOKED')]],
+      ['read the chain of the certificate', (s) => s.getCa('issuing-1')],
+    ],
+    LifecycleRole: [
+      ['read the CAs and the pointer', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1')]],
+      ['store, update and activate a CA', async (s) => [await s.putCa(ca), await s.updateCa(ca), await s.setActiveIssuingCa('issuing-2', 'issuing-1'), await s.setActiveIssuingCa('issuing-1', undefined)]],
+    ],
+  };
+
+  for (const [role, cases] of Object.entries(uses)) {
+    // Three columns for every case: jest takes a test function with more parameters than columns for a callback test.
+    it.each(cases.map(([what, run, o]) => [what, run, o ?? {}] as const))(`lets ${role} %s`, async (_what, run, o) => {
+      const requests = await storeRequests(run, o);
+      expect(requests.length).toBeGreaterThan(0);
+      for (const r of requests) expect([r, allowed(role, r)]).toEqual([r, true]);
+    });
+  }
+
+  it('grants each role exactly these DynamoDB actions, on items with these leading keys (partition key pk)', () => {
+    const summary = (role: string) => {
+      const out: Record<string, string[]> = {};
+      for (const s of policyOf(role).filter((st) => st.Effect === 'Allow')) {
+        for (const action of ([] as string[]).concat(s.Action).filter((a) => a.startsWith('dynamodb:'))) {
+          const keys = s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+          const on = ([] as string[]).concat(s.Resource ?? []).map((r) => r.replace(TABLE_ARN, 'table'));
+          out[action] = [...(out[action] ?? []), ...(keys ? ([] as string[]).concat(keys) : on.map((r) => `${r} (any item)`))].sort();
+        }
+      }
+      return out;
+    };
+    expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, summary(r)]))).toEqual({
+      IssueRole: {
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*'],
+        'dynamodb:PutItem': ['CERT#*', 'CLAIM#*'],
+        'dynamodb:DeleteItem': ['CLAIM#*'],
+      },
+      GetCertificateRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'] },
+      ListCertificatesRole: { 'dynamodb:GetItem': ['CA#*'], 'dynamodb:Query': ['table/index/byCommonName (any item)'] },
+      GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
+      RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'], 'dynamodb:UpdateItem': ['CERT#*'] },
+      LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing'] },
+      HealthRole: {},
+      OpenapiRole: {},
+    });
+  });
+
+  it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1'];
+    const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
+    const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
+    expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
+      IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'DeleteItem CLAIM#pubkey:abcd'],
+      GetCertificateRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2'],
+      ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
+      GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
+      RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'UpdateItem CERT#0a1b'],
+      LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing'],
+      HealthRole: [],
+      OpenapiRole: [],
+    });
+    // A request naming an allowed and a forbidden item at once is refused (ForAllValues).
+    expect(allowed('IssueRole', { ...item('GetItem', 'CA#root-1'), context: { 'dynamodb:LeadingKeys': ['CA#root-1', 'CN#x'] } })).toBe(false);
+  });
+
+  it('lets no role delete anything but a claim, and no role but the issuing one delete at all', () => {
+    for (const role of FUNCTION_ROLES) {
+      for (const s of policyOf(role).filter((st) => st.Effect === 'Allow' && ([] as string[]).concat(st.Action).some((a) => like(a, 'dynamodb:DeleteItem')))) {
+        expect([role, s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']]).toEqual(['IssueRole', ['CLAIM#*']]);
+      }
+    }
+  });
+
+  it('lets the lifecycle update only the AWS IoT CA registrations tagged for this stage\'s table, and register only such', () => {
+    const table = resources.BootstrapLambdaFunction!.Properties.Environment.Variables.TABLE_NAME as string;
+    const cacert = `arn:aws:iot:${REGION}:${ACCOUNT}:cacert/${'ab'.repeat(32)}`;
+    const update = (tags: Context): Request => ({ action: 'iot:UpdateCACertificate', resource: cacert, context: tags });
+    const [statement] = policyOf('LifecycleRole').filter((s) => ([] as string[]).concat(s.Action).includes('iot:UpdateCACertificate'));
+    expect(statement!.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/factory-ca:table': table } });
+    expect(allowed('LifecycleRole', update({ 'aws:ResourceTag/factory-ca:table': table }))).toBe(true);
+    expect(allowed('LifecycleRole', update({ 'aws:ResourceTag/factory-ca:table': 'factory-ca-other-ledger' }))).toBe(false);
+    expect(allowed('LifecycleRole', update({}))).toBe(false);
+    // The registration carries the tags the lifecycle gives it (src/compose/operations.ts, src/service/ca-lifecycle.ts).
+    const register = (tags: Record<string, string>): Request => ({
+      action: 'iot:RegisterCACertificate',
+      resource: '*',
+      context: { ...Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v])), 'aws:TagKeys': Object.keys(tags) },
+    });
+    expect(allowed('LifecycleRole', register({ 'factory-ca:table': table, 'factory-ca:ca-id': 'issuing-1', 'factory-ca:role': 'issuing' }))).toBe(true);
+    expect(allowed('LifecycleRole', register({ 'factory-ca:ca-id': 'issuing-1' }))).toBe(false);
+    // Tags are given at registration only: no role may retag a CA into this stage.
+    for (const role of FUNCTION_ROLES) expect([role, allowed(role, { action: 'iot:TagResource', resource: cacert })]).toEqual([role, false]);
+  });
+
+  it('lets AWS IoT assume the JITP role only for this account, from AWS IoT in this Region', () => {
+    const [trust] = resolve(resources.JitpRole!.Properties.AssumeRolePolicyDocument.Statement) as Statement[];
+    expect(trust).toMatchObject({
+      Principal: { Service: 'iot.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT }, ArnLike: { 'aws:SourceArn': `arn:aws:iot:${REGION}:${ACCOUNT}:*` } },
+    });
+    const assume = (context: Context): Request => ({ action: 'sts:AssumeRole', resource: '*', context });
+    expect(allowedBy([trust!], assume({ 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:iot:${REGION}:${ACCOUNT}:cacert/x` }))).toBe(true);
+    expect(allowedBy([trust!], assume({ 'aws:SourceAccount': '210987654321', 'aws:SourceArn': `arn:aws:iot:${REGION}:210987654321:cacert/x` }))).toBe(false);
+    expect(allowedBy([trust!], assume({ 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:iot:us-east-1:${ACCOUNT}:cacert/x` }))).toBe(false);
+    expect(allowedBy([trust!], assume({}))).toBe(false);
+  });
+
+  it('writes every CA key alias pattern up to the separator after root or issuing, never the bare stage prefix', () => {
+    const patterns = JSON.stringify(policyOf('IssueRole').concat(policyOf('LifecycleRole'))).match(/alias\/[^"]*/g)!;
+    expect(patterns.length).toBeGreaterThan(0);
+    for (const p of patterns) expect(p).toMatch(/^alias\/factory-ca-ci-(root|issuing)-\*(-\*)?$/);
+  });
+
+  it('lets the lifecycle create, tag and name only this stage\'s CA keys, as the key manager does it', async () => {
+    // The requests of the real key manager creating both keys (on the KMS fake).
+    const kms = new FakeKms();
+    const prefix = resources.BootstrapLambdaFunction!.Properties.Environment.Variables.KEY_ALIAS_PREFIX as string;
+    const table = resources.BootstrapLambdaFunction!.Properties.Environment.Variables.TABLE_NAME as string;
+    const roles = { issueRoleArn: `arn:aws:iam::${ACCOUNT}:role/IssueRole`, lifecycleRoleArn: `arn:aws:iam::${ACCOUNT}:role/LifecycleRole` };
+    const keys = kmsKeyManager(kms.install().client, { keySpec: 'ECC_NIST_P256', keyPolicy: (purpose) => caKeyPolicy({ purpose, ...roles }), tags: { 'factory-ca:table': table } });
+    await keys.createKey(`${prefix}-root-1`, 'root');
+    await keys.createKey(`${prefix}-issuing-2`, 'issuing');
+    const tagging = (tags: Array<{ TagKey?: string; TagValue?: string }>): Context => ({
+      ...Object.fromEntries(tags.map((t) => [`aws:RequestTag/${t.TagKey}`, t.TagValue!])),
+      'aws:TagKeys': tags.map((t) => t.TagKey!),
+    });
+    for (const c of kms.callsOf('CreateKey')) {
+      const context = { ...tagging(c.Tags!), 'kms:KeyUsage': c.KeyUsage!, 'kms:KeySpec': c.KeySpec!, 'kms:KeyOrigin': 'AWS_KMS', 'kms:MultiRegion': 'false' };
+      expect(allowed('LifecycleRole', { action: 'kms:CreateKey', resource: '*', context })).toBe(true);
+      expect(allowed('LifecycleRole', { action: 'kms:TagResource', resource: KEY_ARN, context: tagging(c.Tags!) })).toBe(true);
+      expect(allowed('LifecycleRole', { action: 'kms:CreateKey', resource: '*', context: { ...context, 'kms:MultiRegion': 'true' } })).toBe(false);
+      expect(allowed('LifecycleRole', { action: 'kms:CreateKey', resource: '*', context: { ...context, 'kms:KeyUsage': 'ENCRYPT_DECRYPT' } })).toBe(false);
+    }
+    for (const c of kms.callsOf('CreateAlias')) {
+      // Authorized on the alias and on the key (tagged at creation, no alias yet).
+      expect(allowed('LifecycleRole', { action: 'kms:CreateAlias', resource: aliasArn(c.AliasName!) })).toBe(true);
+      expect(allowed('LifecycleRole', { action: 'kms:CreateAlias', resource: KEY_ARN, context: { 'aws:ResourceTag/factory-ca:table': table } })).toBe(true);
+    }
+    // Tags of another table, another stage's alias tag, or any other tag key: refused.
+    const ours = { 'factory-ca:table': table, 'factory-ca:role': 'issuing', 'factory-ca:alias': `${prefix}-issuing-3` };
+    const tag = (t: Record<string, string>) => allowed('LifecycleRole', { action: 'kms:TagResource', resource: KEY_ARN, context: tagging(Object.entries(t).map(([TagKey, TagValue]) => ({ TagKey, TagValue }))) });
+    expect(tag(ours)).toBe(true);
+    expect(tag({ ...ours, 'factory-ca:table': 'factory-ca-other-ledger' })).toBe(false);
+    expect(tag({ ...ours, 'factory-ca:alias': 'alias/factory-ca-ci-x-issuing-1' })).toBe(false);
+    expect(tag({ ...ours, owner: 'someone' })).toBe(false);
+    // The key side: only keys tagged for this table whose aliases are all this stage's.
+    const nameKey = (context: Context) => allowed('LifecycleRole', { action: 'kms:CreateAlias', resource: KEY_ARN, context });
+    expect(nameKey({ 'aws:ResourceTag/factory-ca:table': 'factory-ca-other-ledger' })).toBe(false);
+    expect(nameKey({})).toBe(false);
+    expect(nameKey({ 'aws:ResourceTag/factory-ca:table': table, 'kms:ResourceAliases': ['alias/someone-elses'] })).toBe(false);
+  });
+
+  it.each([
+    ['this stage\'s next issuing alias', 'alias/factory-ca-ci-issuing-3', true],
+    ['this stage\'s root alias', 'alias/factory-ca-ci-root-1', true],
+    ['an alias of stage ci-x', 'alias/factory-ca-ci-x-issuing-1', false],
+    ['an alias of stage cix', 'alias/factory-ca-cix-root-1', false],
+    ['the root alias of stage ci-root', 'alias/factory-ca-ci-root-root-1', false],
+    ['an issuing alias of stage ci-issuing', 'alias/factory-ca-ci-issuing-issuing-1', false],
+    ['an alias outside the CA', 'alias/payments', false],
+  ])('lets the lifecycle create %s: %s → %s', (_case, alias, expected) => {
+    expect(allowed('LifecycleRole', { action: 'kms:CreateAlias', resource: aliasArn(alias) })).toBe(expected);
+    for (const role of FUNCTION_ROLES.filter((r) => r !== 'LifecycleRole')) expect([role, allowed(role, { action: 'kms:CreateAlias', resource: aliasArn(alias) })]).toEqual([role, false]);
+  });
+
+  it.each([
+    [['alias/factory-ca-ci-root-1'], { IssueRole: false, LifecycleRole: true }],
+    [['alias/factory-ca-ci-issuing-2'], { IssueRole: true, LifecycleRole: true }],
+    [['alias/factory-ca-cix-issuing-1'], { IssueRole: false, LifecycleRole: false }],
+    [['alias/factory-ca-ci-x-root-1'], { IssueRole: false, LifecycleRole: false }],
+    [[], { IssueRole: false, LifecycleRole: false }],
+  ])('lets roles sign (through IAM) with a key aliased %j: %j', (aliases, expected) => {
+    const sign: Request = { action: 'kms:Sign', resource: KEY_ARN, context: { 'kms:ResourceAliases': aliases } };
+    expect({ IssueRole: allowed('IssueRole', sign), LifecycleRole: allowed('LifecycleRole', sign) }).toEqual(expected);
   });
 });

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-iot';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { awsIotRegistrar } from '../../../src/iot/iot-registrar.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { parseCsr } from '../../../src/pki/csr.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
@@ -23,15 +23,9 @@ import { x509 } from '../../../src/pki/x509.js';
 import { createIssuingCa, createRootCa, type CaIdentity, type CaKey } from '../../../src/service/ca-setup.js';
 import type { CaRecord, IotCaRegistrationRequest, IotRegistrar } from '../../../src/service/ports.js';
 import { STRING, buildCsr, p256Key, subject } from '../../helpers/csr-builder.js';
-import {
-  FAKE_IOT_MAX_CAS_PER_SUBJECT,
-  FakeIot,
-  FakeIotConnectionRefused,
-  iotCaArn,
-  iotCertArn,
-  iotError,
-  newFakeIotClient,
-} from '../../helpers/iot-fake.js';
+import { rejectionOf } from '../../helpers/errors.js';
+import { FAKE_IOT_MAX_CAS_PER_SUBJECT, FakeIot, iotCaArn, iotCertArn, iotError, newFakeIotClient } from '../../helpers/iot-fake.js';
+import { ConnectionRefused, JitpSimulator } from '../../helpers/jitp-simulator.js';
 
 const NAMING = { organization: 'Example Corp', country: 'US' };
 const clock = () => new Date();
@@ -111,6 +105,8 @@ const registration = (ca: TestCa, verificationCertificatePem: string): IotCaRegi
 
 interface Setup {
   iot: FakeIot;
+  /** Devices connecting to that AWS IoT. */
+  jitp: JitpSimulator;
   client: IoTClient;
   mock: AwsClientStub<IoTClient>;
   registrar: IotRegistrar;
@@ -120,22 +116,12 @@ function setup(): Setup {
   const iot = new FakeIot();
   const { client, mock } = iot.install();
   mocks.push(mock);
-  return { iot, client, mock, registrar: awsIotRegistrar(client) };
+  return { iot, jitp: new JitpSimulator(iot), client, mock, registrar: awsIotRegistrar(client) };
 }
 afterEach(() => {
   for (const m of mocks) m.restore();
   mocks = [];
 });
-
-/** The rejection of a promise (fails the test if it resolves). */
-async function rejectionOf<E = Error>(promise: Promise<unknown>): Promise<E> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as E;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Registers `ca` through the registrar, as the CA lifecycle does (ACTIVE, auto-registration, template). */
 async function registered(s: Setup, ca: TestCa) {
@@ -244,10 +230,10 @@ describe('Function: awsIotRegistrar', () => {
     const ca = await issuingCa();
     await registered(s, ca);
     const device = await devicePem(ca, 'device-0001');
-    const first = await s.iot.connect(device);
+    const first = await s.jitp.connect(device);
     expect(first).toEqual({ certificateId: certificateIdOf(device), status: 'ACTIVE', provisioned: true });
     expect(s.iot.certificates.get(first.certificateId)).toMatchObject({ registeredBy: 'JITP', caCertificateId: ca.id, jitp: { templateBody: TEMPLATE, roleArn: ROLE } });
-    expect(await s.iot.connect(device)).toEqual({ ...first, provisioned: false });
+    expect(await s.jitp.connect(device)).toEqual({ ...first, provisioned: false });
 
     const outcome = await s.registrar.revokeCertificate({ certificateId: first.certificateId, certificatePem: device, caCertificatePem: ca.pem });
 
@@ -255,8 +241,8 @@ describe('Function: awsIotRegistrar', () => {
     expect(s.iot.callsOf('UpdateCertificate')).toEqual([{ certificateId: first.certificateId, newStatus: 'REVOKED' }]);
     expect(s.iot.callsOf('RegisterCertificate')).toEqual([]);
     expect(s.iot.certificates.get(first.certificateId)!.status).toBe('REVOKED');
-    const refused = await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(device));
-    expect(refused).toBeInstanceOf(FakeIotConnectionRefused);
+    const refused = await rejectionOf<ConnectionRefused>(s.jitp.connect(device));
+    expect(refused).toBeInstanceOf(ConnectionRefused);
     expect(refused.reason).toBe('CERTIFICATE_REVOKED');
     // REVOKED is final in AWS IoT.
     const reactivate = await rejectionOf(s.client.send(new UpdateCertificateCommand({ certificateId: first.certificateId, newStatus: 'ACTIVE' })));
@@ -279,11 +265,11 @@ describe('Function: awsIotRegistrar', () => {
     const described = await s.client.send(new DescribeCertificateCommand({ certificateId }));
     expect(described.certificateDescription).toMatchObject({ certificateId, status: 'REVOKED', caCertificateId: ca.id, certificatePem: device });
 
-    const refused = await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(device));
+    const refused = await rejectionOf<ConnectionRefused>(s.jitp.connect(device));
     expect(refused).toMatchObject({ reason: 'CERTIFICATE_REVOKED', certificateId });
     expect(s.iot.certificates.get(certificateId)!.status).toBe('REVOKED');
     // Another device of the same CA is still provisioned just in time.
-    expect((await s.iot.connect(await devicePem(ca, 'device-0003'))).provisioned).toBe(true);
+    expect((await s.jitp.connect(await devicePem(ca, 'device-0003'))).provisioned).toBe(true);
   });
 
   it('revokes the registration when the device connected between the two calls', async () => {
@@ -294,7 +280,7 @@ describe('Function: awsIotRegistrar', () => {
     const certificateId = certificateIdOf(device);
     // The first UpdateCertificate finds nothing; the device then connects and JITP registers it.
     s.iot.failNext('UpdateCertificate', iotError('ResourceNotFoundException'));
-    await s.iot.connect(device);
+    await s.jitp.connect(device);
 
     const outcome = await s.registrar.revokeCertificate({ certificateId, certificatePem: device, caCertificatePem: ca.pem });
 
@@ -454,28 +440,55 @@ describe('Class: FakeIot', () => {
     }
   });
 
-  it('provisions just in time only for an ACTIVE CA with auto-registration ENABLE', async () => {
-    const s = setup();
-    const ca = await issuingCa();
-    const unknown = await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(await devicePem(ca, 'early')));
-    expect(unknown.reason).toBe('UNKNOWN_CA');
-    s.iot.seedCa(ca.pem, { status: 'ACTIVE', autoRegistrationStatus: 'DISABLE', registrationConfig: { templateBody: TEMPLATE, roleArn: ROLE } });
-    expect((await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(await devicePem(ca, 'disabled')))).reason).toBe('AUTO_REGISTRATION_DISABLED');
-    await s.iot.updateCACertificate({ certificateId: ca.id, newStatus: 'INACTIVE', newAutoRegistrationStatus: 'ENABLE' });
-    expect((await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(await devicePem(ca, 'inactive')))).reason).toBe('CA_NOT_ACTIVE');
-    // A certificate in the CA's name but not signed by its key is no device of this CA.
-    const forged = await devicePem(ca, 'forged', createSoftwareSigner(newKey('P-256'), {}));
-    await s.iot.updateCACertificate({ certificateId: ca.id, newStatus: 'ACTIVE' });
-    expect((await rejectionOf<FakeIotConnectionRefused>(s.iot.connect(forged))).reason).toBe('UNKNOWN_CA');
-    expect(s.iot.certificates.size).toBe(0);
-    expect((await s.iot.connect(await devicePem(ca, 'welcome'))).provisioned).toBe(true);
-    expect(s.iot.certificates.size).toBe(1);
-  });
-
   it('never lets a request reach AWS, and rejects commands it does not implement', async () => {
     const bare = newFakeIotClient();
     expect((await rejectionOf(bare.send(new ListCACertificatesCommand({})))).message).toMatch(/escaped the fake/);
     const s = setup();
     expect((await rejectionOf(s.client.send(new DeleteCACertificateCommand({ certificateId: 'a'.repeat(64) })))).message).toMatch(/DeleteCACertificateCommand is not implemented/);
+  });
+});
+
+describe('Class: JitpSimulator', () => {
+  it('provisions just in time only for an ACTIVE CA with auto-registration ENABLE', async () => {
+    const s = setup();
+    const ca = await issuingCa();
+    const unknown = await rejectionOf<ConnectionRefused>(s.jitp.connect(await devicePem(ca, 'early')));
+    expect(unknown.reason).toBe('UNKNOWN_CA');
+    s.iot.seedCa(ca.pem, { status: 'ACTIVE', autoRegistrationStatus: 'DISABLE', registrationConfig: { templateBody: TEMPLATE, roleArn: ROLE } });
+    expect((await rejectionOf<ConnectionRefused>(s.jitp.connect(await devicePem(ca, 'disabled')))).reason).toBe('AUTO_REGISTRATION_DISABLED');
+    await s.iot.updateCACertificate({ certificateId: ca.id, newStatus: 'INACTIVE', newAutoRegistrationStatus: 'ENABLE' });
+    expect((await rejectionOf<ConnectionRefused>(s.jitp.connect(await devicePem(ca, 'inactive')))).reason).toBe('CA_NOT_ACTIVE');
+    // A certificate in the CA's name but not signed by its key is no device of this CA.
+    const forged = await devicePem(ca, 'forged', createSoftwareSigner(newKey('P-256'), {}));
+    await s.iot.updateCACertificate({ certificateId: ca.id, newStatus: 'ACTIVE' });
+    expect((await rejectionOf<ConnectionRefused>(s.jitp.connect(forged))).reason).toBe('UNKNOWN_CA');
+    expect(s.iot.certificates.size).toBe(0);
+    expect((await s.jitp.connect(await devicePem(ca, 'welcome'))).provisioned).toBe(true);
+    expect(s.iot.certificates.size).toBe(1);
+  });
+
+  it('leaves a certificate PENDING_ACTIVATION and refuses it when its CA has no provisioning template (JITR)', async () => {
+    const s = setup();
+    const ca = await issuingCa();
+    s.iot.seedCa(ca.pem, { status: 'ACTIVE', autoRegistrationStatus: 'ENABLE' });
+    const device = await devicePem(ca, 'jitr');
+
+    const refused = await rejectionOf<ConnectionRefused>(s.jitp.connect(device));
+
+    expect(refused).toMatchObject({ reason: 'CERTIFICATE_NOT_ACTIVE', certificateId: certificateIdOf(device) });
+    expect(s.iot.certificates.get(certificateIdOf(device))).toMatchObject({ status: 'PENDING_ACTIVATION', registeredBy: 'JITP', caCertificateId: ca.id });
+    expect(s.iot.certificates.get(certificateIdOf(device))).not.toHaveProperty('jitp');
+    expect(s.iot.calls).toEqual([]);
+  });
+
+  it('refuses a certificate outside its validity and a malformed one, registering nothing', async () => {
+    const ca = await issuingCa();
+    const iot = new FakeIot({ clock: () => new Date(Date.now() + 2 * 365 * 86_400_000) });
+    iot.seedCa(ca.pem, { status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', registrationConfig: { templateBody: TEMPLATE, roleArn: ROLE } });
+    const jitp = new JitpSimulator(iot);
+
+    expect((await rejectionOf<ConnectionRefused>(jitp.connect(await devicePem(ca, 'expired')))).reason).toBe('CERTIFICATE_EXPIRED');
+    expect((await rejectionOf<ConnectionRefused>(jitp.connect('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'))).reason).toBe('MALFORMED_CERTIFICATE');
+    expect(iot.certificates.size).toBe(0);
   });
 });

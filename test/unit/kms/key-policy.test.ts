@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { caKeyPolicy, type KeyPolicyInput } from '../../../src/kms/key-policy.js';
+import { caKeyPolicy, keyPolicyDifferences, type KeyPolicyInput } from '../../../src/kms/key-policy.js';
 
 interface Statement {
   Sid: string;
@@ -31,7 +31,7 @@ describe('Function: caKeyPolicy', () => {
     // Assess
     for (const policy of [issuing, root]) {
       expect(policy.Version).toBe('2012-10-17');
-      expect(policy.Statement).toHaveLength(2);
+      expect(policy.Statement).toHaveLength(3);
       for (const s of policy.Statement) {
         expect(s.Effect).toBe('Allow');
         expect(s.Resource).toBe('*');
@@ -52,6 +52,15 @@ describe('Function: caKeyPolicy', () => {
     expect(allowedTo(root, 'kms:Sign')).toEqual([LIFECYCLE_ROLE]);
     expect(root.Statement.flatMap(principals)).not.toContain(ISSUE_ROLE);
     expect(root.Statement.find((s) => s.Action.includes('kms:Sign'))!.Sid).toBe('RootKeySignsCaCertificates');
+  });
+
+  it('lets the lifecycle role alone give the key its alias, from the moment the key exists', () => {
+    // Assess
+    for (const policy of [issuing, root]) {
+      expect(allowedTo(policy, 'kms:CreateAlias')).toEqual(['arn:aws:iam::123456789012:root', LIFECYCLE_ROLE]);
+      const naming = policy.Statement.find((s) => s.Sid === 'LifecycleRoleNamesTheKey')!;
+      expect(naming).toMatchObject({ Principal: { AWS: LIFECYCLE_ROLE }, Action: ['kms:CreateAlias'] });
+    }
   });
 
   it('gives the account administration of the key but not signing', () => {
@@ -112,5 +121,52 @@ describe('Function: caKeyPolicy', () => {
   ])('throws when the lifecycle role is %s', (_case, lifecycleRoleArn) => {
     // Act + Assess
     expect(() => caKeyPolicy({ purpose: 'issuing', issueRoleArn: ISSUE_ROLE, lifecycleRoleArn })).toThrow(`not an IAM role ARN: ${lifecycleRoleArn}`);
+  });
+});
+
+describe('Function: keyPolicyDifferences', () => {
+  const input = { issueRoleArn: ISSUE_ROLE, lifecycleRoleArn: LIFECYCLE_ROLE };
+  const issuing = caKeyPolicy({ purpose: 'issuing', ...input });
+  const root = caKeyPolicy({ purpose: 'root', ...input });
+
+  it('finds none between a key policy and itself, for either purpose', () => {
+    // Act + Assess
+    expect(keyPolicyDifferences(issuing, issuing)).toEqual([]);
+    expect(keyPolicyDifferences(root, root)).toEqual([]);
+  });
+
+  it('finds a root key policy wrong for an issuing key, and the other way round', () => {
+    // Act + Assess
+    expect(keyPolicyDifferences(root, issuing)).toEqual([`key policy does not let ${ISSUE_ROLE} sign`]);
+    expect(keyPolicyDifferences(issuing, root)).toEqual([`key policy lets ${ISSUE_ROLE} sign`]);
+  });
+
+  it('names a principal given by account id as that account', () => {
+    // Prepare
+    const policy = JSON.parse(issuing) as KeyPolicy;
+    policy.Statement.push({ Sid: 'X', Effect: 'Allow', Principal: { AWS: '123456789012' }, Action: ['kms:Sign'], Resource: '*' });
+
+    // Act + Assess
+    expect(keyPolicyDifferences(JSON.stringify(policy), issuing)).toEqual(['key policy lets arn:aws:iam::123456789012:root sign']);
+  });
+
+  it('takes the partition from the expected key policy', () => {
+    // Prepare
+    const cn = { issueRoleArn: 'arn:aws-cn:iam::210987654321:role/i', lifecycleRoleArn: 'arn:aws-cn:iam::210987654321:role/l' };
+    const expected = caKeyPolicy({ purpose: 'root', ...cn });
+    const found = JSON.parse(expected) as KeyPolicy;
+    found.Statement[0]!.Principal = { AWS: '210987654321' };
+
+    // Act + Assess
+    expect(keyPolicyDifferences(JSON.stringify(found), expected)).toEqual([]);
+  });
+
+  it('counts a service principal as another principal', () => {
+    // Prepare
+    const policy = JSON.parse(issuing) as KeyPolicy;
+    policy.Statement.push({ Sid: 'S', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } as never, Action: ['kms:Sign'], Resource: '*' });
+
+    // Act + Assess
+    expect(keyPolicyDifferences(JSON.stringify(policy), issuing)).toEqual(['key policy lets Service:lambda.amazonaws.com sign']);
   });
 });

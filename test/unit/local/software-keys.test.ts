@@ -32,7 +32,7 @@ describe('Function: softwareKeyManager', () => {
     const keys = softwareKeyManager(dir, 'ECC_NIST_P256');
 
     // Act + Assess
-    await expect(keys.findKey(ALIAS)).resolves.toBeUndefined();
+    await expect(keys.findKey(ALIAS, 'issuing')).resolves.toBeUndefined();
   });
 
   it('creates a 0600 PKCS#8 file under ca/ named after the alias', async () => {
@@ -60,11 +60,11 @@ describe('Function: softwareKeyManager', () => {
     const created = await keys.createKey(ALIAS, 'root');
 
     // Act
-    const found = await softwareKeyManager(dir, 'ECC_NIST_P256').findKey(ALIAS);
+    const found = await softwareKeyManager(dir, 'ECC_NIST_P256').findKey(ALIAS, 'root');
 
     // Assess
     expect(found).toEqual(created);
-    await expect(keys.findKey('alias/factory-ca-local-issuing-2')).resolves.toBeUndefined();
+    await expect(keys.findKey('alias/factory-ca-local-issuing-2', 'issuing')).resolves.toBeUndefined();
   });
 
   it('never replaces a key: a second createKey returns the same reference and leaves the file as it was', async () => {

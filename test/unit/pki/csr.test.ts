@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { PkiError } from '../../../src/pki/errors.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
 import { buildCsr, buildCsrDer, newP256Key, oid, p256Key, seq, subject, tlv } from '../../helpers/csr-builder.js';
 
@@ -10,7 +10,7 @@ const codeOf = (fn: () => unknown): string | undefined => {
     fn();
     return undefined;
   } catch (e) {
-    if (e instanceof CaError) return e.code;
+    if (e instanceof PkiError) return e.code;
     throw e;
   }
 };

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readSingle } from '../../../src/pki/der/reader.js';
-import { CaError, type ErrorDetail } from '../../../src/pki/errors.js';
+import { PkiError, type ErrorDetail } from '../../../src/pki/errors.js';
 import { readName } from '../../../src/pki/names.js';
 import { evaluateSubject, parsePolicy, PolicyConfigError, type Policy } from '../../../src/pki/policy.js';
 import { acceptRequest } from '../../../src/pki/request.js';
@@ -42,14 +42,14 @@ function configErrorOf(doc: unknown, vars: Record<string, string> = VARS): strin
 }
 const problemsOf = (message: string) => message.split('\n').slice(1).map((l) => l.replace(/^ {2}- /, ''));
 
-function caErrorOf(fn: () => unknown): CaError {
+function caErrorOf(fn: () => unknown): PkiError {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(CaError);
-    return e as CaError;
+    expect(e).toBeInstanceOf(PkiError);
+    return e as PkiError;
   }
-  throw new Error('expected a CaError, but nothing was thrown');
+  throw new Error('expected a PkiError, but nothing was thrown');
 }
 
 describe('Function: evaluateSubject (shipped policy)', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { checkPrimeSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { PkiError } from '../../../src/pki/errors.js';
 import { parsePolicy, PolicyConfigError, type Policy } from '../../../src/pki/policy.js';
 import { acceptRequest } from '../../../src/pki/request.js';
 import {
@@ -72,8 +72,8 @@ describe('rsaKeyRefusal: the weak-key corpus', () => {
     } catch (e) {
       thrown = e;
     }
-    expect(thrown).toBeInstanceOf(CaError);
-    const err = thrown as CaError;
+    expect(thrown).toBeInstanceOf(PkiError);
+    const err = thrown as PkiError;
     expect([err.code, err.message]).toEqual(['KEY_NOT_ALLOWED', `The RSA key is weak: ${EXPECTED[kind].reason}`]);
     expect(err.details).toEqual([{ field: 'publicKey', reason: EXPECTED[kind].reason, check: EXPECTED[kind].id }]);
   });

@@ -1,25 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { composeIssuing } from '../../../src/compose/issuing.js';
-import { composeLifecycle, composeRevocation, type RevocationFunction } from '../../../src/compose/operations.js';
-import type { Config } from '../../../src/config/config.js';
-import { ledger as ledgerStore } from '../../../src/compose/shared.js';
-import type { DynamoStore } from '../../../src/store/dynamo-store.js';
-import type { IssueDeps } from '../../../src/service/issue-certificate.js';
-import { loadConfig } from '../../../src/config/config.js';
-import { ensureTable } from '../../../src/local/local-stack.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
+import { CaError } from '../../../src/service/errors.js';
+import type { CaKeySpec } from '../../../src/config/config.js';
+import { awsIotRegistrar } from '../../../src/iot/iot-registrar.js';
+import { caKeyPolicy } from '../../../src/kms/key-policy.js';
+import { kmsKeyManager } from '../../../src/kms/kms-key-manager.js';
+import { createKmsSigner } from '../../../src/kms/kms-signer.js';
+import { systemRandom } from '../../../src/pki/serial.js';
 import { x509 } from '../../../src/pki/x509.js';
+import { CaDirectory } from '../../../src/service/ca-directory.js';
 import { bootstrap, rotate, type LifecycleDeps } from '../../../src/service/ca-lifecycle.js';
-import { issueCertificate } from '../../../src/service/issue-certificate.js';
-import { revokeCertificate } from '../../../src/service/revoke-certificate.js';
-import type { CaRecord, CaStore } from '../../../src/service/ports.js';
-import { revokeRoute } from '../../../src/http/revocation-routes.js';
-import { apiEvent, lambdaContext } from '../../helpers/api.js';
+import { issueCertificate, type IssueDeps } from '../../../src/service/issue-certificate.js';
+import { revokeCertificate, type RevokeDeps } from '../../../src/service/revoke-certificate.js';
+import { realSleep, type CaRecord, type SignerFactory } from '../../../src/service/ports.js';
+import { chainProblems } from '../../helpers/chain.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { FakeIot, FakeIotConnectionRefused, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
+import { FakeIot, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
+import { ConnectionRefused, JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
-import { opensslVerify } from '../../helpers/openssl.js';
-import { memoryLogger, memoryMetrics, startTestLedger, type TestLedger } from '../../helpers/test-app.js';
+import { MemoryStore } from '../../helpers/memory-store.js';
+import { NAMING, shippedPolicy, shippedTemplate } from '../../helpers/shipped-config.js';
 
 const DAY = 86_400_000;
 const ROLES = {
@@ -28,73 +28,64 @@ const ROLES = {
   LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/factory-ca-test-lifecycle',
 };
 
-let ledger: TestLedger;
-beforeAll(async () => {
-  ledger = await startTestLedger();
-});
-afterAll(async () => {
-  await ledger.close();
-});
-
-type StoreMethod = 'putCa' | 'updateCa' | 'setActiveIssuingCa';
-
-/** The CA store with one-shot failures, to stop a run between two of its writes. */
-function faultyStore(store: CaStore) {
-  const failures = new Map<StoreMethod, number>();
-  const wrapped: CaStore & { failNext(method: StoreMethod, skip?: number): void } = {
-    getCa: (id) => store.getCa(id),
-    getActiveIssuingCaId: () => store.getActiveIssuingCaId(),
-    putCa: (r) => fail('putCa', () => store.putCa(r)),
-    updateCa: (r) => fail('updateCa', () => store.updateCa(r)),
-    setActiveIssuingCa: (id, expected) => fail('setActiveIssuingCa', () => store.setActiveIssuingCa(id, expected)),
-    /** The call after `skip` others fails (as if the function died there). */
-    failNext: (method, skip = 0) => void failures.set(method, skip),
-  };
-  async function fail<T>(method: StoreMethod, run: () => Promise<T>): Promise<T> {
-    const skip = failures.get(method);
-    if (skip !== undefined) {
-      if (skip === 0) {
-        failures.delete(method);
-        throw new CaError('STORE_UNAVAILABLE', 'injected', { retryAfterSeconds: 1 });
-      }
-      failures.set(method, skip - 1);
-    }
-    return run();
-  }
-  return wrapped;
-}
-
-let tables = 0;
-
 interface World {
-  app: { config: Config; store: DynamoStore; issue: IssueDeps; revocation: RevocationFunction };
   kms: FakeKms;
   iot: FakeIot;
-  store: ReturnType<typeof faultyStore>;
+  /** Devices connecting to AWS IoT. */
+  jitp: JitpSimulator;
+  /** The ledger; its faults stop a run between two of its writes. */
+  store: MemoryStore;
   deps: LifecycleDeps;
+  revoke: RevokeDeps;
   now: { t: number };
   /** Issues a device certificate with the active issuing CA. */
   issue(cn: string): Promise<{ pem: string; chain: string; root: string; ca: string; issuingCaId: string }>;
 }
 
-async function world(env: Record<string, string> = {}): Promise<World> {
-  const tableName = `lifecycle-${process.pid}-${++tables}`;
-  await ensureTable(ledger.client, tableName);
+interface WorldOptions {
+  keySpec?: CaKeySpec;
+  rotation?: LifecycleDeps['rotation'];
+}
+
+/** The lifecycle with its CA keys in (fake) KMS, AWS IoT faked, and the ledger in memory. */
+function world(o: WorldOptions = {}): World {
   const now = { t: Date.parse('2026-11-26T12:00:00Z') };
   const clock = () => new Date(now.t);
   const kms = new FakeKms();
+  const kmsClient = kms.install().client;
   const iot = new FakeIot({ clock });
-  const config = loadConfig({ TABLE_NAME: tableName, KEY_ALIAS_PREFIX: 'alias/factory-ca-test', CA_CACHE_TTL_SECONDS: '0', ...ROLES, ...env });
-  const base = ledgerStore(config, ledger.client);
-  const options = { store: base, kms: kms.install().client, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() };
-  const lifecycle = composeLifecycle(config, options).lifecycle;
-  const app = { config, store: base, issue: composeIssuing(config, options).issue, revocation: composeRevocation(config, options) };
-  const store = faultyStore(app.store);
-  const deps = { ...lifecycle, store };
+  const store = new MemoryStore();
+  const signerFactory: SignerFactory = async (key) => {
+    if (key.kind !== 'kms') throw new Error(`not a KMS key: ${JSON.stringify(key)}`);
+    return createKmsSigner(kmsClient, key.keyId);
+  };
+  const policy = shippedPolicy();
+  const tags = { 'factory-ca:table': 'ledger-test' };
+  const deps: LifecycleDeps = {
+    store,
+    keys: kmsKeyManager(kmsClient, {
+      keySpec: o.keySpec ?? 'ECC_NIST_P256',
+      keyPolicy: (purpose) => caKeyPolicy({ purpose, issueRoleArn: ROLES.ISSUE_ROLE_ARN, lifecycleRoleArn: ROLES.LIFECYCLE_ROLE_ARN }),
+      tags,
+    }),
+    iot: awsIotRegistrar(iot.install().client),
+    signerFactory,
+    clock,
+    random: systemRandom,
+    naming: NAMING,
+    keyAliasPrefix: 'alias/factory-ca-test',
+    template: shippedTemplate(),
+    jitpRoleArn: ROLES.JITP_ROLE_ARN,
+    rotation: o.rotation ?? { periodDays: 365, minRemainingDays: policy.validityDays },
+    tags,
+  };
+  // No CA cache: a rotation is seen by the next issuance.
+  const cas = new CaDirectory(store, signerFactory, clock, 0);
+  const issuance: IssueDeps = { policy, store, cas, clock, random: systemRandom, sleep: realSleep, claimLeaseMs: 120_000, inFlightWaitMs: 5_000 };
   let n = 0;
   const issue = async (cn: string) => {
     const csr = buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
-    const r = await issueCertificate(app.issue, { csr, stationId: `station-${++n}` });
+    const r = await issueCertificate(issuance, { csr, stationId: `station-${++n}` });
     return {
       pem: r.record.certificatePem,
       chain: r.record.certificatePem + r.ca.caCertificatePem,
@@ -103,17 +94,17 @@ async function world(env: Record<string, string> = {}): Promise<World> {
       issuingCaId: r.record.issuingCaId,
     };
   };
-  return { app, kms, iot, store, deps, now, issue };
+  return { kms, iot, jitp: new JitpSimulator(iot), store, deps, revoke: { store, cas, iot: () => deps.iot, clock }, now, issue };
 }
 
-/** openssl verify at the world's time (the tests move the clock years ahead). */
-const verifyAt = (w: World, c: { root: string; ca: string; pem: string }) => opensslVerify(c.root, c.ca, c.pem, ['-attime', String(Math.floor(w.now.t / 1000))]);
+/** What is wrong with a certificate's chain at the world's time (the tests move the clock years ahead). */
+const chainAt = (w: World, c: { root: string; ca: string; pem: string }) => chainProblems(c, new Date(w.now.t));
 const aliases = (kms: FakeKms) => kms.keys.flatMap((k) => k.aliases).sort();
-const record = async (w: World, id: string) => (await w.app.store.getCa(id)) as CaRecord;
+const record = async (w: World, id: string) => (await w.store.getCa(id)) as CaRecord;
 
 /** What a complete bootstrap leaves, whatever happened on the way. */
 async function expectBootstrapped(w: World): Promise<void> {
-  expect(await w.app.store.getActiveIssuingCaId()).toBe('issuing-1');
+  expect(await w.store.getActiveIssuingCaId()).toBe('issuing-1');
   expect(aliases(w.kms)).toEqual(['alias/factory-ca-test-issuing-1', 'alias/factory-ca-test-root-1']);
   const root = await record(w, 'root-1');
   const issuing = await record(w, 'issuing-1');
@@ -136,12 +127,12 @@ async function expectBootstrapped(w: World): Promise<void> {
     status: 'ACTIVE',
     autoRegistrationStatus: 'ENABLE',
     certificateMode: 'DEFAULT',
-    registrationConfig: { templateBody: w.app.config.template.body, roleArn: ROLES.JITP_ROLE_ARN },
+    registrationConfig: { templateBody: w.deps.template.body, roleArn: ROLES.JITP_ROLE_ARN },
   });
   // It works: a device certificate verifies against the root and provisions itself on first connection.
   const device = await w.issue(`device-${Math.random().toString(16).slice(2, 10)}`);
-  expect(verifyAt(w, device)).toMatch(/OK/);
-  expect(await w.iot.connect(device.pem)).toMatchObject({ status: 'ACTIVE', provisioned: true });
+  expect(await chainAt(w, device)).toEqual([]);
+  expect(await w.jitp.connect(device.pem)).toMatchObject({ status: 'ACTIVE', provisioned: true });
   // And a further run changes nothing: no key, no signature, no registration.
   const writes = () => [
     w.kms.callsOf('CreateKey').length,
@@ -154,9 +145,9 @@ async function expectBootstrapped(w: World): Promise<void> {
   expect(writes()).toEqual(before);
 }
 
-describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', () => {
+describe('Use case: bootstrap (KMS and AWS IoT fakes, the ledger in memory)', () => {
   it('creates the keys and the hierarchy, and registers the issuing CA for JITP with a verification certificate', async () => {
-    const w = await world();
+    const w = world();
 
     const report = await bootstrap(w.deps);
 
@@ -184,14 +175,14 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
       setAsActive: true,
       allowAutoRegistration: true,
       certificateMode: 'DEFAULT',
-      registrationConfig: { templateBody: w.app.config.template.body, roleArn: ROLES.JITP_ROLE_ARN },
+      registrationConfig: { templateBody: w.deps.template.body, roleArn: ROLES.JITP_ROLE_ARN },
     });
     expect(registration!.tags).toEqual(expect.arrayContaining([{ Key: 'factory-ca:ca-id', Value: 'issuing-1' }]));
-    // The verification certificate: CN = the registration code, signed by the issuing CA (openssl agrees).
+    // The verification certificate: CN = the registration code, signed by the issuing CA, chaining to the root.
     const verification = new x509.X509Certificate(registration!.verificationCertificate!);
     expect(verification.subject).toBe(`CN=${w.iot.registrationCode}`);
     const root = await record(w, 'root-1');
-    expect(opensslVerify(root.certificatePem, registration!.caCertificate!, verification.toString('pem'))).toMatch(/OK/);
+    expect(await chainProblems({ root: root.certificatePem, ca: registration!.caCertificate!, pem: verification.toString('pem') })).toEqual([]);
     // The issuing CA: pathLen 0, signed by the root.
     const issuingCert = new x509.X509Certificate(registration!.caCertificate!);
     expect(issuingCert.getExtension(x509.BasicConstraintsExtension)).toMatchObject({ ca: true, pathLength: 0, critical: true });
@@ -199,7 +190,7 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
   });
 
   it('creates RSA CA keys when CA_KEY_SPEC asks for them', async () => {
-    const w = await world({ CA_KEY_SPEC: 'RSA_2048' });
+    const w = world({ keySpec: 'RSA_2048' });
     await bootstrap(w.deps);
     expect(w.kms.callsOf('CreateKey').map((c) => c.KeySpec)).toEqual(['RSA_2048', 'RSA_2048']);
     await expectBootstrapped(w);
@@ -230,19 +221,21 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
     ['creating the root key', kmsFault('CreateKey', 0)],
     ['naming the root key (an orphan key is left)', kmsFault('CreateAlias', 0)],
     ['self-signing the root', kmsFault('Sign', 0)],
-    ['recording the root', (w) => w.store.failNext('putCa', 0)],
+    ['recording the root', (w) => void w.store.failNext('putCa')],
+    ['recording the root (it landed)', (w) => void w.store.failNext('putCa', { when: 'after' })],
     ['creating the issuing key', kmsFault('CreateKey', 1)],
     ['signing the issuing CA with the root', kmsFault('Sign', 1)],
-    ['recording the issuing CA', (w) => w.store.failNext('putCa', 1)],
+    ['recording the issuing CA', (w) => void w.store.failNext('putCa', { skip: 1 })],
     ['getting the registration code', iotFault('GetRegistrationCode')],
     ['signing the verification certificate', kmsFault('Sign', 2)],
     ['registering with AWS IoT', iotFault('RegisterCACertificate')],
     ['reading the registration answer (it landed)', lostAnswer],
-    ['recording the registration', (w) => w.store.failNext('updateCa', 0)],
-    ['switching issuance to the issuing CA', (w) => w.store.failNext('setActiveIssuingCa', 0)],
-    ['marking the issuing CA active', (w) => w.store.failNext('updateCa', 1)],
+    ['recording the registration', (w) => void w.store.failNext('updateCa')],
+    ['switching issuance to the issuing CA', (w) => void w.store.failNext('setActiveIssuingCa')],
+    ['switching issuance to the issuing CA (it landed)', (w) => void w.store.failNext('setActiveIssuingCa', { when: 'after' })],
+    ['marking the issuing CA active', (w) => void w.store.failNext('updateCa', { skip: 1 })],
   ])('finishes, when run again, a bootstrap interrupted at %s', async (_step, inject) => {
-    const w = await world();
+    const w = world();
     inject(w);
 
     await expect(bootstrap(w.deps)).rejects.toBeInstanceOf(Error);
@@ -253,7 +246,7 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
   });
 
   it('brings the template and role of every registered issuing CA up to date', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     await rotate(w.deps, { force: true });
     const changed = { ...w.deps, jitpRoleArn: 'arn:aws:iam::111122223333:role/new-jitp', template: { ...w.deps.template, body: w.deps.template.body.replace('factory-ca', 'factory-ca-v2') } };
@@ -268,7 +261,7 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
   });
 
   it('re-activates a CA registration someone set INACTIVE', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     const [ca] = w.iot.cas.values();
     ca!.status = 'INACTIVE';
@@ -279,12 +272,12 @@ describe('Use case: bootstrap (KMS and AWS IoT fakes, DynamoDB in dynalite)', ()
 
 describe('Use case: rotate', () => {
   it('refuses to run before the bootstrap', async () => {
-    const w = await world();
+    const w = world();
     await expect(rotate(w.deps)).rejects.toMatchObject({ code: 'CA_NOT_READY' });
   });
 
   it('does nothing while the issuing CA is not due', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     const calls = [w.kms.calls.length, w.iot.calls.length];
     w.now.t += 364 * DAY;
@@ -297,7 +290,7 @@ describe('Use case: rotate', () => {
   });
 
   it('rotates when the issuing CA has issued for the period; old and new certificates keep verifying and provisioning', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     const before = await w.issue('device-before');
     w.now.t += 366 * DAY;
@@ -315,25 +308,25 @@ describe('Use case: rotate', () => {
     const after = await w.issue('device-after');
     expect([before.issuingCaId, after.issuingCaId]).toEqual(['issuing-1', 'issuing-2']);
     expect(after.root).toBe(before.root);
-    expect(verifyAt(w, before)).toMatch(/OK/);
-    expect(verifyAt(w, after)).toMatch(/OK/);
-    expect(await w.iot.connect(before.pem)).toMatchObject({ provisioned: true });
-    expect(await w.iot.connect(after.pem)).toMatchObject({ provisioned: true });
+    expect(await chainAt(w, before)).toEqual([]);
+    expect(await chainAt(w, after)).toEqual([]);
+    expect(await w.jitp.connect(before.pem)).toMatchObject({ provisioned: true });
+    expect(await w.jitp.connect(after.pem)).toMatchObject({ provisioned: true });
     // Not due again until a period after the switch.
     expect(await rotate(w.deps)).toMatchObject({ rotated: false });
   });
 
   it('rotates when too few days remain before the issuing CA expires, but not when the root would end sooner', async () => {
-    const w = await world({ ROTATION_PERIOD_DAYS: '7300', ROTATION_MIN_REMAINING_DAYS: '7000' });
+    const w = world({ rotation: { periodDays: 7300, minRemainingDays: 7000 } });
     await bootstrap(w.deps);
     w.now.t += 400 * DAY;
     expect(await rotate(w.deps)).toMatchObject({ rotated: true, reason: 'issuing-1 expires in less than 7000 days' });
 
-    const late = await world({ ROTATION_PERIOD_DAYS: '7300', ROTATION_MIN_REMAINING_DAYS: '7400' });
+    const late = world({ rotation: { periodDays: 7300, minRemainingDays: 7400 } });
     await bootstrap(late.deps);
     const report = await rotate(late.deps);
     expect(report).toMatchObject({ rotated: false, reason: expect.stringContaining('the root CA root-1 expires too soon') });
-    expect(await late.app.store.getCa('issuing-2')).toBeUndefined();
+    expect(await late.store.getCa('issuing-2')).toBeUndefined();
   });
 
   type Fault = [string, (w: World) => void];
@@ -341,14 +334,16 @@ describe('Use case: rotate', () => {
     ['creating the new key', (w) => void w.kms.failNext('CreateKey', kmsError('ThrottlingException'))],
     ['naming the new key', (w) => void w.kms.failNext('CreateAlias', kmsError('ThrottlingException'))],
     ['signing the new CA with the root', (w) => void w.kms.failNext('Sign', kmsError('ThrottlingException'))],
-    ['recording the new CA', (w) => w.store.failNext('putCa')],
+    ['recording the new CA', (w) => void w.store.failNext('putCa')],
+    ['recording the new CA (it landed)', (w) => void w.store.failNext('putCa', { when: 'after' })],
     ['getting the registration code', (w) => void w.iot.failNext('GetRegistrationCode', iotError('ThrottlingException'))],
     ['registering with AWS IoT', (w) => void w.iot.failNext('RegisterCACertificate', iotError('ThrottlingException'))],
-    ['recording the registration', (w) => w.store.failNext('updateCa', 0)],
-    ['switching issuance', (w) => w.store.failNext('setActiveIssuingCa')],
-    ['retiring the old CA', (w) => w.store.failNext('updateCa', 1)],
+    ['recording the registration', (w) => void w.store.failNext('updateCa')],
+    ['switching issuance', (w) => void w.store.failNext('setActiveIssuingCa')],
+    ['switching issuance (it landed)', (w) => void w.store.failNext('setActiveIssuingCa', { when: 'after' })],
+    ['retiring the old CA', (w) => void w.store.failNext('updateCa', { skip: 1 })],
   ])('finishes a rotation interrupted at %s, and issuance never stops', async (_step, inject) => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     w.now.t += 366 * DAY;
     inject(w);
@@ -359,18 +354,18 @@ describe('Use case: rotate', () => {
 
     // (Interrupted after the switch, the second run only repairs the record statuses.)
     expect(report.activeIssuingCaId).toBe('issuing-2');
-    expect(await w.app.store.getCa('issuing-3')).toBeUndefined();
+    expect(await w.store.getCa('issuing-3')).toBeUndefined();
     expect(aliases(w.kms).filter((a) => a.includes('issuing'))).toEqual(['alias/factory-ca-test-issuing-1', 'alias/factory-ca-test-issuing-2']);
     expect([...w.iot.cas.values()].map((c) => c.status)).toEqual(['ACTIVE', 'ACTIVE']);
     expect((await record(w, 'issuing-1')).status).toBe('RETIRED');
     expect((await record(w, 'issuing-2')).status).toBe('ACTIVE');
-    expect(verifyAt(w, meanwhile)).toMatch(/OK/);
+    expect(await chainAt(w, meanwhile)).toEqual([]);
     const after = await w.issue('device-after');
     expect(after.issuingCaId).toBe('issuing-2');
   });
 
   it('keeps every issuing CA subject distinct, within AWS IoT\'s limit of 10 CA certificates per subject', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
 
     for (let i = 0; i < 11; i++) await rotate(w.deps, { force: true });
@@ -379,66 +374,93 @@ describe('Use case: rotate', () => {
     expect(cas).toHaveLength(12);
     expect(new Set(cas.map((c) => c.subject)).size).toBe(12);
     expect(cas.every((c) => c.status === 'ACTIVE')).toBe(true);
-    expect(await w.app.store.getActiveIssuingCaId()).toBe('issuing-12');
+    expect(await w.store.getActiveIssuingCaId()).toBe('issuing-12');
   });
 
   it('a revoked device certificate is refused by AWS IoT, whether or not it had connected before', async () => {
-    const w = await world();
+    const w = world();
     await bootstrap(w.deps);
     const connected = await w.issue('device-connected');
-    await w.iot.connect(connected.pem);
+    await w.jitp.connect(connected.pem);
     const never = await w.issue('device-never');
     const serialOf = (pem: string) => new x509.X509Certificate(pem).serialNumber.toLowerCase();
 
-    const a = await revokeCertificate(w.app.revocation.revoke, serialOf(connected.pem), 'keyCompromise');
-    const b = await revokeCertificate(w.app.revocation.revoke, serialOf(never.pem), 'cessationOfOperation');
+    const a = await revokeCertificate(w.revoke, serialOf(connected.pem), 'keyCompromise');
+    const b = await revokeCertificate(w.revoke, serialOf(never.pem), 'cessationOfOperation');
 
     expect([a.iot.outcome, b.iot.outcome]).toEqual(['REVOKED', 'REGISTERED_AS_REVOKED']);
     for (const pem of [connected.pem, never.pem]) {
-      const refused = await w.iot.connect(pem).catch((e: unknown) => e);
-      expect(refused).toBeInstanceOf(FakeIotConnectionRefused);
-      expect((refused as FakeIotConnectionRefused).reason).toBe('CERTIFICATE_REVOKED');
+      const refused = await w.jitp.connect(pem).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ConnectionRefused);
+      expect((refused as ConnectionRefused).reason).toBe('CERTIFICATE_REVOKED');
     }
   });
 });
 
-describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing', () => {
-  const revokeEvent = (serialNumber: string) => ({
-    ...apiEvent({ method: 'POST', pathParameters: { serialNumber }, body: '{"reason":"keyCompromise"}', headers: { 'content-type': 'application/json' } }),
-  });
-  const call = async (w: World, serial: string) => {
-    const res = await revokeRoute(w.app.revocation)(revokeEvent(serial), lambdaContext());
-    return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+const TABLE_TAG = 'ledger-test';
+
+describe('Use case: a key planted under the next CA key alias', () => {
+  const MALLORY = 'arn:aws:iam::111122223333:user/mallory';
+  /** A key with the CA's tags and key policy for `alias`, plus a statement letting mallory sign. */
+  const plant = (w: World, alias: string, purpose: 'root' | 'issuing') => {
+    const policy = JSON.parse(caKeyPolicy({ purpose, issueRoleArn: ROLES.ISSUE_ROLE_ARN, lifecycleRoleArn: ROLES.LIFECYCLE_ROLE_ARN }));
+    policy.Statement.push({ Sid: 'Backdoor', Effect: 'Allow', Principal: { AWS: MALLORY }, Action: 'kms:Sign', Resource: '*' });
+    return w.kms.addKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, {
+      aliases: [alias],
+      policy: JSON.stringify(policy),
+      tags: { 'factory-ca:table': TABLE_TAG, 'factory-ca:role': purpose, 'factory-ca:alias': alias },
+    });
   };
+  /** What a refused run must not have done: name or create a key, sign, store a CA, touch AWS IoT. */
+  const changes = (w: World) => [
+    w.kms.callsOf('CreateKey').length,
+    w.kms.callsOf('CreateAlias').length,
+    w.kms.callsOf('Sign').length,
+    ...(['GetRegistrationCode', 'RegisterCACertificate', 'UpdateCACertificate'] as const).map((op) => w.iot.callsOf(op).length),
+  ];
 
-  it('answers 503 IOT_UNAVAILABLE with Retry-After when AWS IoT is throttled; the ledger is revoked and a repeat finishes', async () => {
+  it('stops the bootstrap before anything is created when the root alias names a key someone else may sign with', async () => {
     const w = await world();
-    await bootstrap(w.deps);
-    const device = await w.issue('device-throttled');
-    await w.iot.connect(device.pem);
-    const serial = new x509.X509Certificate(device.pem).serialNumber.toLowerCase();
-    w.iot.failNext('UpdateCertificate', iotError('ThrottlingException'));
+    const planted = plant(w, 'alias/factory-ca-test-root-1', 'root');
 
-    const first = await call(w, serial);
+    const error = (await bootstrap(w.deps).catch((e: unknown) => e)) as CaError;
 
-    expect([first.statusCode, first.json.error.code, first.headers?.['Retry-After']]).toEqual([503, 'IOT_UNAVAILABLE', '5']);
-    expect(first.json.error.message).toMatch(/revoked in the ledger/);
-    expect((await w.app.store.getCertificate(serial))?.status).toBe('REVOKED');
-    const second = await call(w, serial);
-    expect(second.statusCode).toBe(200);
-    expect(second.json).toMatchObject({ alreadyRevoked: true, iot: { outcome: 'REVOKED', wasRegistered: true } });
-    expect([...w.iot.certificates.values()].map((c) => c.status)).toEqual(['REVOKED']);
+    expect(error).toBeInstanceOf(CaError);
+    expect([error.code, error.logDetail]).toEqual(['INTERNAL', `alias/factory-ca-test-root-1 (${planted.arn}): key policy lets ${MALLORY} sign`]);
+    expect(changes(w)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(await w.store.getCa('root-1')).toBeUndefined();
+    expect(await w.store.getActiveIssuingCaId()).toBeUndefined();
+    expect(planted.aliases).toEqual(['alias/factory-ca-test-root-1']);
   });
 
-  it('answers 500 without the cause when AWS IoT denies access', async () => {
+  it('stops the rotation before the new CA exists: no alias change, no CA record, no AWS IoT registration, issuance unchanged', async () => {
     const w = await world();
     await bootstrap(w.deps);
-    const device = await w.issue('device-denied');
-    w.iot.failNext('UpdateCertificate', iotError('AccessDeniedException', 'User: arn:aws:sts::111122223333:assumed-role/x is not authorized'));
+    const planted = plant(w, 'alias/factory-ca-test-issuing-2', 'issuing');
+    const before = changes(w);
 
-    const res = await call(w, new x509.X509Certificate(device.pem).serialNumber.toLowerCase());
+    const error = (await rotate(w.deps, { force: true }).catch((e: unknown) => e)) as CaError;
 
-    expect([res.statusCode, res.json.error.code]).toEqual([500, 'INTERNAL']);
-    expect(res.body).not.toMatch(/assumed-role|AccessDenied/);
+    expect([error.code, error.logDetail]).toEqual(['INTERNAL', `alias/factory-ca-test-issuing-2 (${planted.arn}): key policy lets ${MALLORY} sign`]);
+    expect(changes(w)).toEqual(before);
+    expect(await w.store.getCa('issuing-2')).toBeUndefined();
+    expect(await w.store.getActiveIssuingCaId()).toBe('issuing-1');
+    expect([...w.iot.cas.keys()]).toEqual([(await record(w, 'issuing-1')).fingerprintSha256]);
+    expect((await w.issue('device-after-refusal')).issuingCaId).toBe('issuing-1');
+    // Once an operator has removed the alias, the next run rotates with a key of its own.
+    planted.aliases.length = 0;
+    expect(await rotate(w.deps, { force: true })).toMatchObject({ rotated: true, activeIssuingCaId: 'issuing-2' });
+    expect((await record(w, 'issuing-2')).key).not.toEqual({ kind: 'kms', keyId: planted.arn });
+  });
+
+  it('adopts a key the CA made and named before it stopped (same tags, same key policy)', async () => {
+    const w = await world();
+    await bootstrap(w.deps);
+    const made = await w.deps.keys.createKey('alias/factory-ca-test-issuing-2', 'issuing');
+
+    const report = await rotate(w.deps, { force: true });
+
+    expect(report.actions).not.toContain('created issuing CA key alias/factory-ca-test-issuing-2');
+    expect((await record(w, 'issuing-2')).key).toEqual(made);
   });
 });

@@ -1,12 +1,18 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import { issueCertificate, type IssueDeps } from '../../../src/service/issue-certificate.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaDirectory } from '../../../src/service/ca-directory.js';
+import { realSleep, systemClock, type Clock, type Sleep } from '../../../src/service/ports.js';
+import { CaError } from '../../../src/service/errors.js';
+import type { Policy } from '../../../src/pki/policy.js';
+import { systemRandom, type RandomSource } from '../../../src/pki/serial.js';
 import { x509 } from '../../../src/pki/x509.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
+import { chainProblems } from '../../helpers/chain.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { createTestApp, startTestLedger, type TestApp, type TestLedger } from '../../helpers/test-app.js';
-import { opensslVerify } from '../../helpers/openssl.js';
+import { MemoryStore } from '../../helpers/memory-store.js';
+import { shippedPolicy } from '../../helpers/shipped-config.js';
+import { softwareCa } from '../../helpers/software-ca.js';
 
 const csrFor = (cn: string, key = newP256Key()) => buildCsr({ key, subjectDer: subject({ CN: STRING.utf8(cn) }) });
 
@@ -20,23 +26,35 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-let ledger: TestLedger;
-const apps: TestApp[] = [];
-beforeAll(async () => {
-  ledger = await startTestLedger();
-});
-afterAll(async () => {
-  apps.forEach((a) => a.cleanup());
-  await ledger.close();
-});
 afterEach(() => {
   jest.restoreAllMocks();
 });
 
-async function newApp(env: Record<string, string> = {}, overrides: Parameters<typeof createTestApp>[2] = {}) {
-  const t = await createTestApp(ledger, env, overrides);
-  apps.push(t);
-  return { ...t, app: { issue: t.issuing.issue, store: t.store, cas: t.issuing.issue.cas } };
+interface IssuerOptions {
+  policy?: Partial<Policy>;
+  clock?: Clock;
+  random?: RandomSource;
+  sleep?: Sleep;
+  claimLeaseMs?: number;
+  inFlightWaitMs?: number;
+}
+
+/** The issuance use case on an in-memory ledger, with a software CA active in it. */
+async function newIssuer(o: IssuerOptions = {}): Promise<{ deps: IssueDeps; store: MemoryStore }> {
+  const store = new MemoryStore();
+  const clock = o.clock ?? systemClock;
+  const { signerFactory } = await softwareCa(store, { activate: true, clock });
+  const deps: IssueDeps = {
+    policy: shippedPolicy(o.policy),
+    store,
+    cas: new CaDirectory(store, signerFactory, clock, 300_000),
+    clock,
+    random: o.random ?? systemRandom,
+    sleep: o.sleep ?? realSleep,
+    claimLeaseMs: o.claimLeaseMs ?? 120_000,
+    inFlightWaitMs: o.inFlightWaitMs ?? 3_000,
+  };
+  return { deps, store };
 }
 
 /** A clock the test moves by hand. */
@@ -47,10 +65,10 @@ function manualClock(start = Date.now()) {
 
 describe('Function: issueCertificate', () => {
   it('records the certificate before returning it, with every ledger field', async () => {
-    const { app } = await newApp();
-    const result = await issueCertificate(app.issue, { csr: csrFor('ledger-1'), stationId: 'station-7' });
+    const { deps, store } = await newIssuer();
+    const result = await issueCertificate(deps, { csr: csrFor('ledger-1'), stationId: 'station-7' });
     expect(result.created).toBe(true);
-    const stored = await app.store.getCertificate(result.record.serialNumber);
+    const stored = await store.getCertificate(result.record.serialNumber);
     expect(stored).toEqual(result.record);
     expect(stored).toMatchObject({
       status: 'ISSUED',
@@ -66,35 +84,29 @@ describe('Function: issueCertificate', () => {
     const cert = new x509.X509Certificate(stored!.certificatePem);
     expect(cert.serialNumber).toBe(stored!.serialNumber);
     expect(stored!.certificateId).toBe(Buffer.from(await cert.getThumbprint('SHA-256')).toString('hex'));
-    expect(opensslVerify(result.ca.rootCertificatePem, result.ca.caCertificatePem, stored!.certificatePem)).toMatch(/OK/);
+    expect(await chainProblems({ root: result.ca.rootCertificatePem, ca: result.ca.caCertificatePem, pem: stored!.certificatePem })).toEqual([]);
   });
 
   it('returns no certificate when the record cannot be written, and frees the name', async () => {
-    const { app } = await newApp();
-    const put = jest.spyOn(app.store, 'putCertificate').mockRejectedValueOnce(
-      new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }),
-    );
-    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('lost-1'), stationId: 's' }))).toBe('STORE_UNAVAILABLE');
-    expect(put).toHaveBeenCalledTimes(1);
-    expect(await app.store.listByCommonName('lost-1')).toEqual([]);
+    const { deps, store } = await newIssuer();
+    store.failNext('putCertificate');
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' }))).toBe('STORE_UNAVAILABLE');
+    expect(store.count('putCertificate')).toBe(1);
+    expect(await store.listByCommonName('lost-1')).toEqual([]);
     // A retry (here with another key) succeeds and issues exactly one certificate.
-    const retry = await issueCertificate(app.issue, { csr: csrFor('lost-1'), stationId: 's' });
+    const retry = await issueCertificate(deps, { csr: csrFor('lost-1'), stationId: 's' });
     expect(retry.created).toBe(true);
-    expect(await app.store.listByCommonName('lost-1')).toHaveLength(1);
+    expect(await store.listByCommonName('lost-1')).toHaveLength(1);
   });
 
   it('returns the certificate when a write reported as failed did land', async () => {
-    const { app } = await newApp();
-    const realPut = app.store.putCertificate.bind(app.store);
-    jest.spyOn(app.store, 'putCertificate').mockImplementationOnce(async (record) => {
-      await realPut(record);
-      throw new CaError('STORE_UNAVAILABLE', 'timed out', { retryAfterSeconds: 2 });
-    });
-    const result = await issueCertificate(app.issue, { csr: csrFor('ambiguous-1'), stationId: 's' });
+    const { deps, store } = await newIssuer();
+    store.failNext('putCertificate', { when: 'after', error: new CaError('STORE_UNAVAILABLE', 'timed out', { retryAfterSeconds: 2 }) });
+    const result = await issueCertificate(deps, { csr: csrFor('ambiguous-1'), stationId: 's' });
     expect(result.created).toBe(true);
-    expect(await app.store.getCertificate(result.record.serialNumber)).toEqual(result.record);
+    expect(await store.getCertificate(result.record.serialNumber)).toEqual(result.record);
     // The claim stays with the issued certificate: another key for the name is refused.
-    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('ambiguous-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('ambiguous-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
   });
 
   it('draws a new serial when the first one is already recorded', async () => {
@@ -102,105 +114,101 @@ describe('Function: issueCertificate', () => {
     let calls = 0;
     // The first two draws return the same bytes: the second certificate collides once.
     const random = (n: number) => (calls++ < 2 ? fixed.slice(0, n) : new Uint8Array(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'der', type: 'spki' }).subarray(-n)));
-    const { app } = await newApp({}, { random });
-    const first = await issueCertificate(app.issue, { csr: csrFor('serial-a'), stationId: 's' });
-    const second = await issueCertificate(app.issue, { csr: csrFor('serial-b'), stationId: 's' });
+    const { deps, store } = await newIssuer({ random });
+    const first = await issueCertificate(deps, { csr: csrFor('serial-a'), stationId: 's' });
+    const second = await issueCertificate(deps, { csr: csrFor('serial-b'), stationId: 's' });
     expect(first.record.serialNumber).toBe('4102030405060708090a0b0c0d0e0f10');
     expect(second.record.serialNumber).not.toBe(first.record.serialNumber);
-    expect((await app.store.getCertificate(first.record.serialNumber))!.commonName).toBe('serial-a');
-    expect((await app.store.getCertificate(second.record.serialNumber))!.commonName).toBe('serial-b');
+    expect((await store.getCertificate(first.record.serialNumber))!.commonName).toBe('serial-a');
+    expect((await store.getCertificate(second.record.serialNumber))!.commonName).toBe('serial-b');
     expect(new x509.X509Certificate(second.record.certificatePem).serialNumber).toBe(second.record.serialNumber);
   });
 
   it('returns the same certificate for a retry of the identical CSR', async () => {
-    const { app } = await newApp();
+    const { deps, store } = await newIssuer();
     const csr = csrFor('retry-1');
-    const first = await issueCertificate(app.issue, { csr, stationId: 's' });
-    const again = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const first = await issueCertificate(deps, { csr, stationId: 's' });
+    const again = await issueCertificate(deps, { csr, stationId: 's' });
     expect(again.created).toBe(false);
     expect(again.record).toEqual(first.record);
-    expect(await app.store.listByCommonName('retry-1')).toHaveLength(1);
+    expect(await store.listByCommonName('retry-1')).toHaveLength(1);
   });
 
   it('refuses a second key for a common name that has an issued certificate', async () => {
-    const { app } = await newApp();
-    const first = await issueCertificate(app.issue, { csr: csrFor('dup-1'), stationId: 's' });
-    const err = (await issueCertificate(app.issue, { csr: csrFor('dup-1'), stationId: 's' }).catch((e) => e)) as CaError;
+    const { deps } = await newIssuer();
+    const first = await issueCertificate(deps, { csr: csrFor('dup-1'), stationId: 's' });
+    const err = (await issueCertificate(deps, { csr: csrFor('dup-1'), stationId: 's' }).catch((e) => e)) as CaError;
     expect(err).toBeInstanceOf(CaError);
     expect(err.code).toBe('DUPLICATE_COMMON_NAME');
     expect(err.details).toEqual([expect.objectContaining({ field: 'CN', serialNumber: first.record.serialNumber })]);
   });
 
   it('issues several certificates for one common name when the policy allows duplicates', async () => {
-    const { mkdtempSync, writeFileSync, readFileSync } = await import('node:fs');
-    const dir = mkdtempSync('/tmp/policy-');
-    const policy = JSON.parse(readFileSync('config/policy.json', 'utf8'));
-    writeFileSync(`${dir}/policy.json`, JSON.stringify({ ...policy, allowDuplicateCommonName: true }));
-    const { app } = await newApp({ POLICY_FILE: `${dir}/policy.json` });
+    const { deps, store } = await newIssuer({ policy: { allowDuplicateCommonName: true } });
     const csr = csrFor('many-1');
-    const a = await issueCertificate(app.issue, { csr, stationId: 's' });
-    const b = await issueCertificate(app.issue, { csr: csrFor('many-1'), stationId: 's' });
-    const c = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const a = await issueCertificate(deps, { csr, stationId: 's' });
+    const b = await issueCertificate(deps, { csr: csrFor('many-1'), stationId: 's' });
+    const c = await issueCertificate(deps, { csr, stationId: 's' });
     expect([a.created, b.created, c.created]).toEqual([true, true, false]);
     expect(c.record.serialNumber).toBe(a.record.serialNumber);
-    expect((await app.store.listByCommonName('many-1')).map((r) => r.serialNumber).sort()).toEqual(
+    expect((await store.listByCommonName('many-1')).map((r) => r.serialNumber).sort()).toEqual(
       [a.record.serialNumber, b.record.serialNumber].sort(),
     );
   });
 
   it('lets exactly one of many concurrent requests for one common name win', async () => {
-    const { app } = await newApp();
+    const { deps, store } = await newIssuer();
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 20 }, () => issueCertificate(app.issue, { csr: csrFor('race-1'), stationId: 's' })),
+      Array.from({ length: 20 }, () => issueCertificate(deps, { csr: csrFor('race-1'), stationId: 's' })),
     );
     const won = outcomes.filter((o) => o.status === 'fulfilled');
     const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
     expect(won).toHaveLength(1);
     expect(lost.map((o) => (o.reason as CaError).code)).toEqual(Array(19).fill('DUPLICATE_COMMON_NAME'));
-    expect(await app.store.listByCommonName('race-1')).toHaveLength(1);
+    expect(await store.listByCommonName('race-1')).toHaveLength(1);
   });
 
   it('answers concurrent retries of one CSR with one and the same certificate', async () => {
-    const { app } = await newApp();
+    const { deps, store } = await newIssuer();
     const csr = csrFor('race-2');
-    const results = await Promise.all(Array.from({ length: 20 }, () => issueCertificate(app.issue, { csr, stationId: 's' })));
+    const results = await Promise.all(Array.from({ length: 20 }, () => issueCertificate(deps, { csr, stationId: 's' })));
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(new Set(results.map((r) => r.record.certificatePem)).size).toBe(1);
-    expect(await app.store.listByCommonName('race-2')).toHaveLength(1);
+    expect(await store.listByCommonName('race-2')).toHaveLength(1);
   });
 
   it('does not let a request that died between signing and recording block the name for good', async () => {
     const t = manualClock();
-    const { app } = await newApp({ CLAIM_LEASE_SECONDS: '60' }, { clock: t.clock });
+    const { deps, store } = await newIssuer({ claimLeaseMs: 60_000, clock: t.clock });
     // The "crash": the record is never written and the claim is never released.
-    jest.spyOn(app.store, 'putCertificate').mockRejectedValueOnce(new Error('process killed'));
-    jest.spyOn(app.store, 'releaseClaim').mockRejectedValueOnce(new Error('process killed'));
-    await expect(issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' })).rejects.toThrow('process killed');
+    store.failNext('putCertificate', { error: new Error('process killed') });
+    store.failNext('releaseClaim', { error: new Error('process killed') });
+    await expect(issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' })).rejects.toThrow('process killed');
     // Within the lease the name is held by the unfinished request…
-    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' }))).toBe('DUPLICATE_COMMON_NAME');
     // …after it, the claim is stale and is taken over.
     t.advance(61_000);
-    const later = await issueCertificate(app.issue, { csr: csrFor('crash-1'), stationId: 's' });
+    const later = await issueCertificate(deps, { csr: csrFor('crash-1'), stationId: 's' });
     expect(later.created).toBe(true);
-    expect(await app.store.listByCommonName('crash-1')).toHaveLength(1);
+    expect(await store.listByCommonName('crash-1')).toHaveLength(1);
   });
 
   it('frees the name when the signer fails, so the same CSR can be retried at once', async () => {
-    const { app } = await newApp();
-    const ca = await app.cas.activeIssuer();
+    const { deps } = await newIssuer();
+    const ca = await deps.cas.activeIssuer();
     const sign = jest.spyOn(ca.issuer.signer, 'sign').mockRejectedValueOnce(signerError(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })));
     const csr = csrFor('signer-1');
-    const err = (await issueCertificate(app.issue, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    const err = (await issueCertificate(deps, { csr, stationId: 's' }).catch((e) => e)) as CaError;
     expect(err.code).toBe('SIGNER_UNAVAILABLE');
     expect(err.retryAfterSeconds).toBe(2);
     expect(sign).toHaveBeenCalledTimes(1);
-    const retry = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const retry = await issueCertificate(deps, { csr, stationId: 's' });
     expect(retry.created).toBe(true);
   });
 
   /** Holds the next signature until released, to keep a request in flight. */
-  async function holdNextSignature(app: { cas: IssueDeps['cas'] }) {
-    const ca = await app.cas.activeIssuer();
+  async function holdNextSignature(deps: IssueDeps) {
+    const ca = await deps.cas.activeIssuer();
     const realSign = ca.issuer.signer.sign.bind(ca.issuer.signer);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -219,18 +227,18 @@ describe('Function: issueCertificate', () => {
   it('waits for an identical CSR in flight and returns its certificate', async () => {
     const sleeps: number[] = [];
     let hold: Awaited<ReturnType<typeof holdNextSignature>>;
-    const { app } = await newApp({}, {
+    const { deps } = await newIssuer({
       sleep: async (ms) => {
         sleeps.push(ms);
         if (sleeps.length === 3) hold.release();
         await new Promise((r) => setTimeout(r, 5));
       },
     });
-    hold = await holdNextSignature(app);
+    hold = await holdNextSignature(deps);
     const csr = csrFor('inflight-1');
-    const first = issueCertificate(app.issue, { csr, stationId: 's' });
+    const first = issueCertificate(deps, { csr, stationId: 's' });
     await hold.inFlight();
-    const second = await issueCertificate(app.issue, { csr, stationId: 's' });
+    const second = await issueCertificate(deps, { csr, stationId: 's' });
     expect(second.created).toBe(false);
     expect(second.record).toEqual((await first).record);
     expect(sleeps.length).toBeGreaterThanOrEqual(3);
@@ -238,12 +246,12 @@ describe('Function: issueCertificate', () => {
 
   it('reports an identical CSR that stays in flight as ISSUANCE_IN_PROGRESS with Retry-After', async () => {
     const t = manualClock();
-    const { app } = await newApp({ IN_FLIGHT_WAIT_MS: '1000' }, { clock: t.clock, sleep: async (ms) => void t.advance(ms) });
-    const hold = await holdNextSignature(app);
+    const { deps } = await newIssuer({ inFlightWaitMs: 1000, clock: t.clock, sleep: async (ms) => void t.advance(ms) });
+    const hold = await holdNextSignature(deps);
     const csr = csrFor('inflight-2');
-    const first = issueCertificate(app.issue, { csr, stationId: 's' });
+    const first = issueCertificate(deps, { csr, stationId: 's' });
     await hold.inFlight();
-    const err = (await issueCertificate(app.issue, { csr, stationId: 's' }).catch((e) => e)) as CaError;
+    const err = (await issueCertificate(deps, { csr, stationId: 's' }).catch((e) => e)) as CaError;
     expect(err.code).toBe('ISSUANCE_IN_PROGRESS');
     expect(err.retryAfterSeconds).toBe(1);
     hold.release();
@@ -251,9 +259,9 @@ describe('Function: issueCertificate', () => {
   });
 
   it('refuses an unknown profile and reports a missing CA', async () => {
-    const { app } = await newApp();
-    expect(await codeOf(issueCertificate(app.issue, { csr: csrFor('p-1'), profile: 'server', stationId: 's' }))).toBe('INVALID_REQUEST');
-    const deps: IssueDeps = { ...app.issue, cas: { activeIssuer: () => Promise.reject(new CaError('CA_NOT_READY', 'no CA')) } as never };
-    expect(await codeOf(issueCertificate(deps, { csr: csrFor('p-2'), stationId: 's' }))).toBe('CA_NOT_READY');
+    const { deps } = await newIssuer();
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('p-1'), profile: 'server', stationId: 's' }))).toBe('INVALID_REQUEST');
+    const missing: IssueDeps = { ...deps, cas: { activeIssuer: () => Promise.reject(new CaError('CA_NOT_READY', 'no CA')) } as never };
+    expect(await codeOf(issueCertificate(missing, { csr: csrFor('p-2'), stationId: 's' }))).toBe('CA_NOT_READY');
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jes
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createLogger } from '../../../src/observability/logger.js';
 import { count, createMetrics, METRIC, MetricUnit } from '../../../src/observability/metrics.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { composeLifecycle } from '../../../src/compose/operations.js';

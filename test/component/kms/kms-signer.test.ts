@@ -3,7 +3,7 @@ import { createHash, createPublicKey, generateKeyPairSync, verify, type KeyObjec
 import { DisabledException, KMSClient, SignCommand, GetPublicKeyCommand } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createKmsSigner } from '../../../src/kms/kms-signer.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import type { SigningAlgorithm } from '../../../src/pki/algorithms.js';
 import { createSoftwareSigner, type Signer } from '../../../src/pki/signer.js';
 import { fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';

@@ -7,7 +7,7 @@ import { composeLifecycle } from '../../../src/compose/operations.js';
 import { ledger as ledgerStore } from '../../../src/compose/shared.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
-import { CaError } from '../../../src/pki/errors.js';
+import { CaError } from '../../../src/service/errors.js';
 import { deviceValidity } from '../../../src/pki/validity.js';
 import { bootstrap, rotate } from '../../../src/service/ca-lifecycle.js';
 import { CA_BACKDATE_SECONDS } from '../../../src/service/ca-setup.js';

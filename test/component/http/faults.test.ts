@@ -1,7 +1,7 @@
 /**
  * Faults at the HTTP edge, with the real SDK clients: KMS through a wire-level
  * fake (the SDK's own retries run), DynamoDB in dynalite with failures injected
- * into the client's middleware. Whatever fails, no certificate leaves without
+ * into the client's middleware, AWS IoT failing a revocation. Whatever fails, no certificate leaves without
  * its record, the answer is the documented 503 with Retry-After and no cause,
  * and a retry afterwards issues exactly one certificate.
  */
@@ -10,16 +10,18 @@ import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamo
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { composeIssuing } from '../../../src/compose/issuing.js';
-import { composeLifecycle } from '../../../src/compose/operations.js';
+import { composeLifecycle, composeRevocation, type RevocationFunction } from '../../../src/compose/operations.js';
 import type { IssueDeps } from '../../../src/service/issue-certificate.js';
 import type { LifecycleDeps } from '../../../src/service/ca-lifecycle.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { issueRoute } from '../../../src/http/issuing-routes.js';
+import { revokeRoute } from '../../../src/http/revocation-routes.js';
 import { ensureTable, LOCAL_AWS_ENV } from '../../../src/local/local-stack.js';
 import { bootstrap, rotate } from '../../../src/service/ca-lifecycle.js';
-import { jsonPost, lambdaContext } from '../../helpers/api.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
-import { FakeIot } from '../../helpers/iot-fake.js';
+import { FakeIot, iotError } from '../../helpers/iot-fake.js';
+import { JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError } from '../../helpers/kms-fake.js';
 import { expectConforms } from '../../helpers/openapi.js';
 import { opensslVerify } from '../../helpers/openssl.js';
@@ -64,7 +66,10 @@ const dynamoError = (name: string) =>
 interface Stack {
   app: IssueDeps;
   lifecycleApp: LifecycleDeps;
+  /** The revocation function (another Lambda in AWS; it calls AWS IoT). */
+  revocation: RevocationFunction;
   kms: FakeKms;
+  iot: FakeIot;
   http: ReturnType<FakeKms['httpHandler']>;
   dynamo: ReturnType<typeof faultyDynamo>;
   logger: ReturnType<typeof memoryLogger>;
@@ -91,7 +96,9 @@ async function stack(): Promise<Stack> {
   // Setting up (CreateKey, aliases) goes through the mock-level fake; issuing through the wire-level one.
   const setupKms = kms.install().client;
   // The lifecycle functions' own app (another Lambda in AWS).
-  const lifecycleApp = composeLifecycle(config, { dynamo: ledger.client, kms: setupKms, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() }).lifecycle;
+  const operations = { dynamo: ledger.client, kms: setupKms, iot: iot.install().client, clock, logger: memoryLogger(), metrics: memoryMetrics() };
+  const lifecycleApp = composeLifecycle(config, operations).lifecycle;
+  const revocation = composeRevocation(config, operations);
   await bootstrap(lifecycleApp);
 
   const http = kms.httpHandler();
@@ -104,7 +111,9 @@ async function stack(): Promise<Stack> {
   return {
     app,
     lifecycleApp,
+    revocation,
     kms,
+    iot,
     http,
     dynamo,
     logger,
@@ -241,5 +250,42 @@ describe('Faults: the CA pointer changing mid-request (rotation)', () => {
     expect(res.json.issuingCaId).toBe(before);
     expect(await s.lifecycleApp.store.getActiveIssuingCaId()).not.toBe(before);
     expect(opensslVerify(res.json.rootCertificatePem, res.json.caCertificatePem, res.json.certificatePem)).toMatch(/OK/);
+  });
+});
+
+describe('Route: POST /certificates/{serialNumber}/revoke with AWS IoT failing', () => {
+  const revokeEvent = (serialNumber: string) =>
+    apiEvent({ method: 'POST', pathParameters: { serialNumber }, body: '{"reason":"keyCompromise"}', headers: { 'content-type': 'application/json' } });
+  const call = async (s: Stack, serial: string) => {
+    const res = await revokeRoute(s.revocation)(revokeEvent(serial), lambdaContext());
+    return { ...res, json: JSON.parse(res.body) as Record<string, any> };
+  };
+
+  it('answers 503 IOT_UNAVAILABLE with Retry-After when AWS IoT is throttled; the ledger is revoked and a repeat finishes', async () => {
+    const s = await stack();
+    const device = (await s.issue(csrFor('device-throttled'))).json;
+    await new JitpSimulator(s.iot).connect(device.certificatePem);
+    s.iot.failNext('UpdateCertificate', iotError('ThrottlingException'));
+
+    const first = await call(s, device.serialNumber);
+
+    expect([first.statusCode, first.json.error.code, first.headers?.['Retry-After']]).toEqual([503, 'IOT_UNAVAILABLE', '5']);
+    expect(first.json.error.message).toMatch(/revoked in the ledger/);
+    expect((await s.app.store.getCertificate(device.serialNumber))?.status).toBe('REVOKED');
+    const second = await call(s, device.serialNumber);
+    expect(second.statusCode).toBe(200);
+    expect(second.json).toMatchObject({ alreadyRevoked: true, iot: { outcome: 'REVOKED', wasRegistered: true } });
+    expect([...s.iot.certificates.values()].map((c) => c.status)).toEqual(['REVOKED']);
+  });
+
+  it('answers 500 without the cause when AWS IoT denies access', async () => {
+    const s = await stack();
+    const device = (await s.issue(csrFor('device-denied'))).json;
+    s.iot.failNext('UpdateCertificate', iotError('AccessDeniedException', 'User: arn:aws:sts::111122223333:assumed-role/x is not authorized'));
+
+    const res = await call(s, device.serialNumber);
+
+    expect([res.statusCode, res.json.error.code]).toEqual([500, 'INTERNAL']);
+    expect(res.body).not.toMatch(/assumed-role|AccessDenied/);
   });
 });

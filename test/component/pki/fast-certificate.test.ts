@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { renderError } from '../../../src/http/errors.js';
+import { thrownMessage } from '../../helpers/errors.js';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { certificateParts } from '../../../src/pki/certificate.js';
-import { CaError } from '../../../src/pki/errors.js';
-import { deviceTbsCertificate, fastDeviceCertificate } from '../../../src/pki/fast-certificate.js';
+import { deviceTbsCertificate, fastDeviceCertificate, ProfileNotCoveredError } from '../../../src/pki/fast-certificate.js';
 import { keyIdentifierOf } from '../../../src/pki/keys.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { caSubjectDer, type Issuer } from '../../../src/pki/profile.js';
@@ -102,33 +103,18 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
     }
   }, 60_000);
 
-  it('refuses what it does not cover with an INTERNAL error whose cause names it, and signs nothing', async () => {
+  it('refuses what it does not cover with an error naming it (a 500 at the edge, not a client error), and signs nothing', async () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));
     const validity = { notBefore: new Date(), notAfter: new Date() };
-    const refusal = (build: () => unknown) => {
-      try {
-        build();
-      } catch (e) {
-        expect(e).toBeInstanceOf(CaError);
-        return { code: (e as CaError).code, message: (e as CaError).message, cause: ((e as CaError).cause as Error).message };
-      }
-      throw new Error('expected a CaError, but nothing was thrown');
-    };
+    const refusal = (build: () => unknown) => thrownMessage(build, ProfileNotCoveredError);
     let signed = 0;
     const edIssuer = { ...ISSUERS[0]!, signer: { ...ISSUERS[0]!.signer, algorithm: 'ED25519' as never, sign: async () => (signed++, new Uint8Array(0)) } };
-    expect(refusal(() => deviceTbsCertificate(csr, edIssuer, newSerial(), validity))).toEqual({
-      code: 'INTERNAL',
-      message: 'The certificate could not be built',
-      cause: 'device profile: unknown issuer signing algorithm ED25519',
-    });
+    expect(refusal(() => deviceTbsCertificate(csr, edIssuer, newSerial(), validity))).toBe('device profile: unknown issuer signing algorithm ED25519');
     const odd = { ...csr, key: { keyType: 'EC_P521', family: 'OTHER' as const } };
-    expect(refusal(() => deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), validity))).toEqual({
-      code: 'INTERNAL',
-      message: 'The certificate could not be built',
-      cause: 'device profile: key type EC_P521 (family OTHER)',
-    });
-    await expect(fastDeviceCertificate(csr, edIssuer, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
-    await expect(fastDeviceCertificate(odd, ISSUERS[0]!, newSerial(), validity)).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(refusal(() => deviceTbsCertificate(odd, ISSUERS[0]!, newSerial(), validity))).toBe('device profile: key type EC_P521 (family OTHER)');
+    await expect(fastDeviceCertificate(csr, edIssuer, newSerial(), validity)).rejects.toBeInstanceOf(ProfileNotCoveredError);
+    await expect(fastDeviceCertificate(odd, ISSUERS[0]!, newSerial(), validity)).rejects.toBeInstanceOf(ProfileNotCoveredError);
+    expect(renderError(new ProfileNotCoveredError('x'))).toMatchObject({ statusCode: 500, internal: true });
     expect(signed).toBe(0);
   });
 });

@@ -1,0 +1,32 @@
+import { CodedError, type CodedErrorOptions } from '../pki/errors.js';
+
+export type { ErrorDetail } from '../pki/errors.js';
+
+/** The outcomes of the use cases that are not a certificate. */
+export type ServiceErrorCode =
+  | 'INVALID_REQUEST'
+  | 'NOT_FOUND'
+  | 'DUPLICATE_COMMON_NAME'
+  | 'ISSUANCE_IN_PROGRESS'
+  | 'CERTIFICATE_REVOKED'
+  | 'CA_NOT_READY'
+  | 'SIGNER_UNAVAILABLE'
+  | 'STORE_UNAVAILABLE'
+  | 'IOT_UNAVAILABLE'
+  | 'INTERNAL';
+
+export interface CaErrorOptions extends CodedErrorOptions {
+  /** Seconds a client should wait before retrying (transient failures only). */
+  retryAfterSeconds?: number;
+}
+
+/** The service's error: a use-case outcome, or an adapter's failure translated into one. */
+export class CaError extends CodedError<ServiceErrorCode> {
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ServiceErrorCode, message: string, options: CaErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'CaError';
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}

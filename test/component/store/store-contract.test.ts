@@ -1,0 +1,352 @@
+/**
+ * The store ports' contract, run against both implementations: DynamoStore on
+ * dynalite, and the in-memory store the use-case tests run on. A case that
+ * passes on one and fails on the other means the fake has drifted.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { DynamoStore } from '../../../src/store/dynamo-store.js';
+import { ensureTable } from '../../../src/local/local-stack.js';
+import { CaError } from '../../../src/service/errors.js';
+import { SerialCollisionError, type CaStore, type CertificateStore } from '../../../src/service/ports.js';
+import { rejectionOf } from '../../helpers/errors.js';
+import { caRecord, certificate, claimFor } from '../../helpers/ledger-records.js';
+import { MemoryStore } from '../../helpers/memory-store.js';
+import { startTestLedger, type TestLedger } from '../../helpers/test-app.js';
+
+type Store = CertificateStore & CaStore;
+
+let ledger: TestLedger;
+beforeAll(async () => {
+  ledger = await startTestLedger();
+});
+afterAll(async () => {
+  await ledger.close();
+});
+
+let tables = 0;
+const STORES: Array<[string, () => Promise<Store>]> = [
+  ['MemoryStore', async () => new MemoryStore()],
+  [
+    'DynamoStore on dynalite',
+    async () => {
+      const tableName = `contract-${process.pid}-${++tables}`;
+      await ensureTable(ledger.client, tableName);
+      return new DynamoStore(ledger.client, tableName);
+    },
+  ],
+];
+
+describe.each(STORES)('Contract: %s', (_name, open) => {
+  let store: Store;
+  beforeEach(async () => {
+    store = await open();
+  });
+
+  describe('claims', () => {
+    it('creates a claim on a free key and returns undefined', async () => {
+      // Prepare
+      const claim = claimFor('CN#device-0001', 'aa01');
+
+      // Act
+      const holder = await store.claim(claim);
+
+      // Assess
+      expect(holder).toBeUndefined();
+      expect(await store.claim(claimFor('CN#device-0001', 'bb02'))).toStrictEqual(claim);
+    });
+
+    it('returns the holder, exactly as it was claimed, when the key is taken', async () => {
+      // Prepare
+      const first = claimFor('CN#device-0001', 'aa01', 1_700_000_000_123);
+      await store.claim(first);
+
+      // Act
+      const holder = await store.claim(claimFor('CN#device-0001', 'bb02'));
+
+      // Assess
+      expect(holder).toStrictEqual(first);
+    });
+
+    it('keeps claims on different keys apart', async () => {
+      // Prepare
+      await store.claim(claimFor('CN#device-0001', 'aa01'));
+
+      // Act
+      const holder = await store.claim(claimFor('CN#device-0002', 'bb02'));
+
+      // Assess
+      expect(holder).toBeUndefined();
+    });
+
+    it('replaces a claim only while it still names the expected serial', async () => {
+      // Prepare
+      await store.claim(claimFor('CN#device-0001', 'aa01'));
+      const takeover = claimFor('CN#device-0001', 'cc03', 1_800_000_000_000);
+
+      // Act
+      const withWrongSerial = await store.replaceClaim(claimFor('CN#device-0001', 'bb02'), 'ffff');
+      const holderAfterWrong = await store.claim(claimFor('CN#device-0001', 'dd04'));
+      const withRightSerial = await store.replaceClaim(takeover, 'aa01');
+      const holderAfterRight = await store.claim(claimFor('CN#device-0001', 'dd04'));
+
+      // Assess
+      expect(withWrongSerial).toBe(false);
+      expect(holderAfterWrong?.serialNumber).toBe('aa01');
+      expect(withRightSerial).toBe(true);
+      expect(holderAfterRight).toStrictEqual(takeover);
+    });
+
+    it('does not replace a claim that does not exist', async () => {
+      // Act
+      const replaced = await store.replaceClaim(claimFor('CN#device-0001', 'bb02'), 'aa01');
+
+      // Assess: nothing was created, the key is still free.
+      expect(replaced).toBe(false);
+      expect(await store.claim(claimFor('CN#device-0001', 'cc03'))).toBeUndefined();
+    });
+
+    it('releases a claim only if it names the given serial', async () => {
+      // Prepare
+      await store.claim(claimFor('CN#device-0001', 'aa01'));
+
+      // Act
+      await store.releaseClaim('CN#device-0001', 'bb02');
+      const afterWrongRelease = await store.claim(claimFor('CN#device-0001', 'cc03'));
+      await store.releaseClaim('CN#device-0001', 'aa01');
+      const afterRightRelease = await store.claim(claimFor('CN#device-0001', 'cc03'));
+
+      // Assess
+      expect(afterWrongRelease?.serialNumber).toBe('aa01');
+      expect(afterRightRelease).toBeUndefined();
+    });
+
+    it('releases a claim that is already gone without an error', async () => {
+      // Act + Assess
+      await expect(store.releaseClaim('CN#nobody', 'aa01')).resolves.toBeUndefined();
+    });
+
+    it('lets exactly one of concurrent claims on one key win; the others are told the winner', async () => {
+      // Act
+      const holders = await Promise.all(Array.from({ length: 8 }, (_, i) => store.claim(claimFor('CN#race', `a${i}`))));
+
+      // Assess
+      const winners = holders.flatMap((h, i) => (h === undefined ? [`a${i}`] : []));
+      expect(winners).toHaveLength(1);
+      expect(new Set(holders.filter((h) => h !== undefined).map((h) => h!.serialNumber))).toEqual(new Set(winners));
+    });
+  });
+
+  describe('certificates', () => {
+    it('round-trips a full certificate record exactly, without its key or index attributes', async () => {
+      // Prepare
+      const record = certificate({ revokedAt: '2025-06-01T00:00:00.000Z', revocationReason: 'superseded', iotRevocation: 'REVOKED', status: 'REVOKED' });
+
+      // Act
+      await store.putCertificate(record);
+      const read = await store.getCertificate(record.serialNumber);
+
+      // Assess
+      expect(read).toStrictEqual(record);
+      expect(Object.keys(read!).sort()).toEqual(Object.keys(record).sort());
+      for (const leaked of ['pk', 'type', 'gsi1pk', 'gsi1sk']) expect(read).not.toHaveProperty(leaked);
+    });
+
+    it('returns undefined for a serial it never recorded', async () => {
+      // Act + Assess
+      expect(await store.getCertificate('0123456789abcdef')).toBeUndefined();
+    });
+
+    it('refuses a second certificate with the same serial with SerialCollisionError and keeps the first', async () => {
+      // Prepare
+      const first = certificate({ commonName: 'device-0001' });
+      await store.putCertificate(first);
+      const second = certificate({ serialNumber: first.serialNumber, commonName: 'device-0002', stationId: 'someone-else' });
+
+      // Act
+      const error = await rejectionOf(store.putCertificate(second));
+
+      // Assess
+      expect(error).toBeInstanceOf(SerialCollisionError);
+      expect(await store.getCertificate(first.serialNumber)).toStrictEqual(first);
+      expect(await store.listByCommonName('device-0002')).toEqual([]);
+    });
+
+    it('lists by common name only the certificates of that name', async () => {
+      // Prepare
+      const a1 = certificate({ commonName: 'device-a', issuedAt: '2025-01-01T00:00:00.000Z' });
+      const a2 = certificate({ commonName: 'device-a', issuedAt: '2025-02-01T00:00:00.000Z' });
+      const b = certificate({ commonName: 'device-b' });
+      const prefix = certificate({ commonName: 'device-a-2' });
+      for (const r of [a1, b, a2, prefix]) await store.putCertificate(r);
+
+      // Act
+      const listed = await store.listByCommonName('device-a');
+
+      // Assess
+      expect(listed).toHaveLength(2);
+      expect(listed).toEqual(expect.arrayContaining([a1, a2]));
+      for (const item of listed) for (const leaked of ['pk', 'type', 'gsi1pk', 'gsi1sk']) expect(item).not.toHaveProperty(leaked);
+      expect(await store.listByCommonName('device-b')).toStrictEqual([b]);
+      expect(await store.listByCommonName('nobody')).toEqual([]);
+    });
+
+    it('lists the certificates of a name in the order they were issued', async () => {
+      // Prepare: recorded out of order.
+      const later = certificate({ commonName: 'device-c', issuedAt: '2025-03-01T00:00:00.000Z' });
+      const first = certificate({ commonName: 'device-c', issuedAt: '2025-01-01T00:00:00.000Z' });
+      const middle = certificate({ commonName: 'device-c', issuedAt: '2025-02-01T00:00:00.000Z' });
+      for (const r of [later, first, middle]) await store.putCertificate(r);
+
+      // Act + Assess
+      expect((await store.listByCommonName('device-c')).map((r) => r.issuedAt)).toEqual([first.issuedAt, middle.issuedAt, later.issuedAt]);
+    });
+
+    it('does not index a certificate without a common name', async () => {
+      // Prepare
+      const nameless = certificate({ commonName: undefined });
+
+      // Act
+      await store.putCertificate(nameless);
+
+      // Assess
+      expect(await store.getCertificate(nameless.serialNumber)).toStrictEqual(nameless);
+      expect(await store.listByCommonName('')).toEqual([]);
+      expect(await store.listByCommonName('undefined')).toEqual([]);
+    });
+
+    it('drops properties whose value is undefined, as the DynamoDB marshaller does', async () => {
+      // Prepare
+      const record = { ...certificate(), revokedAt: undefined };
+
+      // Act
+      await store.putCertificate(record);
+
+      // Assess
+      const read = await store.getCertificate(record.serialNumber);
+      expect(read).not.toHaveProperty('revokedAt');
+      expect(read).toStrictEqual(certificate({ serialNumber: record.serialNumber }));
+    });
+
+    it('shares no object with its callers: changing what was put or read changes nothing stored', async () => {
+      // Prepare
+      const record = certificate();
+      const original = structuredClone(record);
+      await store.putCertificate(record);
+
+      // Act
+      record.status = 'REVOKED';
+      record.subject.CN = 'changed';
+      const read = (await store.getCertificate(record.serialNumber))!;
+      read.stationId = 'changed';
+      read.subject.O = 'changed';
+
+      // Assess
+      expect(await store.getCertificate(record.serialNumber)).toStrictEqual(original);
+    });
+
+    it('revokes an ISSUED certificate once and returns the record as stored; the first time and reason stand', async () => {
+      // Prepare
+      const record = certificate();
+      await store.putCertificate(record);
+
+      // Act
+      const first = await store.revokeCertificate(record.serialNumber, '2025-06-01T00:00:00.000Z', 'keyCompromise');
+      const second = await store.revokeCertificate(record.serialNumber, '2025-07-01T00:00:00.000Z', 'superseded');
+      const unknown = await store.revokeCertificate('0123456789abcdef', '2025-07-01T00:00:00.000Z', 'superseded');
+
+      // Assess
+      const revoked = { ...record, status: 'REVOKED', revokedAt: '2025-06-01T00:00:00.000Z', revocationReason: 'keyCompromise' };
+      expect(first).toStrictEqual(revoked);
+      expect(second).toStrictEqual(revoked);
+      expect(await store.getCertificate(record.serialNumber)).toStrictEqual(revoked);
+      expect(unknown).toBeUndefined();
+    });
+
+    it('records what AWS IoT said of a certificate, and refuses an unknown serial with INTERNAL', async () => {
+      // Prepare
+      const record = certificate();
+      await store.putCertificate(record);
+
+      // Act
+      await store.setIotRevocation(record.serialNumber, 'REGISTERED_AS_REVOKED');
+      const unknown = await rejectionOf<CaError>(store.setIotRevocation('0123456789abcdef', 'REVOKED'));
+
+      // Assess
+      expect(await store.getCertificate(record.serialNumber)).toStrictEqual({ ...record, iotRevocation: 'REGISTERED_AS_REVOKED' });
+      expect(unknown).toBeInstanceOf(CaError);
+      expect(unknown.code).toBe('INTERNAL');
+      expect(await store.getCertificate('0123456789abcdef')).toBeUndefined();
+    });
+  });
+
+  describe('CA records', () => {
+    it('records a CA once and keeps the first record when the id is reused', async () => {
+      // Prepare
+      const first = caRecord('issuing-0a0b0c0d0e0f');
+
+      // Act
+      const created = await store.putCa(first);
+      const again = await store.putCa(caRecord('issuing-0a0b0c0d0e0f', { status: 'RETIRED', subject: 'CN=Impostor' }));
+
+      // Assess
+      expect(created).toBe(true);
+      expect(again).toBe(false);
+      expect(await store.getCa('issuing-0a0b0c0d0e0f')).toStrictEqual(first);
+    });
+
+    it('round-trips a software-key root CA without a parent', async () => {
+      // Prepare
+      const { parentId: _, ...root } = caRecord('root-010203040506', { role: 'root', key: { kind: 'software', file: 'ca/root-1.key' } });
+
+      // Act
+      await store.putCa(root);
+
+      // Assess
+      expect(await store.getCa('root-010203040506')).toStrictEqual(root);
+      expect(await store.getCa('root-ffffffffffff')).toBeUndefined();
+    });
+
+    it('replaces an existing CA record, and refuses to create one with INTERNAL', async () => {
+      // Prepare
+      const record = caRecord('issuing-1', { status: 'PENDING' });
+      await store.putCa(record);
+      const registered = { ...record, status: 'ACTIVE' as const, iotCertificateId: 'f'.repeat(64), iotStatus: 'ACTIVE' };
+
+      // Act
+      await store.updateCa(registered);
+      const missing = await rejectionOf<CaError>(store.updateCa(caRecord('issuing-2')));
+
+      // Assess
+      expect(await store.getCa('issuing-1')).toStrictEqual(registered);
+      expect(missing).toBeInstanceOf(CaError);
+      expect(missing.code).toBe('INTERNAL');
+      expect(await store.getCa('issuing-2')).toBeUndefined();
+    });
+
+    it('sets the active issuing CA once from nothing, then only over the expected id', async () => {
+      // Act
+      const initially = await store.getActiveIssuingCaId();
+      const first = await store.setActiveIssuingCa('issuing-1', undefined);
+      const secondFromNothing = await store.setActiveIssuingCa('issuing-2', undefined);
+      const wrongExpected = await store.setActiveIssuingCa('issuing-2', 'issuing-9');
+      const afterRefusals = await store.getActiveIssuingCaId();
+      const rightExpected = await store.setActiveIssuingCa('issuing-2', 'issuing-1');
+      const finally_ = await store.getActiveIssuingCaId();
+
+      // Assess
+      expect(initially).toBeUndefined();
+      expect(first).toBe(true);
+      expect(secondFromNothing).toBe(false);
+      expect(wrongExpected).toBe(false);
+      expect(afterRefusals).toBe('issuing-1');
+      expect(rightExpected).toBe(true);
+      expect(finally_).toBe('issuing-2');
+    });
+
+    it('does not move the pointer when none is set and one is expected', async () => {
+      // Act + Assess
+      expect(await store.setActiveIssuingCa('issuing-2', 'issuing-1')).toBe(false);
+      expect(await store.getActiveIssuingCaId()).toBeUndefined();
+    });
+  });
+});

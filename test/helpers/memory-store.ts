@@ -1,0 +1,189 @@
+/**
+ * The ledger and CA records in memory, for use-case tests that are about the
+ * use case, not about DynamoDB. It keeps the semantics of DynamoStore (the
+ * store contract test runs the same cases against both):
+ * - every write is one conditional single-item write, applied at once (no
+ *   await between the check and the write), so concurrent calls see each
+ *   other's writes as they would in DynamoDB;
+ * - what goes in and what comes out are copies: a caller never shares a
+ *   mutable object with the store, and properties whose value is undefined
+ *   are dropped, as the DynamoDB marshaller drops them;
+ * - every call yields to the event loop first, as a network round trip does,
+ *   so that concurrent requests interleave.
+ *
+ * Faults are injected per operation with `failNext`: before the call touches
+ * the data, or after a write has landed (the write is applied, the call still
+ * fails: a timeout after DynamoDB applied it).
+ */
+import { CaError } from '../../src/service/errors.js';
+import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim } from '../../src/service/ports.js';
+
+export type StoreOperation = keyof CertificateStore | keyof CaStore;
+
+export interface StoreFault {
+  /** `before`: the call fails and changes nothing. `after`: the call's write lands, then the call fails. */
+  when?: 'before' | 'after';
+  /** How many calls of the operation go through before the one that fails. */
+  skip?: number;
+  /** What the call throws; by default what DynamoStore throws for a throttled or timed-out request. */
+  error?: Error;
+}
+
+/** What DynamoStore throws for a transient DynamoDB failure. */
+export const storeUnavailable = (): CaError =>
+  new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2, cause: new Error('injected store fault') });
+
+/** A deep copy through the marshaller's eyes: plain data only, undefined properties dropped. */
+const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** GSI sort key of DynamoStore's common-name index: issue time, then serial. */
+const issueOrder = (r: CertificateRecord) => `${r.issuedAt}#${r.serialNumber}`;
+
+export class MemoryStore implements CertificateStore, CaStore {
+  /** Every call, in order (a call that an injected fault made fail included). */
+  readonly calls: StoreOperation[] = [];
+  private readonly claims = new Map<string, Claim>();
+  private readonly certificates = new Map<string, CertificateRecord>();
+  private readonly cas = new Map<string, CaRecord>();
+  private activeIssuingCaId: string | undefined;
+  private readonly faults = new Map<StoreOperation, Array<Required<StoreFault>>>();
+
+  /** The next call of `operation` (after `skip` others) fails; faults of one operation are used in the order given. */
+  failNext(operation: StoreOperation, fault: StoreFault = {}): this {
+    const queue = this.faults.get(operation) ?? [];
+    queue.push({ when: fault.when ?? 'before', skip: fault.skip ?? 0, error: fault.error ?? storeUnavailable() });
+    this.faults.set(operation, queue);
+    return this;
+  }
+
+  /** How many calls of `operation` were made. */
+  count(operation: StoreOperation): number {
+    return this.calls.filter((c) => c === operation).length;
+  }
+
+  private takeFault(operation: StoreOperation): Required<StoreFault> | undefined {
+    const queue = this.faults.get(operation);
+    const next = queue?.[0];
+    if (!next) return undefined;
+    if (next.skip > 0) {
+      next.skip--;
+      return undefined;
+    }
+    queue.shift();
+    return next;
+  }
+
+  /** Runs one operation: `apply` checks and writes in one go, as one conditional DynamoDB request does. */
+  private async run<T>(operation: StoreOperation, apply: () => T): Promise<T> {
+    this.calls.push(operation);
+    await yieldToEventLoop();
+    const fault = this.takeFault(operation);
+    if (fault?.when === 'before') throw fault.error;
+    const result = apply();
+    if (fault?.when === 'after') throw fault.error;
+    return result;
+  }
+
+  claim(claim: Claim): Promise<Claim | undefined> {
+    return this.run('claim', () => {
+      const holder = this.claims.get(claim.key);
+      if (holder) return copy(holder);
+      this.claims.set(claim.key, copy(claim));
+      return undefined;
+    });
+  }
+
+  replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean> {
+    return this.run('replaceClaim', () => {
+      if (this.claims.get(claim.key)?.serialNumber !== expectedSerial) return false;
+      this.claims.set(claim.key, copy(claim));
+      return true;
+    });
+  }
+
+  releaseClaim(key: string, serial: string): Promise<void> {
+    return this.run('releaseClaim', () => {
+      if (this.claims.get(key)?.serialNumber === serial) this.claims.delete(key);
+    });
+  }
+
+  putCertificate(record: CertificateRecord): Promise<void> {
+    return this.run('putCertificate', () => {
+      if (this.certificates.has(record.serialNumber)) throw new SerialCollisionError(record.serialNumber);
+      this.certificates.set(record.serialNumber, copy(record));
+    });
+  }
+
+  getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
+    return this.run('getCertificate', () => this.certificate(serialNumber));
+  }
+
+  listByCommonName(commonName: string): Promise<CertificateRecord[]> {
+    return this.run('listByCommonName', () =>
+      [...this.certificates.values()]
+        .filter((r) => r.commonName !== undefined && r.commonName === commonName)
+        .sort((a, b) => (issueOrder(a) < issueOrder(b) ? -1 : issueOrder(a) > issueOrder(b) ? 1 : 0))
+        .map(copy),
+    );
+  }
+
+  revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined> {
+    return this.run('revokeCertificate', () => {
+      const stored = this.certificates.get(serialNumber);
+      if (stored?.status === 'ISSUED') this.certificates.set(serialNumber, { ...stored, status: 'REVOKED', revokedAt, revocationReason: reason });
+      return this.certificate(serialNumber);
+    });
+  }
+
+  setIotRevocation(serialNumber: string, outcome: string): Promise<void> {
+    return this.run('setIotRevocation', () => {
+      const stored = this.certificates.get(serialNumber);
+      // DynamoStore: a failed attribute_exists condition is not transient, so INTERNAL.
+      if (!stored) throw new CaError('INTERNAL', 'The certificate ledger failed', { cause: new Error(`no certificate ${serialNumber}`) });
+      this.certificates.set(serialNumber, { ...stored, iotRevocation: outcome });
+    });
+  }
+
+  getCa(id: string): Promise<CaRecord | undefined> {
+    return this.run('getCa', () => {
+      const r = this.cas.get(id);
+      return r && copy(r);
+    });
+  }
+
+  putCa(record: CaRecord): Promise<boolean> {
+    return this.run('putCa', () => {
+      if (this.cas.has(record.id)) return false;
+      this.cas.set(record.id, copy(record));
+      return true;
+    });
+  }
+
+  updateCa(record: CaRecord): Promise<void> {
+    return this.run('updateCa', () => {
+      if (!this.cas.has(record.id)) {
+        throw new CaError('INTERNAL', 'CA record missing', { cause: new Error(`CA record ${record.id} does not exist`) });
+      }
+      this.cas.set(record.id, copy(record));
+    });
+  }
+
+  getActiveIssuingCaId(): Promise<string | undefined> {
+    return this.run('getActiveIssuingCaId', () => this.activeIssuingCaId);
+  }
+
+  setActiveIssuingCa(id: string, expected: string | undefined): Promise<boolean> {
+    return this.run('setActiveIssuingCa', () => {
+      if (this.activeIssuingCaId !== expected) return false;
+      this.activeIssuingCaId = id;
+      return true;
+    });
+  }
+
+  private certificate(serialNumber: string): CertificateRecord | undefined {
+    const r = this.certificates.get(serialNumber);
+    return r && copy(r);
+  }
+}
