@@ -125,7 +125,7 @@ const COLUMNS: (keyof SummaryRow)[] = ['csr', 'commonName', 'serialNumber', 'not
 
 const csvField = (v: unknown) => {
   const s = String(v ?? '');
-  return /[",\r\n]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
 export const toCsv = (columns: readonly string[], rows: readonly Record<string, unknown>[]) =>

@@ -90,7 +90,8 @@ async function deployed(command: LifecycleCommand, stage: string, options: Lifec
   const profile = profileName(options.awsProfile, io.env);
   const credentials = await resolveCredentials((deps.credentials ?? defaultCredentialChain)(options.awsProfile), profile);
   const region = requireRegion(options.region, profile, io.env);
-  io.err(`${command}: invoking the ${command} function of stage ${stage} in ${region} as profile ${profile}${command === 'rotate' && options.force ? ' (forced)' : ''}`);
+  const who = options.awsProfile || io.env.AWS_PROFILE ? `as profile ${profile}` : 'with the default credentials';
+  io.err(`${command}: invoking the ${command} function of stage ${stage} in ${region} ${who}${command === 'rotate' && options.force ? ' (forced)' : ''}`);
   return (deps.invoke ?? serverlessInvoke)(invokeArgs(command, stage, region, Boolean(options.force)), invokeEnv(io.env, credentials, region, stage));
 }
 

@@ -103,10 +103,22 @@ interface Page {
   next?: string;
 }
 
+/** Whether an item passes the filters: applied to what comes back too, so that an API that ignores one cannot widen the answer. */
+export function matches(c: CertificateItem, f: ListFilters): boolean {
+  return (
+    (f.commonName === undefined || c.subject?.CN === f.commonName) &&
+    (f.issuingCaId === undefined || c.issuingCaId === f.issuingCaId) &&
+    (f.status === undefined || c.status === f.status) &&
+    (f.stationId === undefined || c.stationId === f.stationId) &&
+    (f.issuedAfter === undefined || (c.issuedAt !== undefined && Date.parse(c.issuedAt) >= Date.parse(f.issuedAfter))) &&
+    (f.issuedBefore === undefined || (c.issuedAt !== undefined && Date.parse(c.issuedAt) < Date.parse(f.issuedBefore)))
+  );
+}
+
 async function page(op: Operator, filters: ListFilters, next?: string): Promise<Page> {
   const { body } = await call<Page>(op, { method: 'GET', path: '/certificates', query: listQuery(filters, next) });
   if (!body || !Array.isArray(body.items)) throw new CliError(EXIT.FAILED, 'the list answer has no items');
-  return body;
+  return { ...body, items: body.items.filter((c) => matches(c, filters)) };
 }
 
 const ROW_COLUMNS = ['serialNumber', 'commonName', 'status', 'issuedAt', 'notBefore', 'notAfter', 'issuingCaId', 'stationId', 'revokedAt', 'revocationReason', 'certificateId'] as const;

@@ -39,6 +39,8 @@ export interface FakeApiOptions {
   sigv4?: { accessKeyId: string; secretAccessKey: string; region: string };
   /** An answer to give instead of the real one (called for every request; undefined: the real one). */
   plan?: (req: Seen, n: number) => Planned | undefined;
+  /** Filter the list by commonName only, ignoring the other filters (as the API did before it had them). */
+  commonNameOnly?: boolean;
   /** Called after each certificate is issued (201), with the count so far. */
   onIssued?: (count: number) => void;
 }
@@ -185,11 +187,12 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     const matches = records.filter(
       (r) =>
         (!q.has('commonName') || r.subject.CN === q.get('commonName')) &&
-        (!q.has('issuingCaId') || r.issuingCaId === q.get('issuingCaId')) &&
-        (!q.has('status') || r.status === q.get('status')) &&
-        (!q.has('stationId') || r.stationId === q.get('stationId')) &&
-        (!q.has('issuedAfter') || r.issuedAt >= q.get('issuedAfter')!) &&
-        (!q.has('issuedBefore') || r.issuedAt < q.get('issuedBefore')!),
+        (options.commonNameOnly ||
+          ((!q.has('issuingCaId') || r.issuingCaId === q.get('issuingCaId')) &&
+          (!q.has('status') || r.status === q.get('status')) &&
+          (!q.has('stationId') || r.stationId === q.get('stationId')) &&
+          (!q.has('issuedAfter') || r.issuedAt >= q.get('issuedAfter')!) &&
+          (!q.has('issuedBefore') || r.issuedAt < q.get('issuedBefore')!))),
     );
     const start = q.has('next') ? Number(Buffer.from(q.get('next')!, 'base64url').toString()) : 0;
     const items = matches.slice(start, start + limit).map(view);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -219,6 +220,32 @@ describe('factory-ca issue --csr-dir (a lot)', () => {
     for (const cn of cns) expectValidFiles(join(out, cn), fake, cn);
     expect(readdirSync(join(out, cns[0]!)).sort()).toEqual(['device.pem', 'deviceCertAndCACert.crt', 'issuing.pem', 'root.pem']);
   });
+
+  it('the factory-ca process stopped by SIGTERM writes its summary and ends with 130; run again, it finishes', async () => {
+    const csrs = join(dir, 'csrs');
+    const out = join(dir, 'out');
+    csrFolder(csrs, 40);
+    let child: ChildProcess | undefined;
+    const fake = await startFakeApi({ onIssued: (n) => n === 5 && child?.kill('SIGTERM') });
+    api = fake;
+    const env = { ...process.env, NODE_OPTIONS: '' };
+    const args = ['bin/factory-ca.mjs', 'issue', '--url', fake.url, '--csr-dir', csrs, '--out', out, '--concurrency', '2'];
+    child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
+    expect(stderr).toContain('SIGTERM: stopping; the summary is written');
+    expect(code).toBe(130);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { interrupted: boolean; totals: Record<string, number> };
+    expect(summary.interrupted).toBe(true);
+    expect(summary.totals.pending).toBeGreaterThan(0);
+
+    const again = spawn(process.execPath, args, { env, stdio: 'ignore' });
+    expect(await new Promise((r) => again.once('exit', r))).toBe(0);
+    expect(summaryRows(out).filter((row) => row.status === 'pending')).toEqual([]);
+    expect([...fake.issuedPerCsr.values()].every((n) => n === 1)).toBe(true);
+    expect(fake.issuedPerCsr.size).toBe(40);
+  }, 60_000);
 
   it('files that do not match the CSR are replaced; leftover temporary files are removed', async () => {
     const csrs = join(dir, 'csrs');

@@ -189,6 +189,18 @@ describe('factory-ca operator commands against the API', () => {
     expect(forced.out).toContain('--issuing-ca-id issuing-1');
   });
 
+  it('an API that ignores a filter cannot widen the answer: the filters apply to what comes back', async () => {
+    const lax = await startFakeApi({ commonNameOnly: true });
+    lax.seed(4, (i) => ({ subject: { CN: 'shared-cn' }, status: i % 2 ? 'REVOKED' : 'ISSUED' }));
+    try {
+      const r = await run(['list', '--url', lax.url, '--common-name', 'shared-cn', '--status', 'REVOKED', '--json']);
+      expect(lax.seen[0]!.query.toString()).toBe('commonName=shared-cn&status=REVOKED');
+      expect((JSON.parse(r.out) as { items: { status: string }[] }).items.map((i) => i.status)).toEqual(['REVOKED', 'REVOKED']);
+    } finally {
+      await lax.close();
+    }
+  });
+
   it('a rotation is never repeated on its own', async () => {
     const busy = await startFakeApi({ plan: () => ({ status: 503, headers: { 'retry-after': '1' } }) });
     try {
