@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from '../../src/cli/http.js';
-import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
+import { ensureLocalCredentials, readLocalCredentials } from '../../src/local/local-credentials.js';
 import { ensureDebianTools } from '../helpers/debian-tools.js';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { deviceCsrPem } from '../unit/cli/cli-io.js';
@@ -23,14 +23,6 @@ const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-cli-it-'));
 const work = mkdtempSync(join(tmpdir(), 'factory-ca-cli-work-'));
 let stack: RunningStack;
 let keys: { accessKeyId: string; secretAccessKey: string };
-
-/** The profile's keys, read from the credentials file the local stack wrote. */
-function localKeys(): { accessKeyId: string; secretAccessKey: string } {
-  const text = readFileSync(join(stateDir, 'credentials'), 'utf8');
-  const section = text.split(/^\[/m).find((s) => s.startsWith(`${PROFILE}]`)) ?? '';
-  const value = (k: string) => new RegExp(`^${k}\\s*=\\s*(\\S+)`, 'm').exec(section)?.[1] ?? '';
-  return { accessKeyId: value('aws_access_key_id'), secretAccessKey: value('aws_secret_access_key') };
-}
 
 /** The environment of a station: no AWS_* of the machine running the tests, the local credentials file. */
 function stationEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -68,7 +60,7 @@ beforeAll(async () => {
   // the function npm start makes it with.
   ensureLocalCredentials(stateDir);
   stack = await startLocalStack(stateDir, { LOCAL_AUTH: 'sigv4' });
-  keys = localKeys();
+  keys = readLocalCredentials(stateDir)!;
 }, 120_000);
 
 afterAll(async () => {
