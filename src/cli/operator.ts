@@ -1,0 +1,256 @@
+/**
+ * The operator commands: get, list, export, revoke, ca, rotate. Each is one
+ * route of the API (export walks every page of the list).
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { CliError, EXIT } from './errors.js';
+import { writeFileAtomic } from './files.js';
+import { EXIT_OF, formatProblem, outcomeOf, problemOf, sendWithRetries, type ApiAnswer, type ApiClient, type ApiRequest, type RetryPolicy } from './http.js';
+import { toCsv } from './issue.js';
+import type { Io } from './io.js';
+
+export interface Operator {
+  client: ApiClient;
+  io: Io;
+  retry: RetryPolicy;
+}
+
+/** The answer's body when it is a success; otherwise the problem printed and its exit status thrown. */
+async function call<T>(op: Operator, req: ApiRequest, options: { retry?: boolean } = {}): Promise<{ body: T; answer: ApiAnswer }> {
+  const answer = options.retry === false ? await op.client.send(req) : await sendWithRetries(op.client, req, op.retry);
+  const outcome = outcomeOf(answer.status);
+  if (outcome !== 'ok') throw new CliError(EXIT_OF[outcome], `${req.method} ${op.client.urlOf(req.path)}: ${formatProblem(problemOf(answer))}`);
+  return { body: answer.json as T, answer };
+}
+
+/** A serial number as the API writes it: lower-case hex, colons dropped. */
+export function canonicalSerial(serial: string): string {
+  const s = serial.replace(/:/g, '').toLowerCase();
+  if (!/^[0-9a-f]{1,40}$/.test(s)) throw new CliError(EXIT.FAILED, `not a serial number: ${serial} (hexadecimal, colons allowed)`);
+  return s;
+}
+
+interface CertificateItem {
+  serialNumber: string;
+  certificateId?: string;
+  certificatePem?: string;
+  subject?: Record<string, string>;
+  issuingCaId?: string;
+  notBefore?: string;
+  notAfter?: string;
+  status?: string;
+  issuedAt?: string;
+  stationId?: string;
+  revokedAt?: string;
+  revocationReason?: string;
+}
+
+const show = (io: Io, pairs: [string, unknown][]) => {
+  for (const [k, v] of pairs) if (v !== undefined && v !== '') io.out(`${k.padEnd(18)} ${String(v)}`);
+};
+
+export async function getCertificate(op: Operator, serial: string, format: { json?: boolean; pem?: boolean }): Promise<number> {
+  const { body } = await call<CertificateItem>(op, { method: 'GET', path: `/certificates/${canonicalSerial(serial)}` });
+  if (format.json) op.io.out(JSON.stringify(body, null, 2));
+  else if (format.pem) op.io.out((body.certificatePem ?? '').trimEnd());
+  else
+    show(op.io, [
+      ['serial', body.serialNumber],
+      ['commonName', body.subject?.CN],
+      ['subject', body.subject && Object.entries(body.subject).map(([k, v]) => `${k}=${v}`).join(', ')],
+      ['status', body.status],
+      ['issuedAt', body.issuedAt],
+      ['notBefore', body.notBefore],
+      ['notAfter', body.notAfter],
+      ['issuingCaId', body.issuingCaId],
+      ['stationId', body.stationId],
+      ['certificateId', body.certificateId],
+      ['revokedAt', body.revokedAt],
+      ['revocationReason', body.revocationReason],
+    ]);
+  return EXIT.OK;
+}
+
+/** The list filters, as the API names them. */
+export interface ListFilters {
+  commonName?: string;
+  issuingCaId?: string;
+  status?: string;
+  stationId?: string;
+  issuedAfter?: string;
+  issuedBefore?: string;
+  limit?: number;
+}
+
+export function listQuery(f: ListFilters, next?: string): Record<string, string | undefined> {
+  return {
+    commonName: f.commonName,
+    issuingCaId: f.issuingCaId,
+    status: f.status,
+    stationId: f.stationId,
+    issuedAfter: f.issuedAfter,
+    issuedBefore: f.issuedBefore,
+    limit: f.limit === undefined ? undefined : String(f.limit),
+    next,
+  };
+}
+
+interface Page {
+  items?: CertificateItem[];
+  next?: string;
+}
+
+/** Whether an item passes the filters: applied to what comes back too, so that an API that ignores one cannot widen the answer. */
+export function matches(c: CertificateItem, f: ListFilters): boolean {
+  return (
+    (f.commonName === undefined || c.subject?.CN === f.commonName) &&
+    (f.issuingCaId === undefined || c.issuingCaId === f.issuingCaId) &&
+    (f.status === undefined || c.status === f.status) &&
+    (f.stationId === undefined || c.stationId === f.stationId) &&
+    (f.issuedAfter === undefined || (c.issuedAt !== undefined && Date.parse(c.issuedAt) >= Date.parse(f.issuedAfter))) &&
+    (f.issuedBefore === undefined || (c.issuedAt !== undefined && Date.parse(c.issuedAt) < Date.parse(f.issuedBefore)))
+  );
+}
+
+async function page(op: Operator, filters: ListFilters, next?: string): Promise<Page> {
+  const { body } = await call<Page>(op, { method: 'GET', path: '/certificates', query: listQuery(filters, next) });
+  if (!body || !Array.isArray(body.items)) throw new CliError(EXIT.FAILED, 'the list answer has no items');
+  return { ...body, items: body.items.filter((c) => matches(c, filters)) };
+}
+
+const ROW_COLUMNS = ['serialNumber', 'commonName', 'status', 'issuedAt', 'notBefore', 'notAfter', 'issuingCaId', 'stationId', 'revokedAt', 'revocationReason', 'certificateId'] as const;
+
+const flat = (c: CertificateItem): Record<string, unknown> => ({ ...c, commonName: c.subject?.CN ?? '' });
+
+export async function listCertificates(op: Operator, filters: ListFilters, options: { next?: string; json?: boolean }): Promise<number> {
+  const p = await page(op, filters, options.next);
+  if (options.json) {
+    op.io.out(JSON.stringify(p, null, 2));
+    return EXIT.OK;
+  }
+  const rows = p.items!.map((c) => [c.serialNumber, c.subject?.CN ?? '', c.status ?? '', c.issuedAt ?? '', c.notAfter ?? '', c.issuingCaId ?? '', c.stationId ?? '']);
+  const head = ['SERIAL', 'CN', 'STATUS', 'ISSUED', 'NOT AFTER', 'CA', 'STATION'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  for (const r of [head, ...rows]) op.io.out(r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  '));
+  op.io.out(`${rows.length} certificate${rows.length === 1 ? '' : 's'}`);
+  if (p.next) op.io.err(`more: run again with --next ${p.next}`);
+  return EXIT.OK;
+}
+
+/** Writes every page, to a file (renamed into place when complete) or to stdout. */
+export async function exportCertificates(op: Operator, filters: ListFilters, options: { format: 'ndjson' | 'csv'; out?: string }): Promise<number> {
+  const temp = options.out && join(dirname(options.out), `.${basename(options.out)}.${process.pid}.tmp`);
+  const file = temp ? createWriteStream(temp) : undefined;
+  const write = (s: string) => (file ? file.write(s) : op.io.stdout.write(s));
+  let count = 0;
+  try {
+    if (options.format === 'csv') write(toCsv(ROW_COLUMNS, []));
+    let next: string | undefined;
+    do {
+      const p = await page(op, { ...filters, limit: filters.limit ?? 1000 }, next);
+      for (const item of p.items!) {
+        write(options.format === 'csv' ? toCsv(ROW_COLUMNS, [flat(item)]).split('\n').slice(1).join('\n') : `${JSON.stringify(item)}\n`);
+        count++;
+      }
+      next = p.next || undefined;
+    } while (next);
+    if (file) {
+      file.end();
+      await finished(file);
+      await rename(temp!, options.out!);
+    }
+  } catch (e) {
+    if (file) {
+      file.destroy();
+      await rm(temp!, { force: true });
+    }
+    throw e;
+  }
+  op.io.err(`exported ${count} certificate${count === 1 ? '' : 's'}${options.out ? ` to ${options.out}` : ''}`);
+  return EXIT.OK;
+}
+
+export const REVOCATION_REASONS = ['unspecified', 'keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'privilegeWithdrawn', 'aACompromise'] as const;
+
+interface Revocation {
+  serialNumber: string;
+  status: string;
+  revokedAt: string;
+  revocationReason: string;
+  alreadyRevoked: boolean;
+  iot?: { certificateId?: string; outcome?: string };
+}
+
+export async function revokeCertificate(op: Operator, serial: string, reason: string): Promise<number> {
+  const { body } = await call<Revocation>(op, { method: 'POST', path: `/certificates/${canonicalSerial(serial)}/revoke`, body: JSON.stringify({ reason }), contentType: 'application/json' });
+  op.io.out(body.alreadyRevoked ? `already revoked (since ${body.revokedAt}, ${body.revocationReason})` : `revoked (${body.revocationReason})`);
+  show(op.io, [
+    ['serial', body.serialNumber],
+    ['revokedAt', body.revokedAt],
+    ['AWS IoT', body.iot?.outcome],
+    ['AWS IoT cert id', body.iot?.certificateId],
+  ]);
+  return EXIT.OK;
+}
+
+interface CaAnswer {
+  id: string;
+  certificatePem: string;
+  notBefore: string;
+  notAfter: string;
+  rootCertificatePem: string;
+  chainPem: string;
+}
+
+export async function showCa(op: Operator, options: { json?: boolean; out?: string }): Promise<number> {
+  const { body } = await call<CaAnswer>(op, { method: 'GET', path: '/ca' });
+  if (options.json) op.io.out(JSON.stringify(body, null, 2));
+  else show(op.io, [
+    ['active issuing CA', body.id],
+    ['notBefore', body.notBefore],
+    ['notAfter', body.notAfter],
+  ]);
+  if (options.out) {
+    await writeFileAtomic(join(options.out, 'issuing.pem'), body.certificatePem);
+    await writeFileAtomic(join(options.out, 'root.pem'), body.rootCertificatePem);
+    await writeFileAtomic(join(options.out, 'chain.pem'), body.chainPem);
+    op.io.err(`wrote issuing.pem, root.pem and chain.pem (issuing then root) to ${options.out}`);
+  }
+  return EXIT.OK;
+}
+
+interface RotationAnswer {
+  rotated: boolean;
+  reason: string;
+  activeIssuingCaId: string;
+  previousIssuingCaId?: string;
+  nextDueAt?: string;
+  actions?: string[];
+  cas?: { id: string; role?: string; status?: string; notAfter?: string; iotStatus?: string }[];
+}
+
+export async function rotateCa(op: Operator, options: { force?: boolean; reason?: string }): Promise<number> {
+  const force = Boolean(options.force || options.reason === 'keyCompromise');
+  // Never repeated on its own: a forced rotation sent twice would rotate twice.
+  const { body } = await call<RotationAnswer>(op, { method: 'POST', path: '/ca/rotate', body: JSON.stringify({ force }), contentType: 'application/json' }, { retry: false });
+  op.io.out(body.rotated ? `rotated: ${body.reason}` : `not rotated: ${body.reason}`);
+  show(op.io, [
+    ['active issuing CA', body.activeIssuingCaId],
+    ['previous', body.previousIssuingCaId],
+    ['next rotation due', body.nextDueAt],
+  ]);
+  for (const a of body.actions ?? []) op.io.out(`  - ${a}`);
+  for (const ca of body.cas ?? []) op.io.out(`  ${ca.id.padEnd(12)} ${(ca.role ?? '').padEnd(8)} ${(ca.status ?? '').padEnd(8)} until ${ca.notAfter ?? '?'}${ca.iotStatus ? `  AWS IoT ${ca.iotStatus}` : ''}`);
+  if (options.reason === 'keyCompromise' && body.previousIssuingCaId) {
+    const old = body.previousIssuingCaId;
+    op.io.out('');
+    op.io.out(`The compromised issuing CA ${old} no longer issues. Next (README, "If a key is compromised"):`);
+    op.io.out(`  1. in AWS IoT, set its CA certificate INACTIVE: aws iot update-ca-certificate --certificate-id <its AWS IoT id> --new-status INACTIVE`);
+    op.io.out(`  2. disable its KMS key: aws kms disable-key --key-id <alias/factory-ca-<stage>-${old}>`);
+    op.io.out(`  3. list the devices it signed, to re-issue them: factory-ca export --url <url> --issuing-ca-id ${old} --format csv --out ${old}-devices.csv`);
+  }
+  return EXIT.OK;
+}
