@@ -2,6 +2,7 @@
  * The station path end to end, signed: factory-ca, the README's curl line and
  * the botocore script against `LOCAL_AUTH=sigv4 npm start`.
  */
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from '../../src/cli/http.js';
-import { ensureLocalCredentials, readLocalCredentials } from '../../src/local/local-credentials.js';
+import { readLocalCredentials } from '../../src/local/local-credentials.js';
 import { ensureDebianTools } from '../helpers/debian-tools.js';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { deviceCsrPem } from '../unit/cli/cli-io.js';
@@ -48,17 +49,16 @@ async function opensslVerify(rootPem: string, issuingPem: string, devices: strin
   expect(r.stdout.trim().split('\n')).toEqual(devices.map((d) => `${d}: OK`));
 }
 
+/** A python3 that has botocore: the one on the PATH, or Debian's (python3-botocore installs there). */
+const python = () => (spawnSync('python3', ['-c', 'import botocore']).status === 0 ? 'python3' : '/usr/bin/python3');
+
 beforeAll(async () => {
   ensureDebianTools('The CLI integration test', [
     { name: 'openssl', check: 'command -v openssl', apt: 'openssl' },
     { name: 'curl', check: 'command -v curl', apt: 'curl' },
-    { name: 'python3 with botocore', check: 'python3 -c "import botocore"', apt: 'python3-botocore' },
+    { name: 'python3 with botocore', check: 'python3 -c "import botocore" 2>/dev/null || /usr/bin/python3 -c "import botocore"', apt: 'python3-botocore' },
   ]);
   writeFileSync(join(work, 'aws-config'), '');
-  // On a fresh state directory, npm start composes the CA lifecycle (which reads the
-  // local credentials) before it writes them, and stops; the file is made first, by
-  // the function npm start makes it with.
-  ensureLocalCredentials(stateDir);
   stack = await startLocalStack(stateDir, { LOCAL_AUTH: 'sigv4' });
   keys = readLocalCredentials(stateDir)!;
 }, 120_000);
@@ -236,7 +236,7 @@ describe("README's curl line and botocore script against local SigV4 mode", () =
     mkdirSync(dir);
     writeFileSync(join(dir, 'device.csr'), deviceCsrPem('station-python'));
 
-    const ok = await run('python3', ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'out')], { env: stationEnv({ AWS_PROFILE: PROFILE, AWS_REGION: REGION }) });
+    const ok = await run(python(), ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'out')], { env: stationEnv({ AWS_PROFILE: PROFILE, AWS_REGION: REGION }) });
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^[0-9a-f]{32} station-python \d{4}-/);
@@ -245,7 +245,7 @@ describe("README's curl line and botocore script against local SigV4 mode", () =
     await opensslVerify(join(out, 'root.pem'), join(out, 'issuing.pem'), [join(out, 'device.pem')]);
     expect(readFileSync(join(out, 'deviceCertAndCACert.crt'), 'utf8')).toBe(readFileSync(join(out, 'device.pem'), 'utf8') + readFileSync(join(out, 'issuing.pem'), 'utf8'));
 
-    const wrong = await run('python3', ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'wrong')], {
+    const wrong = await run(python(), ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'wrong')], {
       env: stationEnv({ AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret', AWS_REGION: REGION }),
     });
     expect(wrong.code).toBe(1);
