@@ -8,7 +8,7 @@ import { toPem } from '../pki/pem.js';
 import { nameToString } from '../pki/names.js';
 import type { Policy } from '../pki/policy.js';
 import type { CaChain, CaDirectory } from './ca-directory.js';
-import { SerialCollisionError, type CertificateRecord, type CertificateStore, type Claim, type Clock, type Sleep } from './ports.js';
+import { SerialCollisionError, type KeyEntry, type CertificateRecord, type CertificateStore, type Claim, type Clock, type Sleep } from './ports.js';
 
 export interface IssueInput {
   csr: string | Uint8Array;
@@ -83,8 +83,13 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   let claim = acquired.claim;
   /** Set once a record write's outcome is unknown: the claim must then stay held until its lease ends. */
   let undecided = false;
+  const publicKeySha256 = sha256(csr.spkiDer);
 
   try {
+    timings.keyIndex = 0;
+    const t = performance.now();
+    await acquireKey(deps, { spkiSha256: publicKeySha256, status: 'IN_USE', claimKey: key, token });
+    timings.keyIndex = performance.now() - t;
     for (let attempt = 1; ; attempt++) {
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter, ca.issuer.notBefore);
@@ -111,7 +116,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         notBefore: built.notBefore.toISOString(),
         notAfter: built.notAfter.toISOString(),
         csrSha256,
-        publicKeySha256: sha256(csr.spkiDer),
+        publicKeySha256,
         stationId: input.stationId,
         certificatePem: toPem('CERTIFICATE', built.der),
         status: 'ISSUED',
@@ -151,6 +156,58 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     if (!undecided) await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Takes the CSR's public key for this request in the key index (one conditional
+ * write), or says why it cannot be certified: blocked for good (it was on a
+ * revoked certificate, or an operator blocked it), or on another device's
+ * ISSUED certificate (another common name or another CSR). An entry whose
+ * request died, or whose certificate was set aside, is taken over.
+ */
+async function acquireKey(d: IssueDeps, entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const holder = await d.store.claimKey(entry);
+    if (!holder) return;
+    if (holder.status === 'BLOCKED') throw keyBlocked(holder);
+    const claim = holder.claimKey ? await d.store.getClaim(holder.claimKey) : undefined;
+    if (claim && claim.token === holder.token) {
+      const cert = await d.store.getCertificate(claim.serialNumber);
+      // Revoked, its key not blocked yet (a revocation between its two writes, which its repeat finishes): blocked all the same.
+      if (cert?.status === 'REVOKED') {
+        throw keyBlocked({ spkiSha256: entry.spkiSha256, status: 'BLOCKED', reason: cert.revocationReason ?? 'unspecified', blockedBySerial: cert.serialNumber });
+      }
+      if (cert?.status === 'ISSUED') throw keyInUse(cert.serialNumber, cert.commonName);
+      if (!cert && claim.leaseExpiresAt > d.clock().getTime()) throw keyInUse(claim.serialNumber, undefined);
+    }
+    // Its request died (claim gone, replaced or past its lease with nothing recorded), or its certificate was set aside.
+    if (await d.store.replaceKeyClaim(entry, holder.token ?? '')) return;
+  }
+  throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy; retry shortly', { retryAfterSeconds: 1, logDetail: `key index contention on ${entry.spkiSha256}` });
+}
+
+function keyBlocked(entry: KeyEntry): CaError {
+  const by = entry.blockedBySerial ? `it was on certificate ${entry.blockedBySerial}, revoked` : `an operator blocked it${entry.blockedByEntry ? ` (${entry.blockedByEntry})` : ''}`;
+  return new CaError('KEY_BLOCKED', `This public key is blocked for good: ${by} (${entry.reason ?? 'unspecified'}); make a new key and CSR`, {
+    details: [
+      {
+        field: 'publicKey',
+        reason: 'blocked',
+        spkiSha256: entry.spkiSha256,
+        revocationReason: entry.reason ?? 'unspecified',
+        ...(entry.blockedBySerial ? { serialNumber: entry.blockedBySerial } : {}),
+        ...(entry.blockedByEntry ? { blockEntry: entry.blockedByEntry } : {}),
+      },
+    ],
+  });
+}
+
+function keyInUse(serialNumber: string, commonName: string | undefined): CaError {
+  return new CaError(
+    'KEY_IN_USE',
+    `This public key is already certified (serial ${serialNumber}${commonName ? `, CN ${commonName}` : ''}): every device needs a key of its own; make a new key and CSR`,
+    { details: [{ field: 'publicKey', reason: 'in use by another certificate', serialNumber }] },
+  );
 }
 
 /** The active issuing CA, refused when it has expired: nothing it signs would be valid, and nothing is written. */

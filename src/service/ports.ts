@@ -90,6 +90,25 @@ export interface Claim {
   token: string;
 }
 
+/**
+ * The key index: one entry per public key ever certified (or blocked), under the
+ * SHA-256 of its SubjectPublicKeyInfo DER. IN_USE names the request that holds
+ * the key, by its claim and token; the certificate is the one that claim names.
+ * BLOCKED is final: a key on a revoked certificate, or on the operators' block list.
+ */
+export interface KeyEntry {
+  spkiSha256: string;
+  status: 'IN_USE' | 'BLOCKED';
+  /** IN_USE: the claim (CN#… or CSR#…) and the token of the request that certified the key. */
+  claimKey?: string;
+  token?: string;
+  /** BLOCKED: when, why (an RFC 5280 reason name), and by what: a revoked certificate's serial, or a block-list entry. */
+  blockedAt?: string;
+  reason?: string;
+  blockedBySerial?: string;
+  blockedByEntry?: string;
+}
+
 export class SerialCollisionError extends Error {
   constructor(serial: string) {
     super(`serial ${serial} is already recorded`);
@@ -110,6 +129,18 @@ export interface CertificateStore {
   replaceClaim(claim: Claim, expectedSerial: string): Promise<boolean>;
   /** Deletes a claim if it still names `serial` (best effort after a failure). */
   releaseClaim(key: string, serial: string): Promise<void>;
+  /** The claim on a uniqueness key, if any (consistent read). */
+  getClaim(key: string): Promise<Claim | undefined>;
+  /**
+   * Takes a public key for this request: creates its IN_USE entry if there is
+   * none (or it is already this request's, by token); otherwise returns the entry.
+   */
+  claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined>;
+  /** Takes over an IN_USE entry only while it still names `expectedToken` (a request that died, or set its certificate aside). */
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean>;
+  /** Blocks a key for good (idempotent: the first block's time, reason and cause stand). Returns the entry, and whether this call blocked it. */
+  blockKey(spkiSha256: string, block: { at: string; reason: string; serialNumber?: string; entry?: string }): Promise<{ entry: KeyEntry; changed: boolean }>;
+  getKey(spkiSha256: string): Promise<KeyEntry | undefined>;
   /** Records a certificate; throws SerialCollisionError when another certificate holds the serial. */
   putCertificate(record: CertificateRecord): Promise<void>;
   /** Sets this request's own ISSUED record, never delivered, aside as SUPERSEDED (no-op for any other record). */

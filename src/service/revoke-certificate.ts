@@ -35,7 +35,8 @@ export interface RevokeResult {
 
 /**
  * Revokes a certificate: the ledger first (status REVOKED, time, reason; this
- * also frees its common name), then AWS IoT (status REVOKED, or registered as
+ * also frees its common name), then its public key is blocked for good in the
+ * key index, then AWS IoT (status REVOKED, or registered as
  * REVOKED when JITP has not seen it yet). Repeating it is harmless and finishes
  * an AWS IoT update an earlier attempt could not make.
  */
@@ -47,6 +48,8 @@ export async function revokeCertificate(d: RevokeDeps, serialNumber: string, rea
     record = (await d.store.revokeCertificate(serialNumber, d.clock().toISOString(), reason)) ?? before;
   }
   const changed = before.status !== 'REVOKED';
+  // Its key is never certified again, whatever the reason (repeated on every call: a crash between the two writes is finished).
+  await d.store.blockKey(record.publicKeySha256, { at: record.revokedAt ?? d.clock().toISOString(), reason: record.revocationReason ?? reason, serialNumber: record.serialNumber });
   let outcome = record.iotRevocation as RevocationOutcome | undefined;
   if (!outcome) {
     const chain = await d.cas.chain(record.issuingCaId);

@@ -16,12 +16,14 @@ import {
   type CertificateRecord,
   type CertificateStore,
   type Claim,
+  type KeyEntry,
 } from '../service/ports.js';
 import { COMMON_NAME_INDEX } from './table.js';
 
 const CERT = (serial: string) => `CERT#${serial}`;
 const CLAIM = (key: string) => `CLAIM#${key}`;
 const CA = (id: string) => `CA#${id}`;
+const KEY = (spkiSha256: string) => `KEY#${spkiSha256}`;
 const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
 
 /** A DynamoDB failure as a domain error: STORE_UNAVAILABLE (retry later) or INTERNAL; the cause is for the log. */
@@ -129,6 +131,63 @@ export class DynamoStore implements CertificateStore, CaStore {
         ? { gsi1pk: `CN#${record.commonName}`, gsi1sk: `${record.issuedAt}#${record.serialNumber}` }
         : {}),
     };
+  }
+
+  async getClaim(key: string): Promise<Claim | undefined> {
+    return strip<Claim>(await this.get(CLAIM(key)));
+  }
+
+  async claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined> {
+    const item = { pk: KEY(entry.spkiSha256), type: 'key', ...entry };
+    for (let i = 0; i < 3; i++) {
+      if (await this.putIf(item, 'attribute_not_exists(pk) OR #token = :token', { ':token': entry.token }, { '#token': 'token' })) return undefined;
+      const holder = await this.getKey(entry.spkiSha256);
+      if (holder) return holder;
+    }
+    throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy', { retryAfterSeconds: 1, logDetail: 'key index contention' });
+  }
+
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean> {
+    return this.putIf(
+      { pk: KEY(entry.spkiSha256), type: 'key', ...entry },
+      '#status = :inUse AND (#token = :expected OR #token = :token)',
+      { ':inUse': 'IN_USE', ':expected': expectedToken, ':token': entry.token },
+      { '#status': 'status', '#token': 'token' },
+    );
+  }
+
+  async blockKey(spkiSha256: string, block: { at: string; reason: string; serialNumber?: string; entry?: string }): Promise<{ entry: KeyEntry; changed: boolean }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: KEY(spkiSha256) },
+          UpdateExpression:
+            'SET #type = :type, spkiSha256 = :sha, #status = :blocked, blockedAt = if_not_exists(blockedAt, :at), #reason = if_not_exists(#reason, :reason)' +
+            (block.serialNumber ? ', blockedBySerial = if_not_exists(blockedBySerial, :serial)' : '') +
+            (block.entry ? ', blockedByEntry = if_not_exists(blockedByEntry, :entry)' : ''),
+          ExpressionAttributeNames: { '#status': 'status', '#type': 'type', '#reason': 'reason' },
+          ExpressionAttributeValues: {
+            ':type': 'key',
+            ':sha': spkiSha256,
+            ':blocked': 'BLOCKED',
+            ':at': block.at,
+            ':reason': block.reason,
+            ...(block.serialNumber ? { ':serial': block.serialNumber } : {}),
+            ...(block.entry ? { ':entry': block.entry } : {}),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const entry = (await this.getKey(spkiSha256))!;
+      return { entry, changed: out.Attributes?.status !== 'BLOCKED' };
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
+  async getKey(spkiSha256: string): Promise<KeyEntry | undefined> {
+    return strip<KeyEntry>(await this.get(KEY(spkiSha256)));
   }
 
   async putCertificate(record: CertificateRecord): Promise<void> {

@@ -16,7 +16,7 @@
  * fails: a timeout after DynamoDB applied it).
  */
 import { CaError } from '../../src/service/errors.js';
-import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim } from '../../src/service/ports.js';
+import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim, type KeyEntry } from '../../src/service/ports.js';
 
 export type StoreOperation = keyof CertificateStore | keyof CaStore;
 
@@ -54,6 +54,7 @@ export class MemoryStore implements CertificateStore, CaStore {
   /** Every call, in order (a call that an injected fault made fail included). */
   readonly calls: StoreOperation[] = [];
   private readonly claims = new Map<string, Claim>();
+  private readonly keys = new Map<string, KeyEntry>();
   private readonly certificates = new Map<string, CertificateRecord>();
   private readonly cas = new Map<string, CaRecord>();
   private activeIssuingCaId: string | undefined;
@@ -118,6 +119,55 @@ export class MemoryStore implements CertificateStore, CaStore {
   releaseClaim(key: string, serial: string): Promise<void> {
     return this.run('releaseClaim', () => {
       if (this.claims.get(key)?.serialNumber === serial) this.claims.delete(key);
+    });
+  }
+
+  getClaim(key: string): Promise<Claim | undefined> {
+    return this.run('getClaim', () => {
+      const claim = this.claims.get(key);
+      return claim && copy(claim);
+    });
+  }
+
+  claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined> {
+    return this.run('claimKey', () => {
+      const holder = this.keys.get(entry.spkiSha256);
+      if (holder && holder.token !== entry.token) return copy(holder);
+      this.keys.set(entry.spkiSha256, copy(entry));
+      return undefined;
+    });
+  }
+
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean> {
+    return this.run('replaceKeyClaim', () => {
+      const held = this.keys.get(entry.spkiSha256);
+      if (held?.status !== 'IN_USE' || (held.token !== expectedToken && held.token !== entry.token)) return false;
+      this.keys.set(entry.spkiSha256, copy(entry));
+      return true;
+    });
+  }
+
+  blockKey(spkiSha256: string, block: { at: string; reason: string; serialNumber?: string; entry?: string }): Promise<{ entry: KeyEntry; changed: boolean }> {
+    return this.run('blockKey', () => {
+      const held = this.keys.get(spkiSha256);
+      const entry: KeyEntry = {
+        ...held,
+        spkiSha256,
+        status: 'BLOCKED',
+        blockedAt: held?.blockedAt ?? block.at,
+        reason: held?.reason ?? block.reason,
+        ...(block.serialNumber || held?.blockedBySerial ? { blockedBySerial: held?.blockedBySerial ?? block.serialNumber } : {}),
+        ...(block.entry || held?.blockedByEntry ? { blockedByEntry: held?.blockedByEntry ?? block.entry } : {}),
+      };
+      this.keys.set(spkiSha256, copy(entry));
+      return { entry: copy(entry), changed: held?.status !== 'BLOCKED' };
+    });
+  }
+
+  getKey(spkiSha256: string): Promise<KeyEntry | undefined> {
+    return this.run('getKey', () => {
+      const entry = this.keys.get(spkiSha256);
+      return entry && copy(entry);
     });
   }
 

@@ -173,16 +173,31 @@ describe('The packaged stack (serverless package)', () => {
     }
   });
 
+  it('lets only the lifecycle role disable a key, and only a key behind this stage\'s issuing-key aliases', () => {
+    for (const [id] of ofType('AWS::IAM::Role')) {
+      const grants = statementsOf(id).filter((st: { Action: string | string[] }) => ([] as string[]).concat(st.Action).includes('kms:DisableKey'));
+      if (id !== 'LifecycleRole') {
+        expect([id, grants]).toEqual([id, []]);
+        continue;
+      }
+      expect(grants).toHaveLength(1);
+      expect(grants[0].Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': [expect.stringMatching(/-issuing-\*$/)] } });
+    }
+  });
+
   it('keeps every function\'s logs for a bounded time', () => {
     const groups = ofType('AWS::Logs::LogGroup');
     expect(groups.length).toBe(ofType('AWS::Lambda::Function').length);
     for (const [id, g] of groups) expect([id, g.Properties.RetentionInDays]).toEqual([id, 90]);
   });
 
-  it('never lets code delete or disable a key: no source file sends such a KMS command (and no role may, above)', () => {
+  it('never lets code delete a key or change its policy; only the key manager disables one (a compromised issuing key)', () => {
     const sources = execFileSync('git', ['ls-files', 'src'], { encoding: 'utf8' }).trim().split('\n');
     for (const file of sources) {
-      expect([file, /(ScheduleKeyDeletion|DeleteAlias|DisableKey|PutKeyPolicy|DeleteImportedKeyMaterial)Command/.test(readFileSync(file, 'utf8'))]).toEqual([file, false]);
+      const text = readFileSync(file, 'utf8');
+      expect([file, /(ScheduleKeyDeletion|DeleteAlias|PutKeyPolicy|DeleteImportedKeyMaterial)Command/.test(text)]).toEqual([file, false]);
+      // A compromise rotation disables the old issuing key: only the key manager sends DisableKey.
+      expect([file, /DisableKeyCommand/.test(text)]).toEqual([file, file === 'src/kms/kms-key-manager.ts']);
     }
   });
 
@@ -313,6 +328,7 @@ async function storeRequests(run: (store: DynamoStore) => Promise<unknown>, o: {
 }
 
 const claim = { key: 'pubkey:abcd', serialNumber: '0a1b', csrSha256: 'cd', leaseExpiresAt: 0, token: 't' };
+const keyEntry = { spkiSha256: 'ab'.repeat(32), status: 'IN_USE' as const, claimKey: claim.key, token: 't' };
 const certificate = { serialNumber: '0a1b', commonName: 'device-1', issuedAt: '2026-01-01T00:00:00Z' } as CertificateRecord;
 const ca = { id: 'issuing-2' } as CaRecord;
 
@@ -326,6 +342,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ['take over or release a claim', async (s) => [await s.replaceClaim(claim, '0a1b'), await s.releaseClaim(claim.key, '0a1b')]],
       ['record and read back a certificate', async (s) => [await s.putCertificate(certificate), await s.getCertificate('0a1b')]],
       ['set aside a certificate never delivered', (s) => s.supersedeCertificate(certificate, '2026-01-01T00:00:00Z')],
+      ['take a public key, find who holds it, take over a dead request\'s', async (s) => [await s.claimKey(keyEntry), await s.getKey(keyEntry.spkiSha256), await s.getClaim(claim.key), await s.replaceKeyClaim(keyEntry, 'old')]],
     ],
     GetCertificateRole: [['read a certificate and its CA chain', async (s) => [await s.getCertificate('0a1b'), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
     ListCertificatesRole: [['list by common name and read the CA chains', async (s) => [await s.listByCommonName('device-1'), await s.getCa('issuing-1')]]],
@@ -333,6 +350,7 @@ describe('The packaged stack: each role against the requests its function makes'
     RevokeRole: [
       ['revoke and record what AWS IoT said', async (s) => [await s.getCertificate('0a1b'), await s.revokeCertificate('0a1b', 'now', 'keyCompromise'), await s.setIotRevocation('0a1b', 'REVOKED')]],
       ['read the chain of the certificate', (s) => s.getCa('issuing-1')],
+      ['block the revoked certificate\'s key for good', (s) => s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', serialNumber: '0a1b' })],
     ],
     LifecycleRole: [
       ['read the CAs and the pointer', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1')]],
@@ -363,14 +381,14 @@ describe('The packaged stack: each role against the requests its function makes'
     };
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, summary(r)]))).toEqual({
       IssueRole: {
-        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*'],
-        'dynamodb:PutItem': ['CERT#*', 'CLAIM#*'],
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*'],
+        'dynamodb:PutItem': ['CERT#*', 'CLAIM#*', 'KEY#*'],
         'dynamodb:DeleteItem': ['CLAIM#*'],
       },
       GetCertificateRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'] },
       ListCertificatesRole: { 'dynamodb:GetItem': ['CA#*'], 'dynamodb:Query': ['table/index/byCommonName (any item)'] },
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
-      RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'], 'dynamodb:UpdateItem': ['CERT#*'] },
+      RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'KEY#*'] },
       LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing'] },
       HealthRole: {},
       OpenapiRole: {},
@@ -378,15 +396,16 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
-      IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'DeleteItem CLAIM#pubkey:abcd'],
+      // The key index by conditional put only: no update, so the issuing function can never unblock a key.
+      IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'DeleteItem CLAIM#pubkey:abcd'],
       GetCertificateRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2'],
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
-      RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'UpdateItem CERT#0a1b'],
+      RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab'],
       LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing'],
       HealthRole: [],
       OpenapiRole: [],

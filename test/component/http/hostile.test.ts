@@ -214,8 +214,9 @@ describe('POST /certificates: the hostile corpus', () => {
     }
 
     if (res.statusCode === 201) {
-      // Exactly one certificate recorded: the one returned.
-      expect({ added: added(before, after), removed: removed(before, after) }).toEqual({ added: [`CERT#${res.json.serialNumber}`], removed: [] });
+      // Exactly one certificate recorded (the one returned) and its key taken in the key index.
+      const keyEntry = `KEY#${createHash('sha256').update(parseCsr(new Uint8Array(fileBytes(c.file!))).spkiDer).digest('hex')}`;
+      expect({ added: added(before, after).sort(), removed: removed(before, after) }).toEqual({ added: [`CERT#${res.json.serialNumber}`, keyEntry].sort(), removed: [] });
       expectDeviceProfile(res.json.certificatePem, res.json.caCertificatePem, fileBytes(c.file!).toString('utf8'));
       return;
     }

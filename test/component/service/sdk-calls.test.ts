@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('AWS round trips per certificate on a warm function', () => {
-  it('one kms:Sign, two DynamoDB writes and one pointer read for a new certificate; no GetPublicKey and no CA read', async () => {
+  it('one kms:Sign, three DynamoDB writes and one pointer read for a new certificate; no GetPublicKey and no CA read', async () => {
     // A deployed-like app: CA keys in (fake) KMS, the CA cache as configured (300 s).
     const tableName = `sdk-calls-${process.pid}`;
     await ensureTable(ledger.client, tableName);
@@ -70,8 +70,8 @@ describe('AWS round trips per certificate on a warm function', () => {
 
     expect(kms.callsOf('Sign').length - kmsBefore.sign).toBe(n);
     expect(kms.callsOf('GetPublicKey').length - kmsBefore.getPublicKey).toBe(0);
-    // The claim and the record, and one read of the pointer after recording (a rotation takes effect at once).
-    expect(Object.fromEntries(counts)).toEqual({ PutItemCommand: 2 * n, GetItemCommand: n });
+    // The claim, the key index entry and the record; one read of the pointer after recording (a rotation takes effect at once).
+    expect(Object.fromEntries(counts)).toEqual({ PutItemCommand: 3 * n, GetItemCommand: n });
     expect(opensslVerify(first.ca.rootCertificatePem, first.ca.caCertificatePem, first.record.certificatePem)).toMatch(/OK/);
     dynamo.destroy();
   });
