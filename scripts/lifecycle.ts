@@ -24,6 +24,7 @@ function report(r: Omit<Report, 'rotated' | 'reason'> & Partial<Pick<Report, 'ro
   console.log(`active issuing CA: ${r.activeIssuingCaId} (root ${r.rootCaId})`);
   for (const ca of r.cas) console.log(`  ${ca.id.padEnd(12)} ${ca.role.padEnd(8)} ${ca.status.padEnd(8)} until ${ca.notAfter}${ca.iotStatus ? `  AWS IoT ${ca.iotStatus}` : ''}`);
   if (r.rotated === false && r.nextDueAt) console.log(`next rotation due: ${r.nextDueAt} (npm run rotate -- --force rotates now)`);
+  for (const n of r.notices ?? []) console.log(`NOTE: ${n}`);
 }
 
 /** Local mode, loaded only when used: the service code is not needed for a deployed stage or --help. */

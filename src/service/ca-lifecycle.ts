@@ -8,6 +8,7 @@ import type { Signer } from '../pki/signer.js';
 import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { caCertificateDer, checkedSigner } from './ca-directory.js';
 import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
+import { KEY_INDEX_MARKER } from './key-index.js';
 import type { CaRecord, CaStore, Clock, IotCaRegistration, IotRegistrar, KeyManager, SignerFactory } from './ports.js';
 
 const DAY_MS = 86_400_000;
@@ -49,6 +50,8 @@ export interface CaSummary {
 export interface LifecycleReport {
   /** What this run changed, in order; empty when everything was in place. */
   actions: string[];
+  /** What an operator should do next, when anything. */
+  notices?: string[];
   rootCaId: string;
   activeIssuingCaId: string;
   cas: CaSummary[];
@@ -236,6 +239,8 @@ export async function bootstrap(d: LifecycleDeps): Promise<LifecycleReport> {
   const actions: string[] = [];
   let activeId = await d.store.getActiveIssuingCaId();
   const activeRecord = activeId ? await d.store.getCa(activeId) : undefined;
+  // A new ledger has no certificate yet: its key index is complete from the start.
+  if (!activeId && !(await d.store.getMarker(KEY_INDEX_MARKER))) await d.store.putMarker(KEY_INDEX_MARKER, d.clock().toISOString());
   const root = await ensureRoot(d, activeRecord?.parentId ?? ROOT_CA_ID, actions);
   if (!activeId) await ensureIssuing(d, root, 1, actions);
 
@@ -250,7 +255,10 @@ export async function bootstrap(d: LifecycleDeps): Promise<LifecycleReport> {
     activeId = (await d.store.getActiveIssuingCaId())!;
   }
   const cas = await reconcile(d, activeId, registered, actions);
-  return { actions, rootCaId: root.id, activeIssuingCaId: activeId, cas: [summary(root), ...cas.map(summary)] };
+  const notices = (await d.store.getMarker(KEY_INDEX_MARKER))
+    ? []
+    : ['the ledger holds certificates from before the key index: index their keys with `npm run keys -- reindex` (see the runbook) so revoked keys stay blocked and no key is certified twice'];
+  return { actions, ...(notices.length ? { notices } : {}), rootCaId: root.id, activeIssuingCaId: activeId, cas: [summary(root), ...cas.map(summary)] };
 }
 
 /**

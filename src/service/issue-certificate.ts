@@ -165,20 +165,22 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
  * ISSUED certificate (another common name or another CSR). An entry whose
  * request died, or whose certificate was set aside, is taken over.
  */
-async function acquireKey(d: IssueDeps, entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<void> {
+async function acquireKey(d: IssueDeps, entry: KeyEntry & { status: 'IN_USE'; token: string }): Promise<void> {
   for (let round = 0; round < 3; round++) {
     const holder = await d.store.claimKey(entry);
     if (!holder) return;
     if (holder.status === 'BLOCKED') throw keyBlocked(holder);
+    // The certificate that holds the key: named by the entry (indexed from the ledger), or by its request's claim.
     const claim = holder.claimKey ? await d.store.getClaim(holder.claimKey) : undefined;
-    if (claim && claim.token === holder.token) {
-      const cert = await d.store.getCertificate(claim.serialNumber);
+    const serial = holder.serialNumber ?? (claim && claim.token === holder.token ? claim.serialNumber : undefined);
+    if (serial) {
+      const cert = await d.store.getCertificate(serial);
       // Revoked, its key not blocked yet (a revocation between its two writes, which its repeat finishes): blocked all the same.
       if (cert?.status === 'REVOKED') {
         throw keyBlocked({ spkiSha256: entry.spkiSha256, status: 'BLOCKED', reason: cert.revocationReason ?? 'unspecified', blockedBySerial: cert.serialNumber });
       }
       if (cert?.status === 'ISSUED') throw keyInUse(cert.serialNumber, cert.commonName);
-      if (!cert && claim.leaseExpiresAt > d.clock().getTime()) throw keyInUse(claim.serialNumber, undefined);
+      if (!cert && claim && claim.leaseExpiresAt > d.clock().getTime()) throw keyInUse(serial, undefined);
     }
     // Its request died (claim gone, replaced or past its lease with nothing recorded), or its certificate was set aside.
     if (await d.store.replaceKeyClaim(entry, holder.token ?? '')) return;

@@ -102,6 +102,8 @@ export interface KeyEntry {
   /** IN_USE: the claim (CN#… or CSR#…) and the token of the request that certified the key. */
   claimKey?: string;
   token?: string;
+  /** IN_USE, indexed from the ledger afterwards (certificates issued before the key index): the certificate itself. */
+  serialNumber?: string;
   /** BLOCKED: when, why (an RFC 5280 reason name), and by what: a revoked certificate's serial, or a block-list entry. */
   blockedAt?: string;
   reason?: string;
@@ -135,9 +137,9 @@ export interface CertificateStore {
    * Takes a public key for this request: creates its IN_USE entry if there is
    * none (or it is already this request's, by token); otherwise returns the entry.
    */
-  claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined>;
+  claimKey(entry: KeyEntry & { status: 'IN_USE'; token: string }): Promise<KeyEntry | undefined>;
   /** Takes over an IN_USE entry only while it still names `expectedToken` (a request that died, or set its certificate aside). */
-  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean>;
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; token: string }, expectedToken: string): Promise<boolean>;
   /** Blocks a key for good (idempotent: the first block's time, reason and cause stand). Returns the entry, and whether this call blocked it. */
   blockKey(spkiSha256: string, block: { at: string; reason: string; serialNumber?: string; entry?: string }): Promise<{ entry: KeyEntry; changed: boolean }>;
   getKey(spkiSha256: string): Promise<KeyEntry | undefined>;
@@ -153,6 +155,12 @@ export interface CertificateStore {
   setIotRevocation(serialNumber: string, outcome: string): Promise<void>;
 }
 
+/** Reading the whole ledger, page by page: for operator commands (re-indexing), never on a request path. */
+export interface CertificateScan {
+  /** One page of certificate records, in no particular order; `next` continues (an opaque token), absent at the end. */
+  scanCertificates(page: { limit: number; after?: string }): Promise<{ records: CertificateRecord[]; next?: string }>;
+}
+
 export interface CaStore {
   getCa(id: string): Promise<CaRecord | undefined>;
   /** Records a CA; false when a CA with that id exists already. */
@@ -162,6 +170,9 @@ export interface CaStore {
   setActiveIssuingCa(id: string, expected: string | undefined): Promise<boolean>;
   /** Replaces an existing CA record (status, AWS IoT registration); never creates one. */
   updateCa(record: CaRecord): Promise<void>;
+  /** Facts about the ledger itself, such as since when its key index is complete. */
+  getMarker(name: string): Promise<string | undefined>;
+  putMarker(name: string, value: string): Promise<void>;
 }
 
 /** Creates and finds CA keys by alias (KMS, or software keys in local mode). Never deletes one. */

@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isTransientAwsError } from '../aws/transient.js';
@@ -17,6 +18,7 @@ import {
   type CertificateStore,
   type Claim,
   type KeyEntry,
+  type CertificateScan,
 } from '../service/ports.js';
 import { COMMON_NAME_INDEX } from './table.js';
 
@@ -24,6 +26,7 @@ const CERT = (serial: string) => `CERT#${serial}`;
 const CLAIM = (key: string) => `CLAIM#${key}`;
 const CA = (id: string) => `CA#${id}`;
 const KEY = (spkiSha256: string) => `KEY#${spkiSha256}`;
+const META = (name: string) => `META#${name}`;
 const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
 
 /** A DynamoDB failure as a domain error: STORE_UNAVAILABLE (retry later) or INTERNAL; the cause is for the log. */
@@ -52,7 +55,7 @@ function strip<T>(item: Record<string, unknown> | undefined, ...keys: string[]):
  * The ledger and CA records in one DynamoDB table, with conditional single-item
  * writes only, so the same code runs on DynamoDB and on dynalite.
  */
-export class DynamoStore implements CertificateStore, CaStore {
+export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(client: DynamoDBClient, private readonly tableName: string) {
@@ -137,7 +140,7 @@ export class DynamoStore implements CertificateStore, CaStore {
     return strip<Claim>(await this.get(CLAIM(key)));
   }
 
-  async claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined> {
+  async claimKey(entry: KeyEntry & { status: 'IN_USE'; token: string }): Promise<KeyEntry | undefined> {
     const item = { pk: KEY(entry.spkiSha256), type: 'key', ...entry };
     for (let i = 0; i < 3; i++) {
       if (await this.putIf(item, 'attribute_not_exists(pk) OR #token = :token', { ':token': entry.token }, { '#token': 'token' })) return undefined;
@@ -147,7 +150,7 @@ export class DynamoStore implements CertificateStore, CaStore {
     throw new CaError('STORE_UNAVAILABLE', 'The certificate ledger is busy', { retryAfterSeconds: 1, logDetail: 'key index contention' });
   }
 
-  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean> {
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; token: string }, expectedToken: string): Promise<boolean> {
     return this.putIf(
       { pk: KEY(entry.spkiSha256), type: 'key', ...entry },
       '#status = :inUse AND (#token = :expected OR #token = :token)',
@@ -181,6 +184,26 @@ export class DynamoStore implements CertificateStore, CaStore {
       );
       const entry = (await this.getKey(spkiSha256))!;
       return { entry, changed: out.Attributes?.status !== 'BLOCKED' };
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
+  async scanCertificates(page: { limit: number; after?: string }): Promise<{ records: CertificateRecord[]; next?: string }> {
+    try {
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          Limit: page.limit,
+          FilterExpression: '#type = :certificate',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: { ':certificate': 'certificate' },
+          ConsistentRead: true,
+          ...(page.after ? { ExclusiveStartKey: JSON.parse(Buffer.from(page.after, 'base64url').toString('utf8')) as Record<string, unknown> } : {}),
+        }),
+      );
+      const records = (out.Items ?? []).map((item) => strip<CertificateRecord>(item, 'gsi1pk', 'gsi1sk')!);
+      return { records, ...(out.LastEvaluatedKey ? { next: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
     } catch (e) {
       throw storeError(e);
     }
@@ -280,6 +303,14 @@ export class DynamoStore implements CertificateStore, CaStore {
     if (!(await this.putIf({ pk: CA(record.id), type: 'ca', ...record }, 'attribute_exists(pk)'))) {
       throw new CaError('INTERNAL', 'CA record missing', { logDetail: `CA record ${record.id} does not exist` });
     }
+  }
+
+  async getMarker(name: string): Promise<string | undefined> {
+    return (await this.get(META(name)))?.value as string | undefined;
+  }
+
+  async putMarker(name: string, value: string): Promise<void> {
+    await this.putIf({ pk: META(name), type: 'marker', value }, 'attribute_not_exists(pk) OR attribute_exists(pk)');
   }
 
   async getActiveIssuingCaId(): Promise<string | undefined> {

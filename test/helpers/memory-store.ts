@@ -16,9 +16,9 @@
  * fails: a timeout after DynamoDB applied it).
  */
 import { CaError } from '../../src/service/errors.js';
-import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim, type KeyEntry } from '../../src/service/ports.js';
+import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim, type KeyEntry, type CertificateScan } from '../../src/service/ports.js';
 
-export type StoreOperation = keyof CertificateStore | keyof CaStore;
+export type StoreOperation = keyof CertificateStore | keyof CaStore | keyof CertificateScan;
 
 export interface StoreFault {
   /**
@@ -50,7 +50,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 /** GSI sort key of DynamoStore's common-name index: issue time, then serial. */
 const issueOrder = (r: CertificateRecord) => `${r.issuedAt}#${r.serialNumber}`;
 
-export class MemoryStore implements CertificateStore, CaStore {
+export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
   /** Every call, in order (a call that an injected fault made fail included). */
   readonly calls: StoreOperation[] = [];
   private readonly claims = new Map<string, Claim>();
@@ -58,6 +58,7 @@ export class MemoryStore implements CertificateStore, CaStore {
   private readonly certificates = new Map<string, CertificateRecord>();
   private readonly cas = new Map<string, CaRecord>();
   private activeIssuingCaId: string | undefined;
+  private readonly markers = new Map<string, string>();
   private readonly faults = new Map<StoreOperation, Array<Required<StoreFault>>>();
 
   /** The next call of `operation` (after `skip` others) fails; faults of one operation are used in the order given. */
@@ -129,7 +130,7 @@ export class MemoryStore implements CertificateStore, CaStore {
     });
   }
 
-  claimKey(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }): Promise<KeyEntry | undefined> {
+  claimKey(entry: KeyEntry & { status: 'IN_USE'; token: string }): Promise<KeyEntry | undefined> {
     return this.run('claimKey', () => {
       const holder = this.keys.get(entry.spkiSha256);
       if (holder && holder.token !== entry.token) return copy(holder);
@@ -138,7 +139,7 @@ export class MemoryStore implements CertificateStore, CaStore {
     });
   }
 
-  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; claimKey: string; token: string }, expectedToken: string): Promise<boolean> {
+  replaceKeyClaim(entry: KeyEntry & { status: 'IN_USE'; token: string }, expectedToken: string): Promise<boolean> {
     return this.run('replaceKeyClaim', () => {
       const held = this.keys.get(entry.spkiSha256);
       if (held?.status !== 'IN_USE' || (held.token !== expectedToken && held.token !== entry.token)) return false;
@@ -161,6 +162,24 @@ export class MemoryStore implements CertificateStore, CaStore {
       };
       this.keys.set(spkiSha256, copy(entry));
       return { entry: copy(entry), changed: held?.status !== 'BLOCKED' };
+    });
+  }
+
+  getMarker(name: string): Promise<string | undefined> {
+    return this.run('getMarker', () => this.markers.get(name));
+  }
+
+  putMarker(name: string, value: string): Promise<void> {
+    return this.run('putMarker', () => void this.markers.set(name, value));
+  }
+
+  scanCertificates(page: { limit: number; after?: string }): Promise<{ records: CertificateRecord[]; next?: string }> {
+    return this.run('scanCertificates', () => {
+      const all = [...this.certificates.keys()].sort();
+      const from = page.after ? all.findIndex((k) => k > page.after!) : 0;
+      const slice = from < 0 ? [] : all.slice(from, from + page.limit);
+      const last = slice.at(-1);
+      return { records: slice.map((k) => copy(this.certificates.get(k)!)), ...(last && from + page.limit < all.length ? { next: last } : {}) };
     });
   }
 

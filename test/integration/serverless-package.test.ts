@@ -353,7 +353,8 @@ describe('The packaged stack: each role against the requests its function makes'
       ['block the revoked certificate\'s key for good', (s) => s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', serialNumber: '0a1b' })],
     ],
     LifecycleRole: [
-      ['read the CAs and the pointer', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1')]],
+      ['read the CAs, the pointer and the key index marker', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1'), await s.getMarker('keyIndexComplete')]],
+      ['mark a new ledger\'s key index complete', (s) => s.putMarker('keyIndexComplete', '2026-01-01T00:00:00Z')],
       ['store, update and activate a CA', async (s) => [await s.putCa(ca), await s.updateCa(ca), await s.setActiveIssuingCa('issuing-2', 'issuing-1'), await s.setActiveIssuingCa('issuing-1', undefined)]],
     ],
   };
@@ -389,14 +390,14 @@ describe('The packaged stack: each role against the requests its function makes'
       ListCertificatesRole: { 'dynamodb:GetItem': ['CA#*'], 'dynamodb:Query': ['table/index/byCommonName (any item)'] },
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
       RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'KEY#*'] },
-      LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing'] },
+      LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'] },
       HealthRole: {},
       OpenapiRole: {},
     });
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
@@ -406,7 +407,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
       RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab'],
-      LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing'],
+      LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete'],
       HealthRole: [],
       OpenapiRole: [],
     });
