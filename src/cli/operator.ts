@@ -2,7 +2,7 @@
  * The operator commands: get, list, export, revoke, ca, rotate. Each is one
  * route of the API (export walks every page of the list).
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -252,5 +252,51 @@ export async function rotateCa(op: Operator, options: { force?: boolean; reason?
     op.io.out(`  2. disable its KMS key: aws kms disable-key --key-id <alias/factory-ca-<stage>-${old}>`);
     op.io.out(`  3. list the devices it signed, to re-issue them: factory-ca export --url <url> --issuing-ca-id ${old} --format csv --out ${old}-devices.csv`);
   }
+  return EXIT.OK;
+}
+
+/** The most hashes one block request carries (the API's limit). */
+const BLOCK_BATCH = 200;
+
+/**
+ * Reads a block-list file: one 64-hex SHA-256 of a SubjectPublicKeyInfo per
+ * line, and/or PEM "PUBLIC KEY" blocks; blank lines and lines starting with #
+ * are skipped. Anything else is refused with its line number, before any request.
+ */
+export function parseBlockList(text: string): { hashes: string[]; pems: string[] } {
+  const pems = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g) ?? [];
+  const rest = text.replace(/-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g, (m) => '\n'.repeat(m.split('\n').length - 1));
+  const hashes: string[] = [];
+  rest.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    if (!/^[0-9a-fA-F]{64}$/.test(line)) throw new CliError(EXIT.FAILED, `line ${i + 1}: not a 64-hex-digit key hash or a PEM PUBLIC KEY block: ${line.slice(0, 40)}`);
+    hashes.push(line.toLowerCase());
+  });
+  return { hashes: [...new Set(hashes)], pems };
+}
+
+/** Blocks every key of a file (hashes in batches, PEM keys one by one); idempotent, so a rerun after an interruption is safe. */
+export async function blockKeyFile(op: Operator, file: string, options: { reason: string; entry?: string }): Promise<number> {
+  const { hashes, pems } = parseBlockList(readFileSync(file, 'utf8'));
+  const common = { reason: options.reason, ...(options.entry ? { entry: options.entry } : {}) };
+  let blocked = 0;
+  let already = 0;
+  for (let i = 0; i < hashes.length; i += BLOCK_BATCH) {
+    const { body } = await call<{ blocked: number; alreadyBlocked: number }>(op, {
+      method: 'POST',
+      path: '/blocked-keys',
+      body: JSON.stringify({ spkiSha256s: hashes.slice(i, i + BLOCK_BATCH), ...common }),
+      contentType: 'application/json',
+    });
+    blocked += body.blocked;
+    already += body.alreadyBlocked;
+  }
+  for (const publicKeyPem of pems) {
+    const { body } = await call<{ alreadyBlocked: boolean }>(op, { method: 'POST', path: '/blocked-keys', body: JSON.stringify({ publicKeyPem, ...common }), contentType: 'application/json' });
+    if (body.alreadyBlocked) already++;
+    else blocked++;
+  }
+  op.io.out(`${blocked} keys blocked, ${already} blocked already (${hashes.length + pems.length} in ${file})`);
   return EXIT.OK;
 }

@@ -21,7 +21,8 @@ import { CliError, EXIT } from './errors.js';
 import { ApiClient, DEFAULT_RETRY, type RetryPolicy } from './http.js';
 import { processIo, type Io } from './io.js';
 import { issueBatch, issueSingle } from './issue.js';
-import { exportCertificates, getCertificate, listCertificates, REVOCATION_REASONS, revokeCertificate, rotateCa, showCa, type ListFilters, type Operator } from './operator.js';
+import { blockKeyFile, exportCertificates, getCertificate, listCertificates, REVOCATION_REASONS, revokeCertificate,
+  rotateCa, showCa, type ListFilters, type Operator } from './operator.js';
 
 export interface CliDeps {
   io?: Io;
@@ -254,6 +255,15 @@ Examples:
       .option('--force', 'rotate now, even if not due')
       .addOption(new Option('--reason <reason>', 'keyCompromise: rotate now and print the steps that follow a compromised issuing CA key').choices(['keyCompromise'])),
   ).action(act((opts: ConnectionOptions & { force?: boolean; reason?: string }) => operator(opts, (op) => rotateCa(op, opts))));
+
+  connection(
+    program
+      .command('block-keys')
+      .description('block public keys for good from a file of SHA-256 hashes and/or PEM public keys (operators; idempotent)')
+      .requiredOption('--file <file>', 'one 64-hex SHA-256 of a SubjectPublicKeyInfo per line, or PEM "PUBLIC KEY" blocks')
+      .addOption(new Option('--reason <reason>', 'the RFC 5280 reason').choices([...REVOCATION_REASONS]).default('keyCompromise'))
+      .option('--entry <label>', 'where the list comes from (an incident or vendor list id), recorded with each key'),
+  ).action(act((opts: ConnectionOptions & { file: string; reason: string; entry?: string }) => operator(opts, (op) => blockKeyFile(op, opts.file, opts))));
 
   return program;
 }

@@ -22,6 +22,7 @@ import { CaChains } from '../service/ca-directory.js';
 import type { LifecycleDeps } from '../service/ca-lifecycle.js';
 import { systemClock, type CaStore, type CertificateStore, type Clock, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
 import type { RevokeDeps } from '../service/revoke-certificate.js';
+import type { BlockDeps } from '../service/blocked-keys.js';
 import { type ComposedFunction, type ObservabilityOptions, caSigners, httpSettings, ledger, observability } from './shared.js';
 
 export interface OperationsOptions extends ObservabilityOptions {
@@ -81,6 +82,15 @@ export function composeRevocation(config: Config, o: OperationsOptions = {}): Re
     http: httpSettings(config),
     revoke: { store, cas: new CaChains(store), iot: () => registrar, clock: o.clock ?? systemClock },
   };
+}
+
+export interface KeyBlockingFunction extends ComposedFunction {
+  keys: BlockDeps;
+}
+
+/** POST /blocked-keys and GET /blocked-keys/{spkiSha256}: the key index only. */
+export function composeKeyBlocking(config: Config, o: OperationsOptions = {}): KeyBlockingFunction {
+  return { obs: observability(o), http: httpSettings(config), keys: { store: o.store ?? ledger(config, o.dynamo), clock: o.clock ?? systemClock } };
 }
 
 export interface LifecycleFunction extends ComposedFunction {

@@ -101,6 +101,56 @@ export function readRevokeRequest<R extends string>(event: HttpEvent, maxBytes: 
   return { reason: reason as R };
 }
 
+/** The most keys one POST /blocked-keys may name (a file is sent in batches of this size). */
+export const MAX_KEYS_PER_BLOCK_REQUEST = 200;
+const HASH = /^[0-9a-f]{64}$/;
+
+export interface BlockKeysRequest {
+  /** Exactly one key: `publicKeyPem` or `spkiSha256`; or a batch: `spkiSha256s`. */
+  publicKeyPem?: string;
+  spkiSha256s: string[];
+  single: boolean;
+  reason: string;
+  entry?: string;
+}
+
+/**
+ * POST /blocked-keys: {"publicKeyPem" | "spkiSha256" | "spkiSha256s": [...], "reason", "entry"?}.
+ * Hashes are the lower-case hex SHA-256 of the key's SubjectPublicKeyInfo DER.
+ */
+export function readBlockKeysRequest(event: HttpEvent, maxBytes: number, reasons: readonly string[]): BlockKeysRequest {
+  const body = optionalJsonBody(event, maxBytes, ['publicKeyPem', 'spkiSha256', 'spkiSha256s', 'reason', 'entry']);
+  const { publicKeyPem, spkiSha256, spkiSha256s, reason, entry } = body;
+  const given = [publicKeyPem, spkiSha256, spkiSha256s].filter((v) => v !== undefined).length;
+  if (given !== 1) throw invalid('Name the keys with exactly one of publicKeyPem, spkiSha256 or spkiSha256s', 'body', 'exactly one of publicKeyPem, spkiSha256, spkiSha256s');
+  if (typeof reason !== 'string' || !reasons.includes(reason)) throw invalid('Give the reason the keys are blocked', 'reason', `one of ${reasons.join(', ')}`);
+  if (entry !== undefined && (typeof entry !== 'string' || !/^[\x20-\x7e]{1,128}$/.test(entry))) {
+    throw invalid('entry must be 1-128 printable ASCII characters (an incident or list id)', 'entry', '1-128 printable ASCII characters');
+  }
+  const common = { reason, ...(entry !== undefined ? { entry: entry as string } : {}) };
+  if (publicKeyPem !== undefined) {
+    if (typeof publicKeyPem !== 'string') throw invalid('publicKeyPem must be a PEM string', 'publicKeyPem', 'a PEM "PUBLIC KEY" block');
+    return { publicKeyPem, spkiSha256s: [], single: true, ...common };
+  }
+  const hashes = spkiSha256 !== undefined ? [spkiSha256] : spkiSha256s;
+  if (!Array.isArray(hashes) || hashes.length === 0 || hashes.length > MAX_KEYS_PER_BLOCK_REQUEST) {
+    throw invalid(`spkiSha256s must list 1 to ${MAX_KEYS_PER_BLOCK_REQUEST} hashes`, 'spkiSha256s', `1 to ${MAX_KEYS_PER_BLOCK_REQUEST} hashes`);
+  }
+  const bad = hashes.findIndex((h) => typeof h !== 'string' || !HASH.test(h));
+  if (bad >= 0) {
+    const field = spkiSha256 !== undefined ? 'spkiSha256' : `spkiSha256s[${bad}]`;
+    throw invalid('A key hash must be the 64 lower-case hex digits of the SHA-256 of its SubjectPublicKeyInfo DER', field, '64 lower-case hex digits');
+  }
+  return { spkiSha256s: [...new Set(hashes as string[])], single: spkiSha256 !== undefined, ...common };
+}
+
+/** A key hash in a path. */
+export function readKeyHash(event: HttpEvent): string {
+  const hash = decodedPathParameter(event, 'spkiSha256').toLowerCase();
+  if (!HASH.test(hash)) throw invalid('The key hash must be 64 hex digits (SHA-256 of the SubjectPublicKeyInfo DER)', 'spkiSha256', '64 hex digits');
+  return hash;
+}
+
 /** POST /ca/rotate: {"force"?: boolean, "reason"?: "keyCompromise"}. */
 export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: boolean; reason?: 'keyCompromise' } {
   const { force = false, reason } = optionalJsonBody(event, maxBytes, ['force', 'reason']);

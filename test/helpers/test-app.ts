@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { composeIssuing, type IssuingFunction, type IssuingOptions } from '../../src/compose/issuing.js';
-import { composeLifecycle, composeRevocation, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
+import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlockingFunction, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
 import { ledger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
 import { healthRoute } from '../../src/http/basic-routes.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
+import { blockKeysRoute, getBlockedKeyRoute } from '../../src/http/key-routes.js';
 import { revokeRoute } from '../../src/http/revocation-routes.js';
 import { rotateRoute } from '../../src/http/lifecycle-routes.js';
 import { getCaRoute, getCertificateRoute, listCertificatesRoute } from '../../src/http/read-routes.js';
@@ -114,6 +115,7 @@ export interface TestApp {
   reading: ReadingFunction;
   revocation: RevocationFunction;
   lifecycle: LifecycleFunction;
+  keyBlocking: KeyBlockingFunction;
   cleanup(): void;
 }
 
@@ -153,6 +155,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     reading: composeReading(config, o),
     revocation: composeRevocation(config, o),
     lifecycle: composeLifecycle(config, o),
+    keyBlocking: composeKeyBlocking(config, o),
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
@@ -203,5 +206,7 @@ export function routesOf(t: () => TestApp) {
     revoke: lazyHandler(() => revokeRoute(t().revocation)),
     rotate: lazyHandler(() => rotateRoute(t().lifecycle)),
     health: lazyHandler(() => healthRoute(t().issuing.obs)),
+    blockKeys: lazyHandler(() => blockKeysRoute(t().keyBlocking)),
+    getBlockedKey: lazyHandler(() => getBlockedKeyRoute(t().keyBlocking)),
   };
 }

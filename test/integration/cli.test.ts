@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -200,6 +200,23 @@ describe('factory-ca against local SigV4 mode', () => {
     expect(rotation.code).toBe(0);
     expect(rotation.stdout).toContain('not rotated: not due');
     expect(rotation.stdout).toMatch(/^next rotation due +\d{4}-/m);
+  }, 120_000);
+
+  it('block-keys: a vendor list of 450 hashes and a PEM key, blocked once; a rerun blocks nothing more; the PEM key\'s CSR is refused', async () => {
+    const dir = join(work, 'blocklist');
+    mkdirSync(dir);
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const pem = createPublicKey(key).export({ format: 'pem', type: 'spki' }) as string;
+    const hashes = Array.from({ length: 450 }, (_, i) => createHash('sha256').update(`vendor key ${i}`).digest('hex'));
+    writeFileSync(join(dir, 'list.txt'), `# vendor incident SE-7\n${hashes.join('\n')}\n\n${pem}`);
+    const first = await factoryCa(['block-keys', '--file', join(dir, 'list.txt'), '--entry', 'vendor incident SE-7', ...SIGNED]);
+    expect([first.code, first.stdout.trim()]).toEqual([0, `451 keys blocked, 0 blocked already (451 in ${join(dir, 'list.txt')})`]);
+    const again = await factoryCa(['block-keys', '--file', join(dir, 'list.txt'), ...SIGNED]);
+    expect([again.code, again.stdout.trim()]).toEqual([0, `0 keys blocked, 451 blocked already (451 in ${join(dir, 'list.txt')})`]);
+    writeFileSync(join(dir, 'device.csr'), deviceCsrPem('station-blocked', key));
+    const refused = await factoryCa(['issue', '--csr', join(dir, 'device.csr'), ...SIGNED]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout + refused.stderr).toContain('KEY_BLOCKED');
   }, 120_000);
 });
 

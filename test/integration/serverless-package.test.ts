@@ -53,7 +53,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('requires IAM auth on every route but GET /health', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(8);
+    expect(methods).toHaveLength(10);
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, id === 'ApiGatewayMethodHealthGet' ? 'NONE' : 'AWS_IAM']);
     }
@@ -66,7 +66,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(10);
+    expect(functions).toHaveLength(12);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
@@ -299,7 +299,7 @@ const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) 
 const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
 const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
 
-const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'LifecycleRole', 'HealthRole', 'OpenapiRole'];
+const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'HealthRole', 'OpenapiRole'];
 const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
 
 /** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
@@ -352,6 +352,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ['read the chain of the certificate', (s) => s.getCa('issuing-1')],
       ['block the revoked certificate\'s key for good', (s) => s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', serialNumber: '0a1b' })],
     ],
+    KeyBlockRole: [['block a key and read its entry', async (s) => [await s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', entry: 'vendor list' }), await s.getKey(keyEntry.spkiSha256)]]],
     LifecycleRole: [
       ['read the CAs, the pointer and the key index marker', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1'), await s.getMarker('keyIndexComplete')]],
       ['mark a new ledger\'s key index complete', (s) => s.putMarker('keyIndexComplete', '2026-01-01T00:00:00Z')],
@@ -390,6 +391,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ListCertificatesRole: { 'dynamodb:GetItem': ['CA#*'], 'dynamodb:Query': ['table/index/byCommonName (any item)'] },
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
       RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'KEY#*'] },
+      KeyBlockRole: { 'dynamodb:GetItem': ['KEY#*'], 'dynamodb:UpdateItem': ['KEY#*'] },
       LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'] },
       HealthRole: {},
       OpenapiRole: {},
@@ -407,6 +409,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
       RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab'],
+      KeyBlockRole: ['GetItem KEY#abab', 'UpdateItem KEY#abab'],
       LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete'],
       HealthRole: [],
       OpenapiRole: [],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { createPublicKey } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
@@ -48,5 +49,36 @@ describe('Key trust through the issuing route (dynalite ledger)', () => {
     const again = await callRoute(routes.issue, jsonPost({ csr: csrA }));
     expect([again.statusCode, again.json.error.code]).toEqual([409, 'KEY_BLOCKED']);
     expect(await certificates('kt-c')).toBe(2);
+  });
+});
+
+describe('The operators\' block list', () => {
+  it('a key blocked by its PEM refuses a fresh CSR with that key: 409 KEY_BLOCKED naming the entry; blocking again answers 200', async () => {
+    const key = newP256Key();
+    const publicKeyPem = createPublicKey(key).export({ format: 'pem', type: 'spki' }) as string;
+    const block = (body: unknown) => callRoute(routes.blockKeys, jsonPost(body));
+    const first = await block({ publicKeyPem, reason: 'keyCompromise', entry: 'vendor incident SE-2026-11' });
+    expect([first.statusCode, first.json.alreadyBlocked]).toEqual([201, false]);
+    const again = await block({ spkiSha256: first.json.spkiSha256, reason: 'unspecified' });
+    expect([again.statusCode, again.json.alreadyBlocked, again.json.reason]).toEqual([200, true, 'keyCompromise']);
+
+    const refused = await callRoute(routes.issue, jsonPost({ csr: csrFor('kt-blocked', key) }));
+    expect([refused.statusCode, refused.json.error.code]).toEqual([409, 'KEY_BLOCKED']);
+    expect(refused.json.error.details[0]).toMatchObject({ blockEntry: 'vendor incident SE-2026-11', revocationReason: 'keyCompromise', spkiSha256: first.json.spkiSha256 });
+    expect(await certificates('kt-blocked')).toBe(0);
+    const read = await callRoute(routes.getBlockedKey, apiEvent({ pathParameters: { spkiSha256: first.json.spkiSha256 } }));
+    expect(read.json).toMatchObject({ status: 'BLOCKED', blockedByEntry: 'vendor incident SE-2026-11' });
+  });
+
+  it('refuses what is not one SubjectPublicKeyInfo, or more than one way of naming keys, with 400', async () => {
+    for (const body of [
+      { publicKeyPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', reason: 'keyCompromise' },
+      { publicKeyPem: 'junk', spkiSha256: 'a'.repeat(64), reason: 'keyCompromise' },
+      { spkiSha256s: Array.from({ length: 201 }, (_, i) => i.toString(16).padStart(64, '0')).slice(0, 201), reason: 'keyCompromise' },
+      { spkiSha256: 'a'.repeat(64), reason: 'certificateHold' },
+    ]) {
+      const res = await callRoute(routes.blockKeys, jsonPost(body));
+      expect([res.statusCode, res.json.error.code]).toEqual([400, expect.stringMatching(/^(INVALID_REQUEST|CSR_MALFORMED)$/)]);
+    }
   });
 });

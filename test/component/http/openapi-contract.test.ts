@@ -24,13 +24,15 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   ca: ['GET', '/ca', routes.getCa],
   rotate: ['POST', '/ca/rotate', routes.rotate],
   health: ['GET', '/health', routes.health],
+  block: ['POST', '/blocked-keys', routes.blockKeys],
+  blocked: ['GET', '/blocked-keys/{spkiSha256}', routes.getBlockedKey],
   openapi: ['GET', '/openapi.json', lazyHandler(() => openapiRoute(testApp().issuing.obs, OPENAPI_FILE))],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
 async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
   const [method, path, handler] = ROUTES[route]!;
-  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x');
+  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
   const body = JSON.parse(res.body) as Record<string, any>;
   expect({ status: res.statusCode, body }).toMatchObject({ status: expected });
@@ -115,6 +117,31 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('health', {}, 200);
     const served = await check('openapi', {}, 200);
     expect(served).toEqual(parse(readFileSync(OPENAPI_FILE, 'utf8')));
+  });
+
+  it('POST /blocked-keys and GET /blocked-keys/{spkiSha256}', async () => {
+    const hash = 'c'.repeat(64);
+    await check('block', json({ spkiSha256: hash, reason: 'keyCompromise', entry: 'vendor incident 42' }), 201);
+    await check('block', json({ spkiSha256: hash, reason: 'keyCompromise' }), 200);
+    await check('block', json({ spkiSha256s: [hash, 'd'.repeat(64)], reason: 'keyCompromise' }), 200);
+    await check('block', json({ spkiSha256: 'nothex', reason: 'keyCompromise' }), 400);
+    await check('block', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
+    await check('block', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+    jest.spyOn(testApp().store, 'blockKey').mockRejectedValueOnce(bug());
+    await check('block', json({ spkiSha256: hash, reason: 'keyCompromise' }), 500);
+    jest.spyOn(testApp().store, 'blockKey').mockRejectedValueOnce(unavailable());
+    await check('block', json({ spkiSha256: hash, reason: 'keyCompromise' }), 503);
+    for (const route of ['block', 'blocked'] as const) {
+      await check(route, { pathParameters: { spkiSha256: hash }, headers: { Host: 'evil.example:3000' } }, 403);
+    }
+
+    expect(await check('blocked', { pathParameters: { spkiSha256: hash } }, 200)).toMatchObject({ status: 'BLOCKED', reason: 'keyCompromise', blockedByEntry: 'vendor incident 42' });
+    await check('blocked', { pathParameters: { spkiSha256: 'x' } }, 400);
+    await check('blocked', { pathParameters: { spkiSha256: 'e'.repeat(64) } }, 404);
+    jest.spyOn(testApp().store, 'getKey').mockRejectedValueOnce(bug());
+    await check('blocked', { pathParameters: { spkiSha256: hash } }, 500);
+    jest.spyOn(testApp().store, 'getKey').mockRejectedValueOnce(unavailable());
+    await check('blocked', { pathParameters: { spkiSha256: hash } }, 503);
   });
 
   it('local mode: 403 FORBIDDEN_ORIGIN for another site\'s page or a foreign Host, on every route with configuration', async () => {

@@ -1,0 +1,6 @@
+import { loadConfig } from '../config/config.js';
+import { composeKeyBlocking } from '../compose/operations.js';
+import { getBlockedKeyRoute } from '../http/key-routes.js';
+
+// Configuration is validated and clients are built at cold start.
+export const handler = getBlockedKeyRoute(composeKeyBlocking(loadConfig()));
