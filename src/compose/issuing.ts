@@ -11,7 +11,7 @@ import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { CaDirectory } from '../service/ca-directory.js';
 import type { IssueDeps } from '../service/issue-certificate.js';
 import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type SignerFactory, type Sleep } from '../service/ports.js';
-import { type ComposedFunction, type ObservabilityOptions, caSigners, httpSettings, ledger, observability } from './shared.js';
+import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
 
 export interface IssuingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -30,13 +30,13 @@ export interface IssuingFunction extends ComposedFunction {
 }
 
 export function composeIssuing(config: Config, o: IssuingOptions = {}): IssuingFunction {
-  const obs = observability(o);
+  const fn = edge(config, o);
+  const { obs } = fn;
   const clock = o.clock ?? systemClock;
   const store = o.store ?? ledger(config, o.dynamo);
   const signers = o.signers ?? caSigners(config, { ...(o.kms ? { kms: o.kms } : {}), metrics: obs.metrics });
   return {
-    obs,
-    http: httpSettings(config),
+    ...fn,
     template: config.template,
     issue: {
       policy: config.policy,

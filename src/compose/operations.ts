@@ -23,7 +23,7 @@ import type { LifecycleDeps } from '../service/ca-lifecycle.js';
 import { systemClock, type CaStore, type CertificateStore, type Clock, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
 import type { RevokeDeps } from '../service/revoke-certificate.js';
 import type { BlockDeps } from '../service/blocked-keys.js';
-import { type ComposedFunction, type ObservabilityOptions, caSigners, httpSettings, ledger, observability } from './shared.js';
+import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
 
 export interface OperationsOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -74,12 +74,11 @@ export interface RevocationFunction extends ComposedFunction {
 
 /** POST /certificates/{serial}/revoke. */
 export function composeRevocation(config: Config, o: OperationsOptions = {}): RevocationFunction {
-  const obs = observability(o);
+  const fn = edge(config, o);
   const store = o.store ?? ledger(config, o.dynamo);
-  const registrar = iotRegistrar(config, obs.logger, o);
+  const registrar = iotRegistrar(config, fn.obs.logger, o);
   return {
-    obs,
-    http: httpSettings(config),
+    ...fn,
     revoke: { store, cas: new CaChains(store), iot: () => registrar, clock: o.clock ?? systemClock },
   };
 }
@@ -90,7 +89,7 @@ export interface KeyBlockingFunction extends ComposedFunction {
 
 /** POST /blocked-keys and GET /blocked-keys/{spkiSha256}: the key index only. */
 export function composeKeyBlocking(config: Config, o: OperationsOptions = {}): KeyBlockingFunction {
-  return { obs: observability(o), http: httpSettings(config), keys: { store: o.store ?? ledger(config, o.dynamo), clock: o.clock ?? systemClock } };
+  return { ...edge(config, o), keys: { store: o.store ?? ledger(config, o.dynamo), clock: o.clock ?? systemClock } };
 }
 
 export interface LifecycleFunction extends ComposedFunction {
@@ -99,14 +98,14 @@ export interface LifecycleFunction extends ComposedFunction {
 
 /** POST /ca/rotate, and the bootstrap and scheduled rotation jobs. */
 export function composeLifecycle(config: Config, o: OperationsOptions = {}): LifecycleFunction {
-  const obs = observability(o);
+  const fn = edge(config, o);
+  const { obs } = fn;
   const lc = config.lifecycle;
   const jitpRoleArn = lc.jitpRoleArn ?? (lc.iotMode === 'dry-run' ? PLACEHOLDER_JITP_ROLE_ARN : undefined);
   if (!jitpRoleArn) throw notConfigured('JITP_ROLE_ARN is required with IOT_MODE=aws');
   const kms = o.kms ?? traced(new KMSClient({ region: config.region, maxAttempts: 4 }));
   return {
-    obs,
-    http: httpSettings(config),
+    ...fn,
     lifecycle: {
       store: o.store ?? ledger(config, o.dynamo),
       keys: keyManager(config, kms, o),

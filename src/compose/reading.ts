@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { ReadDeps } from '../service/certificates.js';
 import type { CaStore, CertificateStore } from '../service/ports.js';
-import { type ComposedFunction, type ObservabilityOptions, httpSettings, ledger, observability } from './shared.js';
+import { type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
 
 export interface ReadingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -20,5 +20,5 @@ export interface ReadingFunction extends ComposedFunction {
 
 export function composeReading(config: Config, o: ReadingOptions = {}): ReadingFunction {
   const store = o.store ?? ledger(config, o.dynamo);
-  return { obs: observability(o), http: httpSettings(config), read: { store, chains: new CaChains(store), template: config.template } };
+  return { ...edge(config, o), read: { store, chains: new CaChains(store), template: config.template } };
 }

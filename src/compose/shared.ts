@@ -6,22 +6,45 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
-import type { Observability } from '../http/edge.js';
+import type { Middleware, Observability } from '../http/edge.js';
+import { localOriginGuard, localSigV4 } from '../http/local-guards.js';
 import { createKmsSigner } from '../kms/kms-signer.js';
 import type { LocalCredentials } from '../http/sigv4.js';
 import { credentialsFile, LOCAL_PROFILE, readLocalCredentials } from '../local/local-credentials.js';
 import { refuseSoftwareKeys, softwareSigners } from '../local/software-signer.js';
 import { METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
-import { traced } from '../observability/tracing.js';
+import { traced, tracer } from '../observability/tracing.js';
+import { observability as baseObservability, type ObservabilityOptions } from './observability.js';
 import type { SignerFactory } from '../service/ports.js';
 import { DynamoStore } from '../store/dynamo-store.js';
 
-export { observability, type ObservabilityOptions } from './observability.js';
+export type { ObservabilityOptions } from './observability.js';
+
+/** The log, the metrics, and X-Ray around the handler when tracing is on. */
+export function observability(o: ObservabilityOptions = {}): Observability {
+  const t = tracer();
+  return { ...baseObservability(o), ...(t.isTracingEnabled() ? { tracer: t } : {}) };
+}
 
 /** What every composed HTTP function has besides its use case's dependencies. */
 export interface ComposedFunction {
   obs: Observability;
   http: HttpSettings;
+  /** Local mode's guards (origin and host; SigV4 in local SigV4 mode); none in AWS. */
+  guards: Middleware[];
+}
+
+/** The edge of a composed function: its observability, its request settings, local mode's guards. */
+export function edge(config: Config, o: ObservabilityOptions = {}): ComposedFunction {
+  const http = httpSettings(config);
+  return {
+    obs: observability(o),
+    http,
+    guards: [
+      ...(http.localApiPort ? [localOriginGuard(http.localApiPort)] : []),
+      ...(http.localCredentials ? [localSigV4(http.localCredentials)] : []),
+    ],
+  };
 }
 
 /** What the HTTP edge reads from the configuration. */

@@ -14,9 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { describeError, type Logger } from '../observability/logger.js';
 import { count, METRIC, type Metrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing.js';
-import { HttpError, renderError } from './errors.js';
-import { header } from './requests.js';
-import { verifySigV4, type LocalCredentials } from './sigv4.js';
+import { renderError } from './errors.js';
 
 /** What a function reports to: the log, the metrics and (in AWS) X-Ray. */
 export interface Observability {
@@ -38,7 +36,7 @@ export interface RouteContext extends Context {
 
 export type Route = (event: HttpEvent, context: RouteContext) => Promise<HttpResult>;
 type Request = middy.Request<HttpEvent, HttpResult, Error, RouteContext>;
-type Middleware = middy.MiddlewareObj<HttpEvent, HttpResult, Error, RouteContext>;
+export type Middleware = middy.MiddlewareObj<HttpEvent, HttpResult, Error, RouteContext>;
 
 const BASE_HEADERS = {
   'Content-Type': 'application/json',
@@ -95,41 +93,6 @@ export function countRejections(metrics: Metrics, name: string): Middleware {
   };
 }
 
-const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
-
-/**
- * Local mode's guard against web pages: the local API has no authentication, so
- * a page in the developer's browser must not be able to drive it. A request
- * whose Host is not a loopback name with the API's port (DNS rebinding), or
- * whose Origin is any other site, is refused with 403 FORBIDDEN_ORIGIN.
- * Command-line clients send no Origin and pass.
- */
-export function localOriginGuard(port: number): Middleware {
-  const hosts = new Set(LOOPBACK_HOSTS.map((h) => `${h}:${port}`));
-  const origins = new Set(LOOPBACK_HOSTS.map((h) => `http://${h}:${port}`));
-  return {
-    before: ({ event }) => {
-      const host = header(event, 'host')?.toLowerCase();
-      if (!host || !hosts.has(host)) {
-        throw new HttpError('FORBIDDEN_ORIGIN', `The local API answers only to localhost:${port}, 127.0.0.1:${port} or [::1]:${port}`);
-      }
-      const origin = header(event, 'origin');
-      if (origin !== undefined && !origins.has(origin.toLowerCase())) {
-        throw new HttpError('FORBIDDEN_ORIGIN', 'The local API does not answer requests made by web pages of other sites');
-      }
-    },
-  };
-}
-
-/** Local SigV4 mode: the request must carry a valid signature by the local access key (403 ACCESS_DENIED otherwise). */
-export function localSigV4(credentials: LocalCredentials, clock: () => Date = () => new Date()): Middleware {
-  return {
-    before: async (request) => {
-      request.context.log.accessKeyId = await verifySigV4(request.event, credentials, clock());
-    },
-  };
-}
-
 /** The single error mapping: every thrown value becomes the documented status and body; a 5xx never shows its cause. */
 export function errorResponse(): Middleware {
   return {
@@ -156,7 +119,8 @@ export function powertools(obs: Observability, correlationIdPath?: string) {
 /** What the edge of a function is made of: its observability and (local mode) its guard's port. */
 export interface EdgeDeps {
   obs: Observability;
-  http?: { localApiPort?: number; localCredentials?: LocalCredentials };
+  /** Local mode's guards (src/http/local-guards.ts), run before the route; none in AWS. */
+  guards?: Middleware[];
 }
 
 /**
@@ -164,12 +128,11 @@ export interface EdgeDeps {
  * counters) sit between the request log and the error mapping, so they see the
  * rendered response.
  */
-export function httpFunction(route: string, { obs, http }: EdgeDeps, fn: Route, ...extra: Middleware[]): LambdaHttpHandler {
+export function httpFunction(route: string, { obs, guards = [] }: EdgeDeps, fn: Route, ...extra: Middleware[]): LambdaHttpHandler {
   const stack = middy<HttpEvent, HttpResult, Error, RouteContext>({ timeoutEarlyInMillis: 0 });
   for (const m of powertools(obs, 'requestContext.requestId')) stack.use(m as Middleware);
   stack.use(requestLog(route, obs));
-  if (http?.localApiPort) stack.use(localOriginGuard(http.localApiPort));
-  if (http?.localCredentials) stack.use(localSigV4(http.localCredentials));
+  for (const g of guards) stack.use(g);
   for (const m of extra) stack.use(m);
   // Lambda passes a plain Context; the request log middleware adds the log fields before the route runs.
   return stack.use(errorResponse()).handler(fn) as unknown as LambdaHttpHandler;
