@@ -1,5 +1,5 @@
 import { observability } from '../compose/observability.js';
-import { healthRoute } from '../http/basic-routes.js';
+import { healthRoute } from '../http/health-route.js';
 
 // Health needs no configuration, table or key: it answers even when those are broken.
 export const handler = healthRoute(observability());

@@ -10,7 +10,7 @@ import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlocki
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
 import { ledger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
-import { healthRoute } from '../../src/http/basic-routes.js';
+import { healthRoute } from '../../src/http/health-route.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
 import { blockKeysRoute, getBlockedKeyRoute } from '../../src/http/key-routes.js';
 import { revokeRoute } from '../../src/http/revocation-routes.js';

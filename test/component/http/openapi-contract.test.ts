@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { openapiRoute } from '../../../src/http/basic-routes.js';
+import { openapiRoute } from '../../../src/http/openapi-route.js';
 import { CaError } from '../../../src/service/errors.js';
 import { apiEvent, lambdaContext, type EventInit } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';

@@ -1,11 +1,8 @@
-/** The routes that need no table and no key: the health check and the API description. */
+/** GET /openapi.json: needs no table and no key (the health check is apart: it needs no YAML parser either). */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { httpFunction, json, type Observability } from './edge.js';
-
-/** GET /health: answers even when the configuration, the table or a key is broken. */
-export const healthRoute = (obs: Observability) => httpFunction('GET /health', { obs }, async () => json(200, { status: 'ok' }));
 
 /** Where openapi.yaml is: beside the handler in Lambda, the project root under serverless-offline. */
 export function openapiPath(env: NodeJS.ProcessEnv = process.env): string {
