@@ -37,7 +37,9 @@ export interface CaRecord {
   iotRegisteredAt?: string;
 }
 
-export type CertificateStatus = 'ISSUED' | 'REVOKED';
+/** Every status a certificate record may have (GET /certificates?status= takes any of them). */
+export const CERTIFICATE_STATUSES = ['ISSUED', 'REVOKED'] as const;
+export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
 
 export interface CertificateRecord {
   serialNumber: string;
@@ -76,6 +78,35 @@ export interface Claim {
   leaseExpiresAt: number;
 }
 
+/**
+ * What a ledger query filters by: at least one of them. Times are ISO 8601 UTC
+ * in the form `Date.toISOString()` writes; `issuedAfter` is inclusive and
+ * `issuedBefore` exclusive (consecutive windows neither overlap nor miss).
+ */
+export interface CertificateFilters {
+  commonName?: string;
+  issuingCaId?: string;
+  stationId?: string;
+  status?: CertificateStatus;
+  issuedAfter?: string;
+  issuedBefore?: string;
+}
+
+export interface CertificateQuery {
+  filters: CertificateFilters;
+  /** The most records the store reads for the page (a page holds fewer when other filters drop some). */
+  limit: number;
+  /** The `next` of the previous page: opaque, valid only with the filters that produced it. */
+  next?: string;
+}
+
+export interface CertificatePage {
+  /** In issue order (issuedAt, then serial). */
+  records: CertificateRecord[];
+  /** Present while the query may have more records. */
+  next?: string;
+}
+
 export class SerialCollisionError extends Error {
   constructor(serial: string) {
     super(`serial ${serial} is already recorded`);
@@ -95,6 +126,12 @@ export interface CertificateStore {
   putCertificate(record: CertificateRecord): Promise<void>;
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined>;
   listByCommonName(commonName: string): Promise<CertificateRecord[]>;
+  /**
+   * One page of the certificates that match every filter, read through the most
+   * selective index (no scan). A `next` that does not belong to these filters is
+   * refused with INVALID_REQUEST.
+   */
+  listCertificates(query: CertificateQuery): Promise<CertificatePage>;
   /** Marks an ISSUED certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
   revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined>;
   /** Records what AWS IoT reported for a revoked certificate. */
