@@ -135,10 +135,3 @@ export function readSerial(event: HttpEvent): string {
   }
   return serial;
 }
-
-export function readCommonName(event: HttpEvent): string {
-  const cn = event.queryStringParameters?.commonName;
-  if (!cn) throw invalid('The commonName query parameter is required', 'commonName', 'required');
-  if (cn.length > 256) throw invalid('The commonName query parameter is too long', 'commonName', 'at most 256 characters');
-  return cn;
-}

@@ -63,7 +63,7 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('issue', json({ csr: csrFor('contract-4') }), 503);
   });
 
-  it('GET /certificates/{serialNumber} and GET /certificates?commonName=', async () => {
+  it('GET /certificates/{serialNumber} and GET /certificates (the ledger query)', async () => {
     await check('get', { pathParameters: { serialNumber: serial } }, 200);
     await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
     await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
@@ -73,10 +73,15 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('get', { pathParameters: { serialNumber: serial } }, 503);
 
     expect((await check('list', { query: { commonName: 'contract-1' } }, 200)).items).toHaveLength(1);
+    // A page with next, and the page it leads to.
+    const first = await check('list', { query: { status: 'ISSUED', limit: '1' } }, 200);
+    expect(first.next).toEqual(expect.any(String));
+    await check('list', { query: { status: 'ISSUED', limit: '1', next: first.next } }, 200);
     await check('list', {}, 400);
-    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(bug());
+    await check('list', { query: { status: 'ISSUED', next: 'forged' } }, 400);
+    jest.spyOn(testApp().store, 'listCertificates').mockRejectedValueOnce(bug());
     await check('list', { query: { commonName: 'contract-1' } }, 500);
-    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'listCertificates').mockRejectedValueOnce(unavailable());
     await check('list', { query: { commonName: 'contract-1' } }, 503);
   });
 

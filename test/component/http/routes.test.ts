@@ -173,7 +173,7 @@ describe('Route: GET /certificates/{serialNumber}', () => {
   });
 });
 
-describe('Route: GET /certificates?commonName=', () => {
+describe('Route: GET /certificates', () => {
   it('lists the certificates of a common name', async () => {
     const issued = await call(issue, jsonPost({ csr: csrFor('route-list') }));
     const res = await call(routes.listCertificates, apiEvent({ query: { commonName: 'route-list' } }));
@@ -184,9 +184,24 @@ describe('Route: GET /certificates?commonName=', () => {
     expect(none.json).toEqual({ items: [] });
   });
 
-  it('requires commonName', async () => {
+  it('requires a filter', async () => {
     const res = await call(routes.listCertificates, apiEvent({}));
     expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+
+  it('finds a certificate revoked through the API under status=REVOKED, and no longer under ISSUED', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('route-revoked') }, { 'X-Station-Id': 'line-revoke' }));
+    const byStatus = async (status: string) =>
+      (await call(routes.listCertificates, apiEvent({ query: { commonName: 'route-revoked', status } }))).json.items.map((i: { serialNumber: string }) => i.serialNumber);
+    expect(await byStatus('ISSUED')).toEqual([issued.json.serialNumber]);
+
+    const revoked = await call(routes.revoke, apiEvent({ method: 'POST', pathParameters: { serialNumber: issued.json.serialNumber } }));
+    expect(revoked.statusCode).toBe(200);
+
+    expect(await byStatus('ISSUED')).toEqual([]);
+    expect(await byStatus('REVOKED')).toEqual([issued.json.serialNumber]);
+    const everyRevoked = await call(routes.listCertificates, apiEvent({ query: { status: 'REVOKED', limit: '1000' } }));
+    expect(everyRevoked.json.items.map((i: { serialNumber: string }) => i.serialNumber)).toContain(issued.json.serialNumber);
   });
 });
 
