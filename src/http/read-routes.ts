@@ -1,15 +1,17 @@
 import type { ReadingFunction } from '../compose/reading.js';
 import { getCertificate, listCertificates } from '../service/certificates.js';
 import { httpFunction, json } from './edge.js';
+import { negotiate } from './negotiation.js';
 import { readCertificateQuery } from './certificate-query.js';
-import { readSerial } from './requests.js';
-import { caView, certificateView } from './views.js';
+import { header, readSerial } from './requests.js';
+import { CERTIFICATE_MEDIA_TYPES, caView, certificateAnswer, certificateView } from './views.js';
 
 export const getCertificateRoute = (fn: ReadingFunction) =>
   httpFunction('GET /certificates/{serialNumber}', fn, async (event, { log }) => {
+    const as = negotiate(header(event, 'accept'), CERTIFICATE_MEDIA_TYPES);
     const serial = readSerial(event);
     log.serialNumber = serial;
-    return json(200, certificateView(await getCertificate(fn.read, serial), true));
+    return certificateAnswer(200, await getCertificate(fn.read, serial), { as, withLedgerFields: true });
   });
 
 export const listCertificatesRoute = (fn: ReadingFunction) =>

@@ -32,10 +32,18 @@ async function check(route: keyof typeof ROUTES, init: EventInit, expected: numb
   const [method, path, handler] = ROUTES[route]!;
   const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
-  const body = JSON.parse(res.body) as Record<string, any>;
+  const isJson = res.headers?.['Content-Type'] === 'application/json';
+  const body = (isJson ? JSON.parse(res.body) : res.body) as Record<string, any>;
   expect({ status: res.statusCode, body }).toMatchObject({ status: expected });
   expectConforms(method, concrete, res.statusCode, body, res.headers as Record<string, string>);
   return body;
+}
+
+/** A route's answer as the PEM chain (Accept: application/pem-certificate-chain); its text. */
+async function checkPem(route: keyof typeof ROUTES, init: EventInit, expected: number): Promise<string> {
+  const pem = (await check(route, { ...init, headers: { ...init.headers, Accept: 'application/pem-certificate-chain' } }, expected)) as unknown;
+  expect(typeof pem).toBe('string');
+  return pem as string;
 }
 
 const csrFor = (cn: string, extra: Parameters<typeof subject>[0] = {}) =>
@@ -49,8 +57,14 @@ describe('openapi.yaml and the implementation agree', () => {
 
   it('POST /certificates: every documented answer', async () => {
     const csr = csrFor('contract-1');
-    serial = (await check('issue', json({ csr }), 201)).serialNumber;
+    const issued = await check('issue', json({ csr }), 201);
+    serial = issued.serialNumber;
     await check('issue', { ...json({ csr }) }, 200);
+    // The PEM chain, for a new certificate and for a replay: the JSON's certificateChainPem.
+    await checkPem('issue', json({ csr: csrFor('contract-pem') }), 201);
+    expect(await checkPem('issue', json({ csr }), 200)).toBe(issued.certificateChainPem);
+    const refused = await check('issue', { ...json({ csr: csrFor('contract-406') }), headers: { 'content-type': 'application/json', Accept: 'text/html' } }, 406);
+    expect(refused.error.code).toBe('NOT_ACCEPTABLE');
     await check('issue', { body: '{"csr":', headers: { 'content-type': 'application/json' } }, 400);
     await check('issue', json({ csr: csrFor('contract-1') }), 409);
     await check('issue', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/pkcs10' } }, 413);
@@ -64,9 +78,13 @@ describe('openapi.yaml and the implementation agree', () => {
   });
 
   it('GET /certificates/{serialNumber} and GET /certificates (the ledger query)', async () => {
-    await check('get', { pathParameters: { serialNumber: serial } }, 200);
+    const record = await check('get', { pathParameters: { serialNumber: serial } }, 200);
+    expect(await checkPem('get', { pathParameters: { serialNumber: serial } }, 200)).toBe(record.certificateChainPem);
+    await check('get', { pathParameters: { serialNumber: serial }, headers: { Accept: 'application/pkix-cert, text/*' } }, 406);
     await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
     await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
+    // Errors are JSON whatever Accept says.
+    expect((await check('get', { pathParameters: { serialNumber: '00ff' }, headers: { Accept: 'application/pem-certificate-chain' } }, 404)).error.code).toBe('NOT_FOUND');
     jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('get', { pathParameters: { serialNumber: serial } }, 500);
     jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(unavailable());
