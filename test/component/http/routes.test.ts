@@ -102,11 +102,23 @@ describe('Route: POST /certificates', () => {
     for (const d of res.json.error.details) expect(typeof d.reason).toBe('string');
   });
 
-  it('answers 409 DUPLICATE_COMMON_NAME with the existing serial', async () => {
+  it('answers 409 DUPLICATE_COMMON_NAME with the existing serial, and says what to do about it', async () => {
     const first = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
     const res = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
     expect(res.statusCode).toBe(409);
     expect(res.json.error).toMatchObject({ code: 'DUPLICATE_COMMON_NAME', details: [{ field: 'CN', serialNumber: first.json.serialNumber }] });
+    const serial = first.json.serialNumber as string;
+    expect(res.json.error.message).toBe(
+      `This common name already has certificate ${serial}, issued for another key. Sending the CSR it was issued for again returns that same certificate. ` +
+        `If the device has a new key, an operator must first revoke serial ${serial} (POST /certificates/${serial}/revoke); then this CSR can be issued.`,
+    );
+  });
+
+  it('says the first policy violations in the message, each field with its rule in words', async () => {
+    const res = await call(issue, jsonPost({ csr: csrFixture('many-violations.csr') }));
+    expect(res.json.error.message).toMatch(/^The CSR subject does not satisfy the issuance policy: C must be exactly 2 characters from A–Z; O must be exactly "Example Corp"; CN must be 1 to 64 characters from A–Z, a–z, 0–9, ':', '_' or '-'; and 1 more \(see details\)$/);
+    expect(res.json.error.message).not.toContain('^[');
+    expect(res.json.error.details.find((d: { field: string }) => d.field === 'CN')).toMatchObject({ pattern: '^[A-Za-z0-9:_-]{1,64}$' });
   });
 
   it('answers 503 SIGNER_UNAVAILABLE with Retry-After when KMS is throttled', async () => {
