@@ -15,7 +15,15 @@ const MAX_NEXT_LENGTH = 1024;
 
 const FILTERS = ['commonName', 'issuingCaId', 'stationId', 'status', 'issuedAfter', 'issuedBefore'] as const;
 const PARAMETERS: readonly string[] = [...FILTERS, 'limit', 'next'];
-const MAX_LENGTH = { commonName: 256, issuingCaId: 128, stationId: 2048 } as const;
+/**
+ * In characters, and at most 1,024 bytes of UTF-8 each: with its prefix a value
+ * is an index partition key, which DynamoDB caps at 2,048 bytes (an IAM ARN, the
+ * longest station id, is well under 1,024).
+ */
+const MAX_LENGTH = { commonName: 256, issuingCaId: 128, stationId: 1024 } as const;
+const MAX_BYTES = 1024;
+/** With the u flag, a surrogate code unit matches only when it is not half of a pair. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** YYYY-MM-DD, or a date and time with seconds optional, milliseconds at most, and a zone (Z or ±hh:mm). */
 const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|([+-])(\d{2}):(\d{2})))?$/;
@@ -34,8 +42,12 @@ export function isoTime(text: string): string | undefined {
   return /^\d{4}-/.test(iso) ? iso : undefined;
 }
 
-const nonEmpty = (value: string, max: number): string | undefined =>
-  value === '' ? 'must not be empty' : value.length > max ? `at most ${max} characters` : undefined;
+function textProblem(value: string, max: number): string | undefined {
+  if (value === '') return 'must not be empty';
+  if (value.length > max || Buffer.byteLength(value, 'utf8') > MAX_BYTES) return `at most ${max} characters (${MAX_BYTES} bytes of UTF-8)`;
+  if (LONE_SURROGATE.test(value)) return 'must be well-formed Unicode text (no lone surrogate)';
+  return undefined;
+}
 
 /**
  * GET /certificates?…: at least one filter; `limit` 1..1000 (100 when absent);
@@ -52,7 +64,7 @@ export function readCertificateQuery(event: HttpEvent): CertificateQuery {
   for (const field of ['commonName', 'issuingCaId', 'stationId'] as const) {
     const value = params[field];
     if (value === undefined) continue;
-    const problem = nonEmpty(value, MAX_LENGTH[field]);
+    const problem = textProblem(value, MAX_LENGTH[field]);
     if (problem) refuse(field, problem);
     else filters[field] = value;
   }

@@ -133,6 +133,13 @@ describe('Route: GET /certificates (ledger query)', () => {
     await invalid({ commonName: 'dev-a', limit }, 'limit');
   });
 
+  it('queries with the longest values it accepts without a server error', async () => {
+    const longest: Array<Record<string, string>> = [{ stationId: 'a'.repeat(1024) }, { stationId: '\u{1F600}'.repeat(256) }, { commonName: '\u{1F600}'.repeat(128) }, { issuingCaId: 'é'.repeat(128) }];
+    for (const query of longest) {
+      expect(await list(query)).toMatchObject({ statusCode: 200, json: { items: [] } });
+    }
+  });
+
   it('accepts limit=1 and limit=1000', async () => {
     expect((await list({ commonName: 'dev-a', limit: '1' })).json.items).toHaveLength(1);
     expect((await list({ commonName: 'dev-a', limit: '1000' })).statusCode).toBe(200);
@@ -143,6 +150,9 @@ describe('Route: GET /certificates (ledger query)', () => {
     ['a lower-case status', { status: 'issued' }, 'status'],
     ['an empty common name', { commonName: '' }, 'commonName'],
     ['a common name over 256 characters', { commonName: 'a'.repeat(257) }, 'commonName'],
+    ['a station id over 1,024 characters', { stationId: 'a'.repeat(1025) }, 'stationId'],
+    ['a station id over 1,024 bytes of UTF-8', { stationId: '\u{1F600}'.repeat(257) }, 'stationId'],
+    ['a lone surrogate', { commonName: 'dev-\uD800' }, 'commonName'],
     ['a date that does not exist', { issuedAfter: '2025-02-30' }, 'issuedAfter'],
     ['hour 24', { issuedAfter: '2025-03-01T24:00:00Z' }, 'issuedAfter'],
     ['a time without a zone', { issuedAfter: '2025-03-01T10:00:00' }, 'issuedAfter'],
