@@ -9,7 +9,7 @@ export const CERTIFICATE_MEDIA_TYPES = [JSON_TYPE, PEM_CHAIN_TYPE] as const;
 export type CertificateMediaType = (typeof CERTIFICATE_MEDIA_TYPES)[number];
 
 /** What the device presents: its certificate, then the issuing CA's. */
-const chainPem = ({ record, chain }: CertificateDetails) => record.certificatePem + chain.caCertificatePem;
+const chainPem = ({ record, chain }: Pick<CertificateDetails, 'record' | 'chain'>) => record.certificatePem + chain.caCertificatePem;
 
 /** A certificate as the API returns it, with the chain the device presents and the JITP preview. */
 export function certificateView({ record, chain, provisioning }: CertificateDetails, withLedgerFields: boolean) {
@@ -17,7 +17,7 @@ export function certificateView({ record, chain, provisioning }: CertificateDeta
     serialNumber: record.serialNumber,
     certificateId: record.certificateId,
     certificatePem: record.certificatePem,
-    certificateChainPem: chainPem({ record, chain, provisioning }),
+    certificateChainPem: chainPem({ record, chain }),
     caCertificatePem: chain.caCertificatePem,
     rootCertificatePem: chain.rootCertificatePem,
     issuingCaId: record.issuingCaId,

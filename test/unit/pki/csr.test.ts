@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
 import { PkiError } from '../../../src/pki/errors.js';
+import { thrownError } from '../../helpers/errors.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
 import { buildCsr, buildCsrDer, newP256Key, oid, p256Key, seq, subject, tlv } from '../../helpers/csr-builder.js';
 
@@ -84,15 +85,7 @@ describe('Function: parseCsr + verifyCsr', () => {
       const info = parseCsr(buildCsrDer({ key })).infoDer;
       return seq(info, nullParams ? seq(oid(algorithm), tlv(0x05)) : seq(oid(algorithm)), tlv(0x03, Uint8Array.of(0), Uint8Array.of(1, 2, 3)));
     };
-    const refusal = (der: Uint8Array): PkiError => {
-      try {
-        parseAndVerify(der);
-      } catch (e) {
-        expect(e).toBeInstanceOf(PkiError);
-        return e as PkiError;
-      }
-      throw new Error('expected a refusal');
-    };
+    const refusal = (der: Uint8Array): PkiError => thrownError(() => parseAndVerify(der), PkiError);
 
     it.each([
       ['ecdsa-with-SHA1', '1.2.840.10045.4.1', newP256Key(), false, 'SHA-1'],

@@ -3,18 +3,11 @@ import { CaError } from '../../../src/service/errors.js';
 import type { CertificateFilters } from '../../../src/service/ports.js';
 import { decodeNext, encodeNext, planListing } from '../../../src/store/certificate-listing.js';
 import { CERTIFICATE_INDEXES } from '../../../src/store/table.js';
+import { thrownError } from '../../helpers/errors.js';
 
 // What the stores answer is in store-contract.test.ts; here, the choice of index and the token's checks.
 const token = (t: unknown) => Buffer.from(JSON.stringify(t)).toString('base64url');
-const refusal = (fn: () => unknown): CaError => {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CaError);
-    return e as CaError;
-  }
-  throw new Error('expected a refusal');
-};
+const refusal = (fn: () => unknown): CaError => thrownError(fn, CaError);
 
 describe('Function: planListing', () => {
   it.each<[CertificateFilters, string, string[], Record<string, string>]>([
