@@ -6,12 +6,13 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../config/config.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { ReadDeps } from '../service/certificates.js';
-import type { CaStore, CertificateStore } from '../service/ports.js';
+import { systemClock, type CaStore, type CertificateStore, type Clock } from '../service/ports.js';
 import { type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
 
 export interface ReadingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
   store?: CertificateStore & CaStore;
+  clock?: Clock;
 }
 
 export interface ReadingFunction extends ComposedFunction {
@@ -20,5 +21,5 @@ export interface ReadingFunction extends ComposedFunction {
 
 export function composeReading(config: Config, o: ReadingOptions = {}): ReadingFunction {
   const store = o.store ?? ledger(config, o.dynamo);
-  return { ...edge(config, o), read: { store, chains: new CaChains(store), template: config.template } };
+  return { ...edge(config, o), read: { store, chains: new CaChains(store), template: config.template, clock: o.clock ?? systemClock } };
 }

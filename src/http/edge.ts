@@ -48,6 +48,11 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...BASE_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A text answer of another media type (a PEM chain), with the same protective headers. */
+export function text(statusCode: number, body: string, contentType: string, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...BASE_HEADERS, 'Content-Type': contentType, ...headers }, body };
+}
+
 const startedAt = Symbol('startedAt');
 
 /**

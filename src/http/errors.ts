@@ -2,9 +2,9 @@ import { CodedError, type CodedErrorOptions, type PkiErrorCode } from '../pki/er
 import { CaError, type ServiceErrorCode } from '../service/errors.js';
 
 /** What the HTTP edge refuses before any use case runs. */
-export type HttpErrorCode = 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'FORBIDDEN_ORIGIN' | 'ACCESS_DENIED';
+export type HttpErrorCode = 'INVALID_REQUEST' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'NOT_ACCEPTABLE' | 'FORBIDDEN_ORIGIN' | 'ACCESS_DENIED';
 
-/** The edge's error: the request itself (its media type, size, body, origin, signature) is wrong. */
+/** The edge's error: the request itself (its media type, size, body, Accept, origin, signature) is wrong. */
 export class HttpError extends CodedError<HttpErrorCode> {
   constructor(code: HttpErrorCode, message: string, options: CodedErrorOptions = {}) {
     super(code, message, options);
@@ -23,6 +23,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   FORBIDDEN_ORIGIN: 403,
   ACCESS_DENIED: 403,
   NOT_FOUND: 404,
+  NOT_ACCEPTABLE: 406,
   DUPLICATE_COMMON_NAME: 409,
   ISSUANCE_IN_PROGRESS: 409,
   CERTIFICATE_REVOKED: 409,

@@ -52,7 +52,7 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
       `Content-Type ${contentType || '(none)'} is not supported; use application/json or application/pkcs10`,
     );
   }
-  const obj = jsonObject(bytes);
+  const obj = jsonObject(bytes, { shape: '{"csr": "<PEM>"}', notJson: csrMediaTypeHint });
   const details = [];
   for (const k of Object.keys(obj)) if (!JSON_FIELDS.has(k)) details.push({ field: k, reason: 'unknown field' });
   if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
@@ -61,15 +61,28 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
   return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
 }
 
-function jsonObject(bytes: Buffer): Record<string, unknown> {
+/** What a body sent as JSON is when it is not JSON but a CSR: how to send it instead. */
+function csrMediaTypeHint(bytes: Buffer): string | undefined {
+  if (bytes.toString('latin1').trimStart().startsWith('-----BEGIN')) {
+    return 'The request body is PEM, not JSON: send the PEM as it is with Content-Type: application/pkcs10, or as {"csr": "<PEM>"} with Content-Type: application/json';
+  }
+  if (bytes[0] === 0x30) return 'The request body looks like a DER CSR, not JSON: send it with Content-Type: application/pkcs10';
+  return undefined;
+}
+
+/** A JSON object body; the refusal says what was sent instead when it can tell (a BOM, or what `notJson` recognises). */
+function jsonObject(bytes: Buffer, o: { shape?: string; notJson?: (bytes: Buffer) => string | undefined } = {}): Record<string, unknown> {
+  const text = bytes.toString('utf8');
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
-    throw invalid('The request body is not valid JSON', 'body', 'not valid JSON');
+    const bom = text.startsWith('\uFEFF') ? 'The request body is not valid JSON: it starts with a byte order mark (U+FEFF); send it without one' : undefined;
+    throw invalid(bom ?? o.notJson?.(bytes) ?? 'The request body is not valid JSON', 'body', 'not valid JSON');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw invalid('The request body must be a JSON object', 'body', 'must be an object');
+    const shape = o.shape ? ` such as ${o.shape}` : '';
+    throw invalid(`The request body must be a JSON object${shape}, not ${Array.isArray(body) ? 'an array' : body === null ? 'null' : `a ${typeof body}`}`, 'body', 'must be an object');
   }
   return body as Record<string, unknown>;
 }
@@ -187,11 +200,4 @@ export function readSerial(event: HttpEvent): string {
     throw invalid('The serial number must be hexadecimal', 'serialNumber', 'hex digits, at most 20 bytes');
   }
   return serial;
-}
-
-export function readCommonName(event: HttpEvent): string {
-  const cn = event.queryStringParameters?.commonName;
-  if (!cn) throw invalid('The commonName query parameter is required', 'commonName', 'required');
-  if (cn.length > 256) throw invalid('The commonName query parameter is too long', 'commonName', 'at most 256 characters');
-  return cn;
 }

@@ -1,6 +1,15 @@
 import type { CaChain } from '../service/ca-directory.js';
 import type { CertificateDetails } from '../service/certificates.js';
 import type { RevokeResult } from '../service/revoke-certificate.js';
+import { json, text, type HttpResult } from './edge.js';
+import { JSON_TYPE, PEM_CHAIN_TYPE } from './negotiation.js';
+
+/** What a certificate can be answered as, JSON first (the default). */
+export const CERTIFICATE_MEDIA_TYPES = [JSON_TYPE, PEM_CHAIN_TYPE] as const;
+export type CertificateMediaType = (typeof CERTIFICATE_MEDIA_TYPES)[number];
+
+/** What the device presents: its certificate, then the issuing CA's. */
+const chainPem = ({ record, chain }: Pick<CertificateDetails, 'record' | 'chain'>) => record.certificatePem + chain.caCertificatePem;
 
 /** A certificate as the API returns it, with the chain the device presents and the JITP preview. */
 export function certificateView({ record, chain, provisioning }: CertificateDetails, withLedgerFields: boolean) {
@@ -8,7 +17,7 @@ export function certificateView({ record, chain, provisioning }: CertificateDeta
     serialNumber: record.serialNumber,
     certificateId: record.certificateId,
     certificatePem: record.certificatePem,
-    certificateChainPem: record.certificatePem + chain.caCertificatePem,
+    certificateChainPem: chainPem({ record, chain }),
     caCertificatePem: chain.caCertificatePem,
     rootCertificatePem: chain.rootCertificatePem,
     issuingCaId: record.issuingCaId,
@@ -20,6 +29,16 @@ export function certificateView({ record, chain, provisioning }: CertificateDeta
     ...(record.status === 'REVOKED' ? { revokedAt: record.revokedAt, revocationReason: record.revocationReason } : {}),
     provisioning,
   };
+}
+
+/** A certificate answer in the negotiated media type: the JSON view, or the PEM chain as text (RFC 8555 §9.1). */
+export function certificateAnswer(
+  statusCode: number,
+  details: CertificateDetails,
+  o: { as: CertificateMediaType; withLedgerFields: boolean; headers?: Record<string, string> },
+): HttpResult {
+  const headers = { Vary: 'Accept', ...o.headers };
+  return o.as === PEM_CHAIN_TYPE ? text(statusCode, chainPem(details), PEM_CHAIN_TYPE, headers) : json(statusCode, certificateView(details, o.withLedgerFields), headers);
 }
 
 export function caView(ca: CaChain) {

@@ -78,6 +78,50 @@ export interface CsrSignatureScheme {
   hash: string | null;
 }
 
+/** The names of signature algorithms, by OID, for messages: those a CSR may use, and those it is refused for. */
+export const SIGNATURE_ALGORITHM_NAMES: Readonly<Record<string, string>> = {
+  [SIGNATURE_OID.ecdsaWithSha256]: 'ecdsa-with-SHA256',
+  [SIGNATURE_OID.ecdsaWithSha384]: 'ecdsa-with-SHA384',
+  [SIGNATURE_OID.ecdsaWithSha512]: 'ecdsa-with-SHA512',
+  [SIGNATURE_OID.sha256WithRsa]: 'sha256WithRSAEncryption',
+  [SIGNATURE_OID.sha384WithRsa]: 'sha384WithRSAEncryption',
+  [SIGNATURE_OID.sha512WithRsa]: 'sha512WithRSAEncryption',
+  [SIGNATURE_OID.ed25519]: 'Ed25519',
+  [SIGNATURE_OID.dsaWithSha256]: 'dsa-with-SHA256',
+  '1.2.840.113549.1.1.2': 'md2WithRSAEncryption',
+  '1.2.840.113549.1.1.3': 'md4WithRSAEncryption',
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.3.14.3.2.29': 'sha1WithRSASignature',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10040.4.3': 'dsa-with-SHA1',
+  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption',
+  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
+  '2.16.840.1.101.3.4.3.1': 'dsa-with-SHA224',
+  '1.2.840.113549.1.1.10': 'RSASSA-PSS',
+  '1.3.101.113': 'Ed448',
+  '2.16.840.1.101.3.4.3.9': 'ecdsa-with-SHA3-224',
+  '2.16.840.1.101.3.4.3.10': 'ecdsa-with-SHA3-256',
+  '2.16.840.1.101.3.4.3.11': 'ecdsa-with-SHA3-384',
+  '2.16.840.1.101.3.4.3.12': 'ecdsa-with-SHA3-512',
+  '2.16.840.1.101.3.4.3.13': 'RSASSA-PKCS1-v1_5 with SHA3-224',
+  '2.16.840.1.101.3.4.3.14': 'RSASSA-PKCS1-v1_5 with SHA3-256',
+  '2.16.840.1.101.3.4.3.15': 'RSASSA-PKCS1-v1_5 with SHA3-384',
+  '2.16.840.1.101.3.4.3.16': 'RSASSA-PKCS1-v1_5 with SHA3-512',
+  '1.2.156.10197.1.501': 'SM2 with SM3',
+};
+
+/** The broken digest a refused CSR signature algorithm uses, by OID (SHA-1, MD5, and older). */
+export const WEAK_DIGEST_OF_SIGNATURE: Readonly<Record<string, 'SHA-1' | 'MD5' | 'MD4' | 'MD2'>> = {
+  '1.2.840.113549.1.1.2': 'MD2',
+  '1.2.840.113549.1.1.3': 'MD4',
+  '1.2.840.113549.1.1.4': 'MD5',
+  '1.2.840.113549.1.1.5': 'SHA-1',
+  '1.3.14.3.2.29': 'SHA-1',
+  '1.2.840.10045.4.1': 'SHA-1',
+  '1.2.840.10040.4.3': 'SHA-1',
+};
+
 /** CSR signature algorithms we can check, by OID. SHA-1 and MD5 are refused as too weak. */
 export const CSR_SIGNATURE_SCHEMES: Readonly<Record<string, CsrSignatureScheme>> = {
   [SIGNATURE_OID.ecdsaWithSha256]: { family: 'EC', hash: 'sha256' },

@@ -1,5 +1,5 @@
 import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { CSR_SIGNATURE_SCHEMES, type CsrSignatureScheme } from './algorithms.js';
+import { CSR_SIGNATURE_SCHEMES, SIGNATURE_ALGORITHM_NAMES, WEAK_DIGEST_OF_SIGNATURE, type CsrSignatureScheme } from './algorithms.js';
 import { csrMalformed, CsrError, KeyError } from './errors.js';
 import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der/reader.js';
 import { describeSpki, type KeyDescription } from './keys.js';
@@ -133,6 +133,24 @@ export function publicKeyOf(csr: ParsedCsr): KeyObject {
   return createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' });
 }
 
+const SIGN_WITH_SHA256 = 'ecdsa-with-SHA256 for an EC key, sha256WithRSAEncryption for an RSA key';
+
+/** A CSR signature algorithm this CA does not check: a broken digest said as such, another named when it is known. */
+function unacceptedSignature(oid: string): CsrError {
+  const name = SIGNATURE_ALGORITHM_NAMES[oid];
+  const digest = WEAK_DIGEST_OF_SIGNATURE[oid];
+  const algorithm = { algorithm: name ?? oid, oid };
+  if (digest) {
+    return new CsrError('CSR_SIGNATURE_INVALID', `${digest} signatures are not accepted; sign the CSR with SHA-256`, {
+      details: [{ field: 'signatureAlgorithm', reason: `${name} uses ${digest}, which is too weak; use ${SIGN_WITH_SHA256}`, ...algorithm }],
+    });
+  }
+  const what = name ? `${name} signatures are` : `The CSR's signature algorithm (OID ${oid}) is`;
+  return new CsrError('CSR_SIGNATURE_INVALID', `${what} not accepted; sign the CSR with SHA-256 (${SIGN_WITH_SHA256})`, {
+    details: [{ field: 'signatureAlgorithm', reason: 'not an algorithm this CA accepts', ...algorithm }],
+  });
+}
+
 /**
  * Proof of possession: the CSR is signed by the private key of the public key
  * it carries. Keys we cannot even load are refused as KEY_NOT_ALLOWED.
@@ -151,10 +169,13 @@ export function verifyCsr(csr: ParsedCsr): void {
   if (!scheme) {
     // A key we do not certify anyway (Ed448, RSA-PSS…) is the answer that helps the station.
     if (csr.key.family === 'OTHER') throw new KeyError(`Key type ${csr.key.keyType} is not allowed`);
-    throw new CsrError('CSR_SIGNATURE_INVALID', `Unsupported CSR signature algorithm ${csr.signatureAlgorithmOid}`);
+    throw unacceptedSignature(csr.signatureAlgorithmOid);
   }
   if (scheme.family !== schemeFamilyOf(csr, key)) {
-    throw new CsrError('CSR_SIGNATURE_INVALID', 'The CSR signature algorithm does not match its public key');
+    const name = SIGNATURE_ALGORITHM_NAMES[csr.signatureAlgorithmOid] ?? csr.signatureAlgorithmOid;
+    throw new CsrError('CSR_SIGNATURE_INVALID', `The CSR is signed with ${name}, which does not fit its ${csr.key.keyType} public key; sign it with the key it carries`, {
+      details: [{ field: 'signatureAlgorithm', reason: `${name} is not a signature of a ${csr.key.keyType} key`, algorithm: name }],
+    });
   }
   let ok = false;
   try {
@@ -162,5 +183,10 @@ export function verifyCsr(csr: ParsedCsr): void {
   } catch {
     ok = false;
   }
-  if (!ok) throw new CsrError('CSR_SIGNATURE_INVALID', 'The CSR signature does not verify with its public key');
+  if (!ok) {
+    throw new CsrError(
+      'CSR_SIGNATURE_INVALID',
+      'The CSR signature does not verify with its public key: it was not signed with the key it carries, or was changed after signing; make the CSR again with the device key',
+    );
+  }
 }

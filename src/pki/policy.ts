@@ -2,6 +2,7 @@ import { KEY_TYPES } from './keys.js';
 import { DEFAULT_RSA_PUBLIC_EXPONENTS, MAX_RSA_PUBLIC_EXPONENT } from './rsa-key-quality.js';
 import { PRINTABLE_STRING_ONLY, STRING_TYPES, attributeOidOf, valueProblems, type DistinguishedName, type StringType } from './names.js';
 import type { ErrorDetail } from './errors.js';
+import { describePattern } from './pattern-words.js';
 
 export type Presence = 'required' | 'optional' | 'forbidden';
 
@@ -9,8 +10,10 @@ export interface AttributeRule {
   presence: Presence;
   /** ECMAScript regular expression the whole value must match (anchored here). */
   pattern?: RegExp;
-  /** The pattern as the operator wrote it, for messages. */
+  /** The pattern as the operator wrote it, for tools (`pattern` in a violation's details). */
   patternText?: string;
+  /** The pattern in words, completing "must be …": the policy's `description`, or words derived from the pattern. */
+  patternWords?: string;
   /** The value must equal this exactly. */
   value?: string;
   minLength: number;
@@ -45,7 +48,8 @@ const DEFAULT_MIN = 1;
 const DEFAULT_MAX = 64;
 const KNOWN_KEYS = new Set(['subject', 'keyTypes', 'rsaPublicExponents', 'validityDays', 'backdateSeconds', 'allowDuplicateCommonName', '$comment']);
 const SUBJECT_KEYS = new Set(['attributes', 'allowRepeatedAttributes', 'allowMultiValuedRdns', 'stringTypes']);
-const RULE_KEYS = new Set(['presence', 'pattern', 'value', 'minLength', 'maxLength']);
+const RULE_KEYS = new Set(['presence', 'pattern', 'description', 'value', 'minLength', 'maxLength']);
+const MAX_DESCRIPTION = 200;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -93,10 +97,18 @@ function parseRule(name: string, raw: unknown, vars: Record<string, string>, pro
         new RegExp(raw.pattern, 'u'); // reports the operator's own pattern if it is invalid
         rule.pattern = new RegExp(`^(?:${raw.pattern})$`, 'u');
         rule.patternText = raw.pattern;
+        const words = describePattern(raw.pattern);
+        if (words) rule.patternWords = words;
       } catch (e) {
         problems.push(`${where}.pattern: invalid regular expression (${(e as Error).message})`);
       }
     }
+  }
+  if (raw.description !== undefined) {
+    if (typeof raw.description !== 'string' || raw.description.trim() === '' || raw.description.length > MAX_DESCRIPTION) {
+      problems.push(`${where}.description: must be a non-empty string of at most ${MAX_DESCRIPTION} characters`);
+    } else if (raw.pattern === undefined) problems.push(`${where}.description: describes a pattern; give the pattern too`);
+    else rule.patternWords = raw.description;
   }
   if (raw.value !== undefined) {
     if (typeof raw.value !== 'string' || raw.value.length === 0) problems.push(`${where}.value: must be a non-empty string`);
@@ -199,10 +211,11 @@ export function evaluateSubject(policy: Policy, subject: DistinguishedName): Err
   const rules = policy.subject.attributes;
   const violations: ErrorDetail[] = [];
   const seen = new Map<string, number>();
+  const allowed = [...rules.values()].filter((r) => r.presence !== 'forbidden').map((r) => r.field);
 
   for (const rdn of subject.rdns) {
     if (rdn.length > 1 && !policy.subject.allowMultiValuedRdns) {
-      violations.push({ field: rdn.map((a) => a.name).join('+'), reason: 'multi-valued RDNs are not allowed' });
+      violations.push({ field: rdn.map((a) => a.name).join('+'), reason: 'multi-valued RDNs are not allowed; give each attribute an RDN of its own' });
     }
     for (const attr of rdn) {
       const rule = rules.get(attr.oid);
@@ -210,7 +223,7 @@ export function evaluateSubject(policy: Policy, subject: DistinguishedName): Err
       const count = (seen.get(attr.oid) ?? 0) + 1;
       seen.set(attr.oid, count);
       if (!rule || rule.presence === 'forbidden') {
-        violations.push({ field, reason: 'attribute is not allowed' });
+        violations.push({ field, reason: `attribute is not allowed; the subject may hold only ${allowed.join(', ')}` });
         continue;
       }
       if (count === 2 && !policy.subject.allowRepeatedAttributes) {
@@ -244,12 +257,15 @@ function checkValue(field: string, value: string, rule: AttributeRule): ErrorDet
   const out: ErrorDetail[] = valueProblems(value).map((reason) => ({ field, reason }));
   const length = [...value].length;
   if (length < rule.minLength || length > rule.maxLength) {
-    out.push({ field, reason: `length ${length} is outside ${rule.minLength}..${rule.maxLength}` });
+    const wanted = rule.minLength === rule.maxLength ? `exactly ${rule.minLength}` : `${rule.minLength} to ${rule.maxLength}`;
+    out.push({ field, reason: `is ${length} characters long; the policy allows ${wanted}` });
   }
   if (rule.value !== undefined && value !== rule.value) {
     out.push({ field, reason: `must be exactly "${rule.value}"` });
   } else if (rule.pattern && !rule.pattern.test(value)) {
-    out.push({ field, reason: `does not match ${rule.patternText}` });
+    // In words for the station operator; the regular expression for tools.
+    const reason = rule.patternWords ? `must be ${rule.patternWords}` : 'does not have the form the policy requires (the rule is in pattern)';
+    out.push({ field, reason, pattern: rule.patternText });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { CaError } from './errors.js';
 import { previewProvisioning, type ProvisioningPreview, type ProvisioningTemplate } from '../provisioning/template.js';
 import type { CaChain, CaChains } from './ca-directory.js';
-import type { CertificateRecord, CertificateStore } from './ports.js';
+import type { CertificateQuery, CertificateRecord, CertificateStore, Clock } from './ports.js';
 
 /** A certificate as the service describes it: its record, its CA chain, and what JITP will make of it. */
 export interface CertificateDetails {
@@ -24,11 +24,12 @@ export function describeCertificate(template: ProvisioningTemplate, record: Cert
   return { record, chain, provisioning };
 }
 
-/** What reading the ledger needs: the records, the CA chains (never a key), the JITP template. */
+/** What reading the ledger needs: the records, the CA chains (never a key), the JITP template, the time. */
 export interface ReadDeps {
-  store: Pick<CertificateStore, 'getCertificate' | 'listByCommonName'>;
+  store: Pick<CertificateStore, 'getCertificate' | 'listCertificates'>;
   chains: Pick<CaChains, 'chain'>;
   template: ProvisioningTemplate;
+  clock: Clock;
 }
 
 export async function getCertificate(d: ReadDeps, serialNumber: string): Promise<CertificateDetails> {
@@ -37,8 +38,27 @@ export async function getCertificate(d: ReadDeps, serialNumber: string): Promise
   return describeCertificate(d.template, record, await d.chains.chain(record.issuingCaId));
 }
 
-/** Every certificate issued for a common name, oldest first. */
-export async function listCertificates(d: ReadDeps, commonName: string): Promise<CertificateDetails[]> {
-  const records = await d.store.listByCommonName(commonName);
-  return Promise.all(records.map(async (r) => describeCertificate(d.template, r, await d.chains.chain(r.issuingCaId))));
+/** A page of the ledger, and the token of the next one while there may be more. */
+export interface CertificateList {
+  items: CertificateDetails[];
+  next?: string;
+}
+
+/**
+ * One page of the certificates that match every filter, in issue order. A query
+ * by time alone ends now when it names no end.
+ */
+export async function listCertificates(d: ReadDeps, query: CertificateQuery): Promise<CertificateList> {
+  const { filters } = query;
+  const byTimeAlone = filters.commonName === undefined && filters.issuingCaId === undefined && filters.stationId === undefined && filters.status === undefined;
+  let bounded = filters;
+  if (byTimeAlone && filters.issuedAfter !== undefined && filters.issuedBefore === undefined) {
+    const now = d.clock().toISOString();
+    // Nothing is issued in the future.
+    if (filters.issuedAfter >= now) return { items: [] };
+    bounded = { ...filters, issuedBefore: now };
+  }
+  const page = await d.store.listCertificates({ ...query, filters: bounded });
+  const items = await Promise.all(page.records.map(async (r) => describeCertificate(d.template, r, await d.chains.chain(r.issuingCaId))));
+  return { items, ...(page.next !== undefined ? { next: page.next } : {}) };
 }

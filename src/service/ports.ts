@@ -40,11 +40,13 @@ export interface CaRecord {
 }
 
 /**
+ * Every status a certificate record may have (GET /certificates?status= takes any of them).
  * ISSUED: valid. REVOKED: revoked by an operator. SUPERSEDED: signed and recorded,
  * but never delivered: the issuing CA was rotated away while it was being issued,
  * and the request was answered with a certificate of the new CA instead.
  */
-export type CertificateStatus = 'ISSUED' | 'REVOKED' | 'SUPERSEDED';
+export const CERTIFICATE_STATUSES = ['ISSUED', 'REVOKED', 'SUPERSEDED'] as const;
+export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
 
 export interface CertificateRecord {
   serialNumber: string;
@@ -111,6 +113,35 @@ export interface KeyEntry {
   blockedByEntry?: string;
 }
 
+/**
+ * What a ledger query filters by: at least one of them. Times are ISO 8601 UTC
+ * in the form `Date.toISOString()` writes; `issuedAfter` is inclusive and
+ * `issuedBefore` exclusive (consecutive windows neither overlap nor miss).
+ */
+export interface CertificateFilters {
+  commonName?: string;
+  issuingCaId?: string;
+  stationId?: string;
+  status?: CertificateStatus;
+  issuedAfter?: string;
+  issuedBefore?: string;
+}
+
+export interface CertificateQuery {
+  filters: CertificateFilters;
+  /** The most records the store reads for the page (a page holds fewer when other filters drop some). */
+  limit: number;
+  /** The `next` of the previous page: opaque, valid only with the filters that produced it. */
+  next?: string;
+}
+
+export interface CertificatePage {
+  /** In issue order (issuedAt, then serial). */
+  records: CertificateRecord[];
+  /** Present while the query may have more records. */
+  next?: string;
+}
+
 export class SerialCollisionError extends Error {
   constructor(serial: string) {
     super(`serial ${serial} is already recorded`);
@@ -149,6 +180,12 @@ export interface CertificateStore {
   supersedeCertificate(record: CertificateRecord, at: string): Promise<void>;
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined>;
   listByCommonName(commonName: string): Promise<CertificateRecord[]>;
+  /**
+   * One page of the certificates that match every filter, read through the most
+   * selective index (no scan). A `next` that does not belong to these filters is
+   * refused with INVALID_REQUEST.
+   */
+  listCertificates(query: CertificateQuery): Promise<CertificatePage>;
   /** Marks an ISSUED certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
   revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined>;
   /** Records what AWS IoT reported for a revoked certificate. */

@@ -14,13 +14,16 @@ import {
   SerialCollisionError,
   type CaRecord,
   type CaStore,
+  type CertificatePage,
+  type CertificateQuery,
   type CertificateRecord,
   type CertificateStore,
   type Claim,
   type KeyEntry,
   type CertificateScan,
 } from '../service/ports.js';
-import { COMMON_NAME_INDEX } from './table.js';
+import { listingPage, type PartitionPage, type PartitionQuery } from './certificate-listing.js';
+import { CERTIFICATE_INDEXES, COMMON_NAME_INDEX, INDEX_ATTRIBUTES, ISSUE_ORDER_KEY, certificateIndexKeys } from './table.js';
 
 const CERT = (serial: string) => `CERT#${serial}`;
 const CLAIM = (key: string) => `CLAIM#${key}`;
@@ -126,14 +129,7 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
   }
 
   private certificateItem(record: CertificateRecord): Record<string, unknown> {
-    return {
-      pk: CERT(record.serialNumber),
-      type: 'certificate',
-      ...record,
-      ...(record.commonName !== undefined
-        ? { gsi1pk: `CN#${record.commonName}`, gsi1sk: `${record.issuedAt}#${record.serialNumber}` }
-        : {}),
-    };
+    return { pk: CERT(record.serialNumber), type: 'certificate', ...record, ...certificateIndexKeys(record) };
   }
 
   async getClaim(key: string): Promise<Claim | undefined> {
@@ -202,7 +198,7 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
           ...(page.after ? { ExclusiveStartKey: JSON.parse(Buffer.from(page.after, 'base64url').toString('utf8')) as Record<string, unknown> } : {}),
         }),
       );
-      const records = (out.Items ?? []).map((item) => strip<CertificateRecord>(item, 'gsi1pk', 'gsi1sk')!);
+      const records = (out.Items ?? []).map((item) => strip<CertificateRecord>(item, ...INDEX_ATTRIBUTES)!);
       return { records, ...(out.LastEvaluatedKey ? { next: Buffer.from(JSON.stringify(out.LastEvaluatedKey)).toString('base64url') } : {}) };
     } catch (e) {
       throw storeError(e);
@@ -228,7 +224,7 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
 
 
   async getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
-    return strip<CertificateRecord>(await this.get(CERT(serialNumber)), 'gsi1pk', 'gsi1sk');
+    return strip<CertificateRecord>(await this.get(CERT(serialNumber)), ...INDEX_ATTRIBUTES);
   }
 
   async listByCommonName(commonName: string): Promise<CertificateRecord[]> {
@@ -245,7 +241,7 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
             ...(startKey ? { ExclusiveStartKey: startKey } : {}),
           }),
         );
-        for (const item of out.Items ?? []) items.push(strip<CertificateRecord>(item, 'gsi1pk', 'gsi1sk')!);
+        for (const item of out.Items ?? []) items.push(strip<CertificateRecord>(item, ...INDEX_ATTRIBUTES)!);
         startKey = out.LastEvaluatedKey;
       } while (startKey);
     } catch (e) {
@@ -254,20 +250,74 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
     return items;
   }
 
+  listCertificates(query: CertificateQuery): Promise<CertificatePage> {
+    return listingPage(query, (q) => this.queryPartition(q));
+  }
+
+  /** One Query on one index partition; every value the caller gave is an expression attribute value. */
+  private async queryPartition({ index, partition, range, filters, limit, startKey }: PartitionQuery): Promise<PartitionPage> {
+    const names: Record<string, string> = { '#pk': index.partitionKey };
+    const values: Record<string, string> = { ':pk': partition };
+    let keyCondition = '#pk = :pk';
+    if (range.from !== undefined || range.to !== undefined) {
+      names['#order'] = ISSUE_ORDER_KEY;
+      if (range.from !== undefined) values[':from'] = range.from;
+      if (range.to !== undefined) values[':to'] = range.to;
+      keyCondition +=
+        range.from !== undefined && range.to !== undefined
+          ? ' AND #order BETWEEN :from AND :to'
+          : range.from !== undefined
+            ? ' AND #order >= :from'
+            : ' AND #order < :to';
+    }
+    const conditions = Object.entries(filters).map(([field, value], i) => {
+      names[`#f${i}`] = field;
+      values[`:f${i}`] = value;
+      return `#f${i} = :f${i}`;
+    });
+    try {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: keyCondition,
+          ...(conditions.length ? { FilterExpression: conditions.join(' AND ') } : {}),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          Limit: limit,
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      return {
+        records: (out.Items ?? []).map((item) => strip<CertificateRecord>(item, ...INDEX_ATTRIBUTES)!),
+        ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey as Record<string, string> } : {}),
+      };
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
   async revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined> {
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: CERT(serialNumber) },
-          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason',
+          // The record moves to the REVOKED partition of the status index with it.
+          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason, #statusKey = :revokedKey',
           ConditionExpression: 'attribute_exists(pk) AND #status = :issued',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':revoked': 'REVOKED', ':issued': 'ISSUED', ':at': revokedAt, ':reason': reason },
+          ExpressionAttributeNames: { '#status': 'status', '#statusKey': CERTIFICATE_INDEXES.byStatus.partitionKey },
+          ExpressionAttributeValues: {
+            ':revoked': 'REVOKED',
+            ':issued': 'ISSUED',
+            ':at': revokedAt,
+            ':reason': reason,
+            ':revokedKey': `${CERTIFICATE_INDEXES.byStatus.prefix}REVOKED`,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return strip<CertificateRecord>(out.Attributes, 'gsi1pk', 'gsi1sk');
+      return strip<CertificateRecord>(out.Attributes, ...INDEX_ATTRIBUTES);
     } catch (e) {
       if (!isConditionFailure(e)) throw storeError(e);
     }

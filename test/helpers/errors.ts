@@ -1,16 +1,19 @@
 import { expect } from '@jest/globals';
 import { DerError } from '../../src/pki/der/reader.js';
 
-/** The message of the `kind` of error `fn` throws; fails the test when it throws nothing or something else. */
-export function thrownMessage(fn: () => unknown, kind: abstract new (...args: never[]) => Error): string {
+/** The `kind` of error `fn` throws; fails the test when it throws nothing or something else. */
+export function thrownError<E extends Error>(fn: () => unknown, kind: abstract new (...args: never[]) => E): E {
   try {
     fn();
   } catch (e) {
     expect(e).toBeInstanceOf(kind);
-    return (e as Error).message;
+    return e as E;
   }
   throw new Error(`expected a ${kind.name}, but nothing was thrown`);
 }
+
+/** The message of the `kind` of error `fn` throws; fails the test when it throws nothing or something else. */
+export const thrownMessage = (fn: () => unknown, kind: abstract new (...args: never[]) => Error): string => thrownError(fn, kind).message;
 
 /** The DerError message `fn` throws. */
 export const derErrorOf = (fn: () => unknown): string => thrownMessage(fn, DerError);

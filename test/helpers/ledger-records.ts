@@ -1,5 +1,5 @@
 /** Ledger records with plausible values, for store tests (nothing in them is checked as PKI). */
-import type { CaRecord, CertificateRecord, Claim } from '../../src/service/ports.js';
+import type { CaRecord, CertificateFilters, CertificatePage, CertificateRecord, CertificateStore, Claim } from '../../src/service/ports.js';
 
 let counter = 0;
 /** A new serial number (hex) on every call. */
@@ -56,4 +56,53 @@ export function caRecord(id: string, overrides: Partial<CaRecord> = {}): CaRecor
     activatedAt: '2025-01-01T00:00:00.000Z',
     ...overrides,
   };
+}
+
+/**
+ * Certificates for ledger queries: four common names (one of them none), two
+ * issuing CAs, three stations, both statuses, issued over five days, five hours
+ * apart; each with its own serial.
+ */
+export function ledgerSample(): CertificateRecord[] {
+  const names = ['dev-a', 'dev-b', 'dev-c', undefined];
+  const stations = ['line-1', 'line-2', 'arn:aws:sts::111122223333:assumed-role/station/line-7'];
+  return Array.from({ length: 24 }, (_, i) =>
+    certificate({
+      commonName: names[i % 4],
+      issuingCaId: i % 3 === 0 ? 'issuing-2' : 'issuing-1',
+      stationId: stations[(i >> 1) % 3]!,
+      status: i % 5 === 0 ? 'REVOKED' : 'ISSUED',
+      ...(i % 5 === 0 ? { revokedAt: '2025-04-01T00:00:00.000Z', revocationReason: 'superseded' } : {}),
+      issuedAt: new Date(Date.UTC(2025, 2, 1) + i * 5 * 3_600_000).toISOString(),
+    }),
+  );
+}
+
+/** What a ledger query must answer: the records that match every filter, in issue order. */
+export function matching(records: CertificateRecord[], f: CertificateFilters): CertificateRecord[] {
+  const order = (r: CertificateRecord) => `${r.issuedAt}#${r.serialNumber}`;
+  return records
+    .filter(
+      (r) =>
+        (f.commonName === undefined || r.commonName === f.commonName) &&
+        (f.issuingCaId === undefined || r.issuingCaId === f.issuingCaId) &&
+        (f.stationId === undefined || r.stationId === f.stationId) &&
+        (f.status === undefined || r.status === f.status) &&
+        (f.issuedAfter === undefined || r.issuedAt >= f.issuedAfter) &&
+        (f.issuedBefore === undefined || r.issuedAt < f.issuedBefore),
+    )
+    .sort((a, b) => (order(a) < order(b) ? -1 : 1));
+}
+
+/** Every page of a query, following next to the end (at most 200 pages). */
+export async function pagesOf(store: Pick<CertificateStore, 'listCertificates'>, filters: CertificateFilters, limit: number): Promise<CertificatePage[]> {
+  const pages: CertificatePage[] = [];
+  let next: string | undefined;
+  do {
+    const page = await store.listCertificates({ filters, limit, ...(next ? { next } : {}) });
+    pages.push(page);
+    next = page.next;
+  } while (next && pages.length < 200);
+  if (next) throw new Error('more than 200 pages');
+  return pages;
 }

@@ -11,12 +11,29 @@
  * - every call yields to the event loop first, as a network round trip does,
  *   so that concurrent requests interleave.
  *
+ * - a ledger query runs the same planner, pages and tokens as DynamoStore
+ *   (src/store/certificate-listing.ts) over an emulation of a DynamoDB Query
+ *   on one index partition (DynamoDB's 1 MB read limit excepted).
+ *
  * Faults are injected per operation with `failNext`: before the call touches
  * the data, or after a write has landed (the write is applied, the call still
  * fails: a timeout after DynamoDB applied it).
  */
 import { CaError } from '../../src/service/errors.js';
-import { SerialCollisionError, type CaRecord, type CaStore, type CertificateRecord, type CertificateStore, type Claim, type KeyEntry, type CertificateScan } from '../../src/service/ports.js';
+import {
+  SerialCollisionError,
+  type CaRecord,
+  type CaStore,
+  type CertificatePage,
+  type CertificateQuery,
+  type CertificateRecord,
+  type CertificateScan,
+  type CertificateStore,
+  type Claim,
+  type KeyEntry,
+} from '../../src/service/ports.js';
+import { keyOf, listingPage, type PartitionPage, type PartitionQuery } from '../../src/store/certificate-listing.js';
+import { ISSUE_ORDER_KEY, certificateIndexKeys } from '../../src/store/table.js';
 
 export type StoreOperation = keyof CertificateStore | keyof CaStore | keyof CertificateScan;
 
@@ -218,6 +235,34 @@ export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
         .sort((a, b) => (issueOrder(a) < issueOrder(b) ? -1 : issueOrder(a) > issueOrder(b) ? 1 : 0))
         .map(copy),
     );
+  }
+
+  async listCertificates(query: CertificateQuery): Promise<CertificatePage> {
+    // A read: an injected fault fails it before anything is read.
+    await this.run('listCertificates', () => undefined);
+    return listingPage(query, async (q) => this.queryPartition(q));
+  }
+
+  /**
+   * A DynamoDB Query on one index partition: the partition's items in sort key
+   * order, after the start key and inside the range; `limit` of them read, the
+   * filters applied to what was read, and the last key read whenever the read
+   * stopped at `limit`.
+   */
+  private queryPartition({ index, partition, range, filters, limit, startKey }: PartitionQuery): PartitionPage {
+    const after = startKey?.[ISSUE_ORDER_KEY];
+    const inPartition = [...this.certificates.values()]
+      .map((record) => ({ record, keys: certificateIndexKeys(record) }))
+      .filter(({ keys }) => keys[index.partitionKey] === partition)
+      .map(({ record, keys }) => ({ record, order: keys[ISSUE_ORDER_KEY]! }))
+      .filter(({ order }) => (range.from === undefined || order >= range.from) && (range.to === undefined || order <= range.to) && (after === undefined || order > after))
+      .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    const read = inPartition.slice(0, limit).map(({ record }) => record);
+    const last = read.length === limit ? read.at(-1) : undefined;
+    return {
+      records: read.filter((r) => Object.entries(filters).every(([field, value]) => r[field as keyof CertificateRecord] === value)).map(copy),
+      ...(last ? { lastKey: keyOf(index, partition, last) } : {}),
+    };
   }
 
   revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined> {

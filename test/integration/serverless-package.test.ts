@@ -345,7 +345,14 @@ describe('The packaged stack: each role against the requests its function makes'
       ['take a public key, find who holds it, take over a dead request\'s', async (s) => [await s.claimKey(keyEntry), await s.getKey(keyEntry.spkiSha256), await s.getClaim(claim.key), await s.replaceKeyClaim(keyEntry, 'old')]],
     ],
     GetCertificateRole: [['read a certificate and its CA chain', async (s) => [await s.getCertificate('0a1b'), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
-    ListCertificatesRole: [['list by common name and read the CA chains', async (s) => [await s.listByCommonName('device-1'), await s.getCa('issuing-1')]]],
+    ListCertificatesRole: [
+      ['list by common name and read the CA chains', async (s) => [await s.listByCommonName('device-1'), await s.getCa('issuing-1')]],
+      ['query the ledger by common name', (s) => s.listCertificates({ filters: { commonName: 'device-1', status: 'ISSUED' }, limit: 10 })],
+      ['query the ledger by issuing CA', (s) => s.listCertificates({ filters: { issuingCaId: 'issuing-1', stationId: 'line-1' }, limit: 10 })],
+      ['query the ledger by station', (s) => s.listCertificates({ filters: { stationId: 'arn:aws:iam::123456789012:user/station-9' }, limit: 10 })],
+      ['query the ledger by status', (s) => s.listCertificates({ filters: { status: 'REVOKED', issuedAfter: '2026-01-01T00:00:00.000Z' }, limit: 10 })],
+      ['query the ledger by time alone', (s) => s.listCertificates({ filters: { issuedAfter: '2026-01-01T00:00:00.000Z', issuedBefore: '2026-01-04T00:00:00.000Z' }, limit: 10 })],
+    ],
     GetCaRole: [['read the active CA chain', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
     RevokeRole: [
       ['revoke and record what AWS IoT said', async (s) => [await s.getCertificate('0a1b'), await s.revokeCertificate('0a1b', 'now', 'keyCompromise'), await s.setIotRevocation('0a1b', 'REVOKED')]],
@@ -388,7 +395,16 @@ describe('The packaged stack: each role against the requests its function makes'
         'dynamodb:DeleteItem': ['CLAIM#*'],
       },
       GetCertificateRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'] },
-      ListCertificatesRole: { 'dynamodb:GetItem': ['CA#*'], 'dynamodb:Query': ['table/index/byCommonName (any item)'] },
+      ListCertificatesRole: {
+        'dynamodb:GetItem': ['CA#*'],
+        'dynamodb:Query': [
+          'table/index/byCommonName (any item)',
+          'table/index/byIssueDay (any item)',
+          'table/index/byIssuingCa (any item)',
+          'table/index/byStation (any item)',
+          'table/index/byStatus (any item)',
+        ],
+      },
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
       RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'KEY#*'] },
       KeyBlockRole: { 'dynamodb:GetItem': ['KEY#*'], 'dynamodb:UpdateItem': ['KEY#*'] },
@@ -396,6 +412,30 @@ describe('The packaged stack: each role against the requests its function makes'
       HealthRole: {},
       OpenapiRole: {},
     });
+  });
+
+  it('lets only the list role query, and only the certificate indexes the table declares: never the table, never a scan', () => {
+    const indexes = tableDefinition('x').GlobalSecondaryIndexes!.map((i) => i.IndexName!);
+    expect(indexes.sort()).toEqual(['byCommonName', 'byIssueDay', 'byIssuingCa', 'byStation', 'byStatus']);
+    const query = (resource: string): Request => ({ action: 'dynamodb:Query', resource });
+    for (const role of FUNCTION_ROLES) {
+      for (const index of indexes) expect([role, index, allowed(role, query(`${TABLE_ARN}/index/${index}`))]).toEqual([role, index, role === 'ListCertificatesRole']);
+      expect([role, allowed(role, query(TABLE_ARN))]).toEqual([role, false]);
+      expect([role, allowed(role, query(`${TABLE_ARN}/index/byAnythingElse`))]).toEqual([role, false]);
+      for (const action of ['dynamodb:Scan', 'dynamodb:PartiQLSelect', 'dynamodb:ExecuteStatement']) {
+        expect([role, action, allowed(role, { action, resource: TABLE_ARN })]).toEqual([role, action, false]);
+        expect([role, action, allowed(role, { action, resource: `${TABLE_ARN}/index/byStatus` })]).toEqual([role, action, false]);
+      }
+    }
+  });
+
+  it('lets the revocation move a certificate in the status index with the update it is allowed, and lets the issuing role write the index keys', async () => {
+    const update = await storeRequests((s) => s.revokeCertificate('0a1b', 'now', 'keyCompromise'));
+    expect(update).toEqual([item('UpdateItem', 'CERT#0a1b')]);
+    for (const r of update) expect(allowed('RevokeRole', r)).toBe(true);
+    const put = await storeRequests((s) => s.putCertificate(certificate));
+    expect(put).toEqual([item('PutItem', 'CERT#0a1b')]);
+    expect(allowed('IssueRole', put[0]!)).toBe(true);
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {

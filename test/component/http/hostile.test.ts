@@ -46,6 +46,8 @@ interface HostileCase {
   expectDetails?: Array<{ field: string; reason: string }>;
   /** The refusal's details[0].reason, where the case names one. */
   expectReason?: string;
+  /** Text the refusal's message must hold (what the station operator is told to do), where the case names it. */
+  expectMessage?: string;
   note?: string;
   /** A known defect: the documented answer is expectStatus/expectCode, the service answers otherwise. */
   bug?: string;
@@ -211,6 +213,7 @@ describe('POST /certificates: the hostile corpus', () => {
       expect(answer).toEqual({ status: c.expectStatus, code: c.expectCode });
       if (c.expectDetails) expect(res.json.error.details).toEqual(c.expectDetails);
       if (c.expectReason !== undefined) expect(res.json.error.details?.[0]?.reason).toBe(c.expectReason);
+      if (c.expectMessage !== undefined) expect(res.json.error.message).toContain(c.expectMessage);
     }
 
     if (res.statusCode === 201) {

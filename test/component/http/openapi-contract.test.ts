@@ -34,10 +34,18 @@ async function check(route: keyof typeof ROUTES, init: EventInit, expected: numb
   const [method, path, handler] = ROUTES[route]!;
   const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
-  const body = JSON.parse(res.body) as Record<string, any>;
+  const isJson = res.headers?.['Content-Type'] === 'application/json';
+  const body = (isJson ? JSON.parse(res.body) : res.body) as Record<string, any>;
   expect({ status: res.statusCode, body }).toMatchObject({ status: expected });
   expectConforms(method, concrete, res.statusCode, body, res.headers as Record<string, string>);
   return body;
+}
+
+/** A route's answer as the PEM chain (Accept: application/pem-certificate-chain); its text. */
+async function checkPem(route: keyof typeof ROUTES, init: EventInit, expected: number): Promise<string> {
+  const pem = (await check(route, { ...init, headers: { ...init.headers, Accept: 'application/pem-certificate-chain' } }, expected)) as unknown;
+  expect(typeof pem).toBe('string');
+  return pem as string;
 }
 
 const csrFor = (cn: string, extra: Parameters<typeof subject>[0] = {}) =>
@@ -51,8 +59,14 @@ describe('openapi.yaml and the implementation agree', () => {
 
   it('POST /certificates: every documented answer', async () => {
     const csr = csrFor('contract-1');
-    serial = (await check('issue', json({ csr }), 201)).serialNumber;
+    const issued = await check('issue', json({ csr }), 201);
+    serial = issued.serialNumber;
     await check('issue', { ...json({ csr }) }, 200);
+    // The PEM chain, for a new certificate and for a replay: the JSON's certificateChainPem.
+    await checkPem('issue', json({ csr: csrFor('contract-pem') }), 201);
+    expect(await checkPem('issue', json({ csr }), 200)).toBe(issued.certificateChainPem);
+    const refused = await check('issue', { ...json({ csr: csrFor('contract-406') }), headers: { 'content-type': 'application/json', Accept: 'text/html' } }, 406);
+    expect(refused.error.code).toBe('NOT_ACCEPTABLE');
     await check('issue', { body: '{"csr":', headers: { 'content-type': 'application/json' } }, 400);
     await check('issue', json({ csr: csrFor('contract-1') }), 409);
     await check('issue', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/pkcs10' } }, 413);
@@ -65,20 +79,29 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('issue', json({ csr: csrFor('contract-4') }), 503);
   });
 
-  it('GET /certificates/{serialNumber} and GET /certificates?commonName=', async () => {
-    await check('get', { pathParameters: { serialNumber: serial } }, 200);
+  it('GET /certificates/{serialNumber} and GET /certificates (the ledger query)', async () => {
+    const record = await check('get', { pathParameters: { serialNumber: serial } }, 200);
+    expect(await checkPem('get', { pathParameters: { serialNumber: serial } }, 200)).toBe(record.certificateChainPem);
+    await check('get', { pathParameters: { serialNumber: serial }, headers: { Accept: 'application/pkix-cert, text/*' } }, 406);
     await check('get', { pathParameters: { serialNumber: 'xyz' } }, 400);
     await check('get', { pathParameters: { serialNumber: '00ff' } }, 404);
+    // Errors are JSON whatever Accept says.
+    expect((await check('get', { pathParameters: { serialNumber: '00ff' }, headers: { Accept: 'application/pem-certificate-chain' } }, 404)).error.code).toBe('NOT_FOUND');
     jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(bug());
     await check('get', { pathParameters: { serialNumber: serial } }, 500);
     jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(unavailable());
     await check('get', { pathParameters: { serialNumber: serial } }, 503);
 
     expect((await check('list', { query: { commonName: 'contract-1' } }, 200)).items).toHaveLength(1);
+    // A page with next, and the page it leads to.
+    const first = await check('list', { query: { status: 'ISSUED', limit: '1' } }, 200);
+    expect(first.next).toEqual(expect.any(String));
+    await check('list', { query: { status: 'ISSUED', limit: '1', next: first.next } }, 200);
     await check('list', {}, 400);
-    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(bug());
+    await check('list', { query: { status: 'ISSUED', next: 'forged' } }, 400);
+    jest.spyOn(testApp().store, 'listCertificates').mockRejectedValueOnce(bug());
     await check('list', { query: { commonName: 'contract-1' } }, 500);
-    jest.spyOn(testApp().store, 'listByCommonName').mockRejectedValueOnce(unavailable());
+    jest.spyOn(testApp().store, 'listCertificates').mockRejectedValueOnce(unavailable());
     await check('list', { query: { commonName: 'contract-1' } }, 503);
   });
 

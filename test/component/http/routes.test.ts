@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { CaError } from '../../../src/service/errors.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
-import { apiEvent, jsonPost } from '../../helpers/api.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
 import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
@@ -102,11 +102,23 @@ describe('Route: POST /certificates', () => {
     for (const d of res.json.error.details) expect(typeof d.reason).toBe('string');
   });
 
-  it('answers 409 DUPLICATE_COMMON_NAME with the existing serial', async () => {
+  it('answers 409 DUPLICATE_COMMON_NAME with the existing serial, and says what to do about it', async () => {
     const first = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
     const res = await call(issue, jsonPost({ csr: csrFor('route-dup') }));
     expect(res.statusCode).toBe(409);
     expect(res.json.error).toMatchObject({ code: 'DUPLICATE_COMMON_NAME', details: [{ field: 'CN', serialNumber: first.json.serialNumber }] });
+    const serial = first.json.serialNumber as string;
+    expect(res.json.error.message).toBe(
+      `This common name already has certificate ${serial}, issued for another key. Sending the CSR it was issued for again returns that same certificate. ` +
+        `If the device has a new key, an operator must first revoke serial ${serial} (POST /certificates/${serial}/revoke); then this CSR can be issued.`,
+    );
+  });
+
+  it('says the first policy violations in the message, each field with its rule in words', async () => {
+    const res = await call(issue, jsonPost({ csr: csrFixture('many-violations.csr') }));
+    expect(res.json.error.message).toMatch(/^The CSR subject does not satisfy the issuance policy: C must be exactly 2 characters from A–Z; O must be exactly "Example Corp"; CN must be 1 to 64 characters from A–Z, a–z, 0–9, ':', '_' or '-'; and 1 more \(see details\)$/);
+    expect(res.json.error.message).not.toContain('^[');
+    expect(res.json.error.details.find((d: { field: string }) => d.field === 'CN')).toMatchObject({ pattern: '^[A-Za-z0-9:_-]{1,64}$' });
   });
 
   it('answers 503 SIGNER_UNAVAILABLE with Retry-After when KMS is throttled', async () => {
@@ -157,6 +169,107 @@ describe('Route: POST /certificates', () => {
   });
 });
 
+const PEM = 'application/pem-certificate-chain';
+const JSON_TYPE = 'application/json';
+
+describe('Routes: POST /certificates and GET /certificates/{serialNumber} negotiate JSON or the PEM chain on Accept', () => {
+  let cn = 0;
+  const answered = [
+    [undefined, JSON_TYPE],
+    ['', JSON_TYPE],
+    ['*/*', JSON_TYPE],
+    ['application/*', JSON_TYPE],
+    ['application/json', JSON_TYPE],
+    ['application/json; charset=utf-8', JSON_TYPE],
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', JSON_TYPE],
+    [PEM, PEM],
+    ['APPLICATION/PEM-Certificate-Chain', PEM],
+    [`${PEM}; q=1.0`, PEM],
+    [`${PEM}, ${JSON_TYPE}`, PEM],
+    [`${JSON_TYPE}, ${PEM}`, JSON_TYPE],
+    [`${JSON_TYPE};q=0.5, ${PEM}`, PEM],
+    [`${PEM};q=0.5, ${JSON_TYPE}`, JSON_TYPE],
+    [` ${PEM} ;q=0.9 , ${JSON_TYPE};q=0.8`, PEM],
+    [`*/*;q=0.1, ${PEM}`, PEM],
+    [`${PEM}, */*`, PEM],
+    [`${JSON_TYPE};q=0, */*`, PEM],
+    [`${PEM};q=0, */*`, JSON_TYPE],
+    [`application/*;q=0.2, ${PEM};q=0.3`, PEM],
+    [`text/plain;format="a,b", ${PEM}`, PEM],
+    [`application/json;q=oops, ${PEM};q=0.1`, PEM],
+  ] as const;
+
+  function expectAnswer(res: { statusCode: number; headers?: Record<string, unknown>; body: string }, type: string, json: () => Record<string, any>) {
+    expect(res.headers?.['Content-Type']).toBe(type);
+    expect(res.headers?.Vary).toBe('Accept');
+    if (type === JSON_TYPE) expect(res.body).toBe(JSON.stringify(json()));
+    else expect(res.body).toBe(json().certificateChainPem);
+  }
+
+  it.each(answered)('Accept %j → %s, for a new certificate (201), a replay (200) and a read (200)', async (accept, type) => {
+    const headers: Record<string, string> = accept === undefined ? {} : { Accept: accept };
+    const csr = csrFor(`route-accept-${++cn}`);
+    const created = await issue(jsonPost({ csr }, headers), lambdaContext());
+    const asJson = await call(issue, jsonPost({ csr }));
+    expect(created.statusCode).toBe(201);
+    expect(created.headers?.Location).toBe(`/certificates/${asJson.json.serialNumber}`);
+    expectAnswer(created, type, () => ({ ...asJson.json }));
+
+    const replay = await issue(jsonPost({ csr }, headers), lambdaContext());
+    expect(replay.statusCode).toBe(200);
+    expect(replay.headers?.Location).toBe(created.headers?.Location);
+    expectAnswer(replay, type, () => asJson.json);
+
+    const get = (h: Record<string, string>) => routes.getCertificate(apiEvent({ pathParameters: { serialNumber: asJson.json.serialNumber }, headers: h }), lambdaContext());
+    const read = await get(headers);
+    const readJson = JSON.parse((await get({})).body);
+    expect(read.statusCode).toBe(200);
+    expectAnswer(read, type, () => readJson);
+  });
+
+  it('answers the PEM chain a verifier accepts: the device certificate, then the issuing CA', async () => {
+    const res = await issue(jsonPost({ csr: csrFor('route-accept-pem') }, { Accept: PEM }), lambdaContext());
+    const blocks = res.body.match(/-----BEGIN CERTIFICATE-----\n[^-]+-----END CERTIFICATE-----\n/g)!;
+    expect(blocks).toHaveLength(2);
+    expect(blocks.join('')).toBe(res.body);
+    const ca = await call(routes.getCa, apiEvent({}));
+    expect(blocks[1]).toBe(ca.json.certificatePem);
+    expect(opensslVerify(ca.json.rootCertificatePem, blocks[1]!, blocks[0]!)).toMatch(/OK/);
+  });
+
+  it.each([
+    'text/html',
+    'application/xml',
+    'application/pkix-cert',
+    'text/*',
+    `${JSON_TYPE};q=0`,
+    `${JSON_TYPE};q=0, ${PEM};q=0`,
+    '*/*;q=0',
+    `${JSON_TYPE};q=2`,
+    'garbage',
+    ',,;',
+  ])('answers 406 NOT_ACCEPTABLE, in JSON, for Accept %j, and issues nothing', async (accept) => {
+    const name = `route-406-${++cn}`;
+    const res = await call(issue, jsonPost({ csr: csrFor(name) }, { Accept: accept }));
+    expect(res.statusCode).toBe(406);
+    expect(res.headers?.['Content-Type']).toBe(JSON_TYPE);
+    expect(res.json.error).toMatchObject({ code: 'NOT_ACCEPTABLE', details: [{ field: 'Accept' }] });
+    expect(res.json.error.message).toContain(PEM);
+    expect(await testApp().store.listByCommonName(name)).toEqual([]);
+
+    const issued = await call(issue, jsonPost({ csr: csrFor(`${name}-ok`) }));
+    const read = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: issued.json.serialNumber }, headers: { Accept: accept } }));
+    expect([read.statusCode, read.json.error.code]).toEqual([406, 'NOT_ACCEPTABLE']);
+  });
+
+  it('answers errors in JSON whatever Accept asks for', async () => {
+    const refused = await call(issue, jsonPost({ csr: csrFixture('wrong-org.csr') }, { Accept: PEM }));
+    expect([refused.statusCode, refused.headers?.['Content-Type'], refused.json.error.code]).toEqual([422, JSON_TYPE, 'POLICY_VIOLATION']);
+    const missing = await call(routes.getCertificate, apiEvent({ pathParameters: { serialNumber: '0123abcd' }, headers: { Accept: PEM } }));
+    expect([missing.statusCode, missing.headers?.['Content-Type'], missing.json.error.code]).toEqual([404, JSON_TYPE, 'NOT_FOUND']);
+  });
+});
+
 describe('Route: GET /certificates/{serialNumber}', () => {
   it('returns the record with issuedAt and stationId (the IAM caller)', async () => {
     const issued = await call(issue, { ...jsonPost({ csr: csrFor('route-get') }), requestContext: apiEvent({ userArn: 'arn:aws:iam::123456789012:user/station-9' }).requestContext });
@@ -173,7 +286,7 @@ describe('Route: GET /certificates/{serialNumber}', () => {
   });
 });
 
-describe('Route: GET /certificates?commonName=', () => {
+describe('Route: GET /certificates', () => {
   it('lists the certificates of a common name', async () => {
     const issued = await call(issue, jsonPost({ csr: csrFor('route-list') }));
     const res = await call(routes.listCertificates, apiEvent({ query: { commonName: 'route-list' } }));
@@ -184,9 +297,24 @@ describe('Route: GET /certificates?commonName=', () => {
     expect(none.json).toEqual({ items: [] });
   });
 
-  it('requires commonName', async () => {
+  it('requires a filter', async () => {
     const res = await call(routes.listCertificates, apiEvent({}));
     expect([res.statusCode, res.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+
+  it('finds a certificate revoked through the API under status=REVOKED, and no longer under ISSUED', async () => {
+    const issued = await call(issue, jsonPost({ csr: csrFor('route-revoked') }, { 'X-Station-Id': 'line-revoke' }));
+    const byStatus = async (status: string) =>
+      (await call(routes.listCertificates, apiEvent({ query: { commonName: 'route-revoked', status } }))).json.items.map((i: { serialNumber: string }) => i.serialNumber);
+    expect(await byStatus('ISSUED')).toEqual([issued.json.serialNumber]);
+
+    const revoked = await call(routes.revoke, apiEvent({ method: 'POST', pathParameters: { serialNumber: issued.json.serialNumber } }));
+    expect(revoked.statusCode).toBe(200);
+
+    expect(await byStatus('ISSUED')).toEqual([]);
+    expect(await byStatus('REVOKED')).toEqual([issued.json.serialNumber]);
+    const everyRevoked = await call(routes.listCertificates, apiEvent({ query: { status: 'REVOKED', limit: '1000' } }));
+    expect(everyRevoked.json.items.map((i: { serialNumber: string }) => i.serialNumber)).toContain(issued.json.serialNumber);
   });
 });
 

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { DynamoStore } from '../../../src/store/dynamo-store.js';
 import { ensureTable } from '../../../src/local/local-stack.js';
 import { CaError } from '../../../src/service/errors.js';
-import { SerialCollisionError, type CaStore, type CertificateStore } from '../../../src/service/ports.js';
+import { SerialCollisionError, type CaStore, type CertificateFilters, type CertificateRecord, type CertificateStore } from '../../../src/service/ports.js';
+import { MAX_PARTITIONS_PER_PAGE } from '../../../src/store/certificate-listing.js';
 import { rejectionOf } from '../../helpers/errors.js';
-import { caRecord, certificate, claimFor } from '../../helpers/ledger-records.js';
+import { caRecord, certificate, claimFor, ledgerSample, matching, pagesOf } from '../../helpers/ledger-records.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { startTestLedger, type TestLedger } from '../../helpers/test-app.js';
 
@@ -312,6 +313,174 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
     });
   });
 
+  describe('ledger queries', () => {
+    let sample: CertificateRecord[];
+    beforeEach(async () => {
+      sample = ledgerSample();
+      for (const r of sample) await store.putCertificate(r);
+    });
+
+    const STATION = 'arn:aws:sts::111122223333:assumed-role/station/line-7';
+    const QUERIES: Array<[string, CertificateFilters]> = [
+      ['commonName', { commonName: 'dev-a' }],
+      ['issuingCaId', { issuingCaId: 'issuing-2' }],
+      ['stationId (an IAM ARN)', { stationId: STATION }],
+      ['status ISSUED', { status: 'ISSUED' }],
+      ['status REVOKED', { status: 'REVOKED' }],
+      ['a time range alone (several days)', { issuedAfter: '2025-03-01T12:00:00.000Z', issuedBefore: '2025-03-03T09:00:00.000Z' }],
+      ['commonName and status', { commonName: 'dev-a', status: 'ISSUED' }],
+      ['issuingCaId, stationId and status', { issuingCaId: 'issuing-1', stationId: 'line-2', status: 'ISSUED' }],
+      ['stationId and issuedAfter', { stationId: 'line-2', issuedAfter: '2025-03-02T00:00:00.000Z' }],
+      ['status and issuedBefore', { status: 'ISSUED', issuedBefore: '2025-03-02T10:00:00.000Z' }],
+      ['commonName and a time range', { commonName: 'dev-b', issuedAfter: '2025-03-01T05:00:00.000Z', issuedBefore: '2025-03-04T00:00:00.000Z' }],
+      ['a common name nobody has', { commonName: 'nobody' }],
+    ];
+
+    it.each(QUERIES)('answers a query by %s with every match, in issue order, on one page', async (_, filters) => {
+      // Act
+      const [page, ...more] = await pagesOf(store, filters, 1000);
+
+      // Assess
+      expect(more).toEqual([]);
+      expect(page!.records).toStrictEqual(matching(sample, filters));
+      for (const r of page!.records) for (const leaked of ['pk', 'type', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi3pk', 'gsi4pk', 'gsi5pk']) expect(r).not.toHaveProperty(leaked);
+    });
+
+    it.each(QUERIES)('pages a query by %s with limit 2: every match exactly once, in issue order, never more than 2 a page', async (_, filters) => {
+      // Act
+      const pages = await pagesOf(store, filters, 2);
+
+      // Assess
+      expect(pages.flatMap((p) => p.records)).toStrictEqual(matching(sample, filters));
+      for (const p of pages) expect(p.records.length).toBeLessThanOrEqual(2);
+      expect(pages.at(-1)!.next).toBeUndefined();
+      for (const p of pages.slice(0, -1)) expect(p.next).toMatch(/^[A-Za-z0-9_-]+$/);
+    });
+
+    it('includes issuedAfter and excludes issuedBefore', async () => {
+      // Prepare: one record issued exactly at each bound.
+      const [first, second] = matching(sample, { commonName: 'dev-a' });
+
+      // Act
+      const page = await store.listCertificates({ filters: { issuedAfter: first!.issuedAt, issuedBefore: second!.issuedAt }, limit: 1000 });
+
+      // Assess
+      expect(page.records.map((r) => r.serialNumber)).toContain(first!.serialNumber);
+      expect(page.records.map((r) => r.serialNumber)).not.toContain(second!.serialNumber);
+    });
+
+    it('moves a revoked certificate from the ISSUED to the REVOKED partition of the status index', async () => {
+      // Prepare
+      const [target] = matching(sample, { commonName: 'dev-c', status: 'ISSUED' });
+
+      // Act
+      await store.revokeCertificate(target!.serialNumber, '2025-06-01T00:00:00.000Z', 'keyCompromise');
+
+      // Assess
+      const revoked = (await store.listCertificates({ filters: { status: 'REVOKED' }, limit: 1000 })).records;
+      const issued = (await store.listCertificates({ filters: { status: 'ISSUED' }, limit: 1000 })).records;
+      expect(revoked.find((r) => r.serialNumber === target!.serialNumber)).toMatchObject({ status: 'REVOKED', revocationReason: 'keyCompromise' });
+      expect(issued.map((r) => r.serialNumber)).not.toContain(target!.serialNumber);
+      expect(revoked).toHaveLength(matching(sample, { status: 'REVOKED' }).length + 1);
+    });
+
+    it('walks the days of a time range in order, across days without certificates', async () => {
+      // Prepare: two certificates 45 days apart, more empty days between them than one page reads.
+      const early = certificate({ commonName: 'walk-1', issuedAt: '2025-05-01T10:00:00.000Z' });
+      const late = certificate({ commonName: 'walk-2', issuedAt: '2025-06-15T10:00:00.000Z' });
+      for (const r of [late, early]) await store.putCertificate(r);
+
+      // Act
+      const pages = await pagesOf(store, { issuedAfter: '2025-05-01T00:00:00.000Z', issuedBefore: '2025-07-01T00:00:00.000Z' }, 10);
+
+      // Assess: the first page ends after MAX_PARTITIONS_PER_PAGE days, short of its limit.
+      expect(45).toBeGreaterThan(MAX_PARTITIONS_PER_PAGE);
+      expect(pages.map((p) => p.records.map((r) => r.commonName))).toEqual([['walk-1'], ['walk-2']]);
+    });
+
+    it('ends a page of a time range at about 1 MiB of records, and goes on from there', async () => {
+      // Prepare: twelve certificates of 100 kB, one a day.
+      const big = Array.from({ length: 12 }, (_, i) =>
+        certificate({ commonName: `big-${i}`, issuedAt: `2025-08-${String(i + 1).padStart(2, '0')}T00:00:00.000Z`, certificatePem: 'x'.repeat(100_000) }),
+      );
+      for (const r of big) await store.putCertificate(r);
+
+      // Act
+      const pages = await pagesOf(store, { issuedAfter: '2025-08-01T00:00:00.000Z', issuedBefore: '2025-09-01T00:00:00.000Z' }, 1000);
+
+      // Assess
+      expect(pages.map((p) => p.records.length)).toEqual([11, 1]);
+      expect(pages.flatMap((p) => p.records)).toStrictEqual(big);
+    });
+
+    it.each([
+      ['a garbled token', () => 'not a token!'],
+      ['base64url of something else', () => Buffer.from('{"a":1}').toString('base64url')],
+      ['base64url of non-JSON', () => Buffer.from('\u0000\u0001').toString('base64url')],
+      ['a token of 2 kB', () => 'A'.repeat(2048)],
+    ])('refuses %s as next with INVALID_REQUEST', async (_, token) => {
+      // Act
+      const error = await rejectionOf<CaError>(store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 2, next: token() }));
+
+      // Assess
+      expect(error).toBeInstanceOf(CaError);
+      expect(error.code).toBe('INVALID_REQUEST');
+      expect(error.details).toEqual([{ field: 'next', reason: expect.any(String) }]);
+    });
+
+    it.each<[string, CertificateFilters]>([
+      ['another common name', { commonName: 'dev-b' }],
+      ['another index', { issuingCaId: 'issuing-1' }],
+      ['a time range that does not hold the position', { commonName: 'dev-a', issuedAfter: '2025-04-01T00:00:00.000Z' }],
+    ])('refuses a next token made for other filters: %s', async (_, other) => {
+      // Prepare
+      const { next } = await store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 1 });
+
+      // Act
+      const error = await rejectionOf<CaError>(store.listCertificates({ filters: other, limit: 1, next: next! }));
+
+      // Assess
+      expect([error.code, error.details?.[0]?.field]).toEqual(['INVALID_REQUEST', 'next']);
+    });
+
+    it('refuses a forged token that points into another partition', async () => {
+      // Prepare: a real token, its key moved to another common name's partition.
+      const { next } = await store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 1 });
+      const token = JSON.parse(Buffer.from(next!, 'base64url').toString('utf8'));
+      const forged = (t: unknown) => Buffer.from(JSON.stringify(t)).toString('base64url');
+
+      // Act
+      const moved = await rejectionOf<CaError>(store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 1, next: forged({ ...token, k: { ...token.k, gsi1pk: 'CN#dev-b' } }) }));
+      const both = await rejectionOf<CaError>(store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 1, next: forged({ ...token, p: 'CN#dev-b', k: { ...token.k, gsi1pk: 'CN#dev-b' } }) }));
+      const extra = await rejectionOf<CaError>(store.listCertificates({ filters: { commonName: 'dev-a' }, limit: 1, next: forged({ ...token, k: { ...token.k, gsi2pk: 'CA#x' } }) }));
+
+      // Assess
+      for (const e of [moved, both, extra]) expect([e.code, e.details?.[0]?.field]).toEqual(['INVALID_REQUEST', 'next']);
+    });
+
+    it.each<[string, CertificateFilters]>([
+      ['no filter at all', {}],
+      ['issuedAfter alone', { issuedAfter: '2025-03-01T00:00:00.000Z' }],
+      ['a time range of more than 366 days', { issuedAfter: '2024-01-01T00:00:00.000Z', issuedBefore: '2025-01-02T00:00:01.000Z' }],
+      ['issuedBefore not after issuedAfter', { commonName: 'dev-a', issuedAfter: '2025-03-02T00:00:00.000Z', issuedBefore: '2025-03-02T00:00:00.000Z' }],
+    ])('refuses %s with INVALID_REQUEST', async (_, filters) => {
+      // Act
+      const error = await rejectionOf<CaError>(store.listCertificates({ filters, limit: 10 }));
+
+      // Assess
+      expect(error).toBeInstanceOf(CaError);
+      expect(error.code).toBe('INVALID_REQUEST');
+    });
+
+    it('takes filter values as values, never as expressions', async () => {
+      // Act
+      const page = await store.listCertificates({ filters: { commonName: "dev-a' OR 1=1", stationId: ':pk OR #pk = :pk', status: 'ISSUED' }, limit: 10 });
+
+      // Assess
+      expect(page).toEqual({ records: [] });
+    });
+  });
+
   describe('CA records', () => {
     it('records a CA once and keeps the first record when the id is reused', async () => {
       // Prepare
@@ -381,5 +550,35 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
       expect(await store.setActiveIssuingCa('issuing-2', 'issuing-1')).toBe(false);
       expect(await store.getActiveIssuingCaId()).toBeUndefined();
     });
+  });
+});
+
+describe('Contract: both stores page every query alike', () => {
+  const QUERIES: CertificateFilters[] = [
+    { commonName: 'dev-a' },
+    { issuingCaId: 'issuing-1', status: 'ISSUED' },
+    { stationId: 'line-2', issuedAfter: '2025-03-02T00:00:00.000Z' },
+    { status: 'REVOKED' },
+    { issuedAfter: '2025-03-01T00:00:00.000Z', issuedBefore: '2025-03-05T00:00:00.000Z' },
+  ];
+
+  it('gives the same pages, page boundaries and next tokens, for every limit', async () => {
+    // Prepare
+    const sample = ledgerSample();
+    const [memory, dynamo] = await Promise.all(STORES.map(([, open]) => open()));
+    for (const r of sample) {
+      await memory!.putCertificate(r);
+      await dynamo!.putCertificate(r);
+    }
+
+    for (const filters of QUERIES) {
+      for (const limit of [1, 2, 3, 5, 1000]) {
+        // Act
+        const [fromMemory, fromDynamo] = await Promise.all([pagesOf(memory!, filters, limit), pagesOf(dynamo!, filters, limit)]);
+
+        // Assess
+        expect({ filters, limit, pages: fromDynamo }).toStrictEqual({ filters, limit, pages: fromMemory });
+      }
+    }
   });
 });

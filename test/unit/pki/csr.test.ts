@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { parseCsr, verifyCsr } from '../../../src/pki/csr.js';
 import { PkiError } from '../../../src/pki/errors.js';
+import { thrownError } from '../../helpers/errors.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
 import { buildCsr, buildCsrDer, newP256Key, oid, p256Key, seq, subject, tlv } from '../../helpers/csr-builder.js';
 
@@ -75,6 +76,41 @@ describe('Function: parseCsr + verifyCsr', () => {
   it('refuses a CSR signed by a key other than its own', () => {
     const pem = buildCsr({ key: newP256Key(), publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey });
     expect(codeOf(() => parseAndVerify(pem))).toBe('CSR_SIGNATURE_INVALID');
+  });
+
+  describe('says what is wrong with a signature algorithm it does not accept, and what to use', () => {
+    const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    /** A CSR of `key` whose signature algorithm says `algorithm` (the signature itself is never looked at). */
+    const signedWith = (algorithm: string, key: KeyObject, nullParams = false) => {
+      const info = parseCsr(buildCsrDer({ key })).infoDer;
+      return seq(info, nullParams ? seq(oid(algorithm), tlv(0x05)) : seq(oid(algorithm)), tlv(0x03, Uint8Array.of(0), Uint8Array.of(1, 2, 3)));
+    };
+    const refusal = (der: Uint8Array): PkiError => thrownError(() => parseAndVerify(der), PkiError);
+
+    it.each([
+      ['ecdsa-with-SHA1', '1.2.840.10045.4.1', newP256Key(), false, 'SHA-1'],
+      ['sha1WithRSAEncryption', '1.2.840.113549.1.1.5', rsaKey, true, 'SHA-1'],
+      ['md5WithRSAEncryption', '1.2.840.113549.1.1.4', rsaKey, true, 'MD5'],
+    ])('%s: "%s signatures are not accepted; sign the CSR with SHA-256"', (name, algorithm, key, nullParams, digest) => {
+      const e = refusal(signedWith(algorithm, key, nullParams));
+      expect(e.code).toBe('CSR_SIGNATURE_INVALID');
+      expect(e.message).toBe(`${digest} signatures are not accepted; sign the CSR with SHA-256`);
+      expect(e.details).toEqual([{ field: 'signatureAlgorithm', reason: expect.stringContaining(`${name} uses ${digest}`), algorithm: name, oid: algorithm }]);
+    });
+
+    it('names another algorithm it knows, and gives the OID of one it does not', () => {
+      expect(refusal(signedWith('1.2.840.113549.1.1.14', rsaKey, true)).message).toBe(
+        'sha224WithRSAEncryption signatures are not accepted; sign the CSR with SHA-256 (ecdsa-with-SHA256 for an EC key, sha256WithRSAEncryption for an RSA key)',
+      );
+      const unknown = refusal(signedWith('1.3.6.1.4.1.99999.1', newP256Key()));
+      expect(unknown.message).toMatch(/^The CSR's signature algorithm \(OID 1\.3\.6\.1\.4\.1\.99999\.1\) is not accepted; sign the CSR with SHA-256/);
+      expect(unknown.details?.[0]).toMatchObject({ field: 'signatureAlgorithm', algorithm: '1.3.6.1.4.1.99999.1' });
+    });
+
+    it('names the algorithm and the key when they do not fit together', () => {
+      const e = refusal(signedWith('1.2.840.113549.1.1.11', newP256Key(), true));
+      expect(e.message).toBe('The CSR is signed with sha256WithRSAEncryption, which does not fit its EC_P256 public key; sign it with the key it carries');
+    });
   });
 
   it('refuses a certificate PEM by its label', () => {

@@ -28,6 +28,10 @@ function policyWith(edit: (doc: Doc) => void): Policy {
 const violationsOf = (policy: Policy, nameDer: Uint8Array) => evaluateSubject(policy, readName(readSingle(nameDer)));
 const fixtureViolations = (file: string, policy: Policy = shipped) => evaluateSubject(policy, parseCsr(csrFixture(file)).subject);
 const v = (field: string, reason: string) => ({ field, reason: expect.stringContaining(reason) as unknown as string });
+/** A pattern violation: the rule in words (`reason`), the regular expression in `pattern`. */
+const pat = (field: string, words: string, pattern: string) => ({ field, reason: words, pattern });
+const C_RULE = pat('C', 'must be exactly 2 characters from A–Z', '^[A-Z]{2}$');
+const CN_RULE = pat('CN', "must be 1 to 64 characters from A–Z, a–z, 0–9, ':', '_' or '-'", '^[A-Za-z0-9:_-]{1,64}$');
 
 /** The message of the PolicyConfigError `doc` is refused with. */
 function configErrorOf(doc: unknown, vars: Record<string, string> = VARS): string {
@@ -62,8 +66,8 @@ describe('Function: evaluateSubject (shipped policy)', () => {
     ['no-country.csr', [v('C', 'required attribute is missing')]],
     ['wrong-org.csr', [v('O', 'must be exactly "Example Corp"')]],
     ['homoglyph-org.csr', [v('O', 'must be exactly "Example Corp"')]],
-    ['lowercase-country.csr', [v('C', 'does not match ^[A-Z]{2}$')]],
-    ['bad-cn.csr', [v('CN', 'does not match ^[A-Za-z0-9:_-]{1,64}$')]],
+    ['lowercase-country.csr', [C_RULE]],
+    ['bad-cn.csr', [CN_RULE]],
     ['email.csr', [v('emailAddress', 'not allowed')]],
     ['repeated-ou.csr', [v('OU', 'repeated')]],
     ['multi-valued-rdn.csr', [v('serialNumber+CN', 'multi-valued RDNs are not allowed')]],
@@ -75,10 +79,10 @@ describe('Function: evaluateSubject (shipped policy)', () => {
     const violations = fixtureViolations('many-violations.csr');
     expect(violations).toHaveLength(4);
     expect(violations).toEqual([
-      v('C', 'does not match'),
+      C_RULE,
       v('O', 'must be exactly "Example Corp"'),
-      v('CN', 'does not match'),
-      v('title', 'attribute is not allowed'),
+      CN_RULE,
+      v('title', 'attribute is not allowed; the subject may hold only C, ST, L, O, OU, CN, serialNumber, dnQualifier'),
     ]);
   });
 
@@ -92,9 +96,9 @@ describe('Function: evaluateSubject (shipped policy)', () => {
     ['an IA5String CN', { CN: STRING.ia5('device-0001') }, [v('CN', 'IA5String encoding is not allowed')]],
     ['a PrintableString O', { O: STRING.printable('Example Corp') }, []],
     ['a 64-character CN', { CN: STRING.utf8('a'.repeat(64)) }, []],
-    ['a 65-character CN', { CN: STRING.utf8('a'.repeat(65)) }, [v('CN', 'length 65 is outside 1..64'), v('CN', 'does not match')]],
+    ['a 65-character CN', { CN: STRING.utf8('a'.repeat(65)) }, [v('CN', 'is 65 characters long; the policy allows 1 to 64'), CN_RULE]],
     ['a 64-character OU', { OU: STRING.utf8('b'.repeat(64)) }, []],
-    ['a 65-character OU', { OU: STRING.utf8('b'.repeat(65)) }, [v('OU', 'length 65 is outside 1..64')]],
+    ['a 65-character OU', { OU: STRING.utf8('b'.repeat(65)) }, [v('OU', 'is 65 characters long; the policy allows 1 to 64')]],
     ['a 64-character OU of astral characters (counted as characters)', { OU: STRING.utf8('😀'.repeat(64)) }, []],
     ['a NUL byte in OU', { OU: STRING.utf8('Line\u00007') }, [v('OU', 'contains U+0000 NULL, a control character')]],
     ['a control character in OU', { OU: STRING.utf8('Line\u00017') }, [v('OU', 'contains U+0001, a control character')]],
@@ -102,8 +106,8 @@ describe('Function: evaluateSubject (shipped policy)', () => {
     ['a zero-width space in OU', { OU: STRING.utf8('Line\u200B7') }, [v('OU', 'contains U+200B ZERO WIDTH SPACE, an invisible character')]],
     ['a right-to-left override in OU', { OU: STRING.utf8('Line\u202E7') }, [v('OU', 'contains U+202E RIGHT-TO-LEFT OVERRIDE, an invisible character')]],
     ['a zero-width space in O', { O: STRING.utf8('Example\u200BCorp') }, [v('O', 'contains U+200B ZERO WIDTH SPACE, an invisible character'), v('O', 'must be exactly')]],
-    ['an empty OU', { OU: STRING.utf8('') }, [v('OU', 'length 0 is outside 1..64')]],
-    ['an empty CN', { CN: STRING.utf8('') }, [v('CN', 'length 0 is outside 1..64'), v('CN', 'does not match')]],
+    ['an empty OU', { OU: STRING.utf8('') }, [v('OU', 'is 0 characters long; the policy allows 1 to 64')]],
+    ['an empty CN', { CN: STRING.utf8('') }, [v('CN', 'is 0 characters long; the policy allows 1 to 64'), CN_RULE]],
     ['an OU of invalid UTF-8', { OU: tlv(0x0c, Uint8Array.of(0x4c, 0xc3, 0x28)) }, [v('OU', 'value is not a valid string')]],
     ['a PrintableString OU with "@"', { OU: STRING.printable('a@b') }, [v('OU', 'value is not a valid string: character not allowed in PrintableString')]],
     ['an INTEGER OU', { OU: tlv(0x02, Uint8Array.of(1)) }, [v('OU', 'value is not a valid string: value is not a string (tag 0x2)')]],
@@ -120,13 +124,13 @@ describe('Function: evaluateSubject (shipped policy)', () => {
 
   it('still checks the values inside a refused multi-valued RDN', () => {
     const der = name([['C', STRING.printable('US')]], [['O', STRING.utf8('Example Corp')], ['CN', STRING.utf8('bad name')]]);
-    expect(violationsOf(shipped, der)).toEqual([v('O+CN', 'multi-valued RDNs are not allowed'), v('CN', 'does not match')]);
+    expect(violationsOf(shipped, der)).toEqual([v('O+CN', 'multi-valued RDNs are not allowed; give each attribute an RDN of its own'), CN_RULE]);
   });
 
   it('lists the missing required attributes after the subject violations, in policy order', () => {
     const der = name([['OU', STRING.utf8('')]]);
     expect(violationsOf(shipped, der)).toEqual([
-      v('OU', 'length 0'),
+      v('OU', 'is 0 characters long'),
       v('C', 'required attribute is missing'),
       v('O', 'required attribute is missing'),
       v('CN', 'required attribute is missing'),
@@ -172,7 +176,7 @@ describe('Function: evaluateSubject (what every value may hold)', () => {
     ['an L not in NFC (u + combining diaeresis)', { L: STRING.utf8('Mu\u0308nchen') }, [refused('L', 'is not in Unicode normalization form NFC: U+0075 U+0308 should be U+00FC')]],
     ['an ST with the Angstrom sign (NFC: U+00C5)', { ST: STRING.utf8('\u212Bland') }, [refused('ST', 'is not in Unicode normalization form NFC: U+212B should be U+00C5')]],
     ['five combining marks in a row in OU', { OU: STRING.utf8(`Line 7${MARKS}`) }, [refused('OU', 'has 5 combining marks in a row, from U+0301; at most 3 are allowed')]],
-    ['an invisible CN that the pattern refuses too', { CN: STRING.utf8('device\u3164') }, [refused('CN', 'contains U+3164 HANGUL FILLER, an invisible character'), refused('CN', 'does not match ^[A-Za-z0-9:_-]{1,64}$')]],
+    ['an invisible CN that the pattern refuses too', { CN: STRING.utf8('device\u3164') }, [refused('CN', 'contains U+3164 HANGUL FILLER, an invisible character'), CN_RULE]],
     ['an O with a trailing space', { O: STRING.utf8('Example Corp ') }, [refused('O', 'ends with whitespace (U+0020 SPACE)'), refused('O', 'must be exactly "Example Corp"')]],
   ])('refuses %s, naming the code point', (_, overrides, expected) => {
     expect(violationsOf(shipped, subject(overrides))).toEqual(expected);
@@ -181,8 +185,8 @@ describe('Function: evaluateSubject (what every value may hold)', () => {
   it('reports a value problem before the length and the pattern', () => {
     expect(violationsOf(shipped, subject({ CN: STRING.utf8('\u3164'.repeat(65)) }))).toEqual([
       refused('CN', 'contains U+3164 HANGUL FILLER, an invisible character'),
-      refused('CN', 'length 65 is outside 1..64'),
-      refused('CN', 'does not match ^[A-Za-z0-9:_-]{1,64}$'),
+      refused('CN', 'is 65 characters long; the policy allows 1 to 64'),
+      CN_RULE,
     ]);
   });
 
@@ -365,7 +369,7 @@ describe('Function: evaluateSubject (operator policies)', () => {
     const p = policyWith((d) => (d.subject.attributes['2.5.4.12'] = { presence: 'optional', maxLength: 8 }));
     expect(p.subject.attributes.get('2.5.4.12')!.field).toBe('2.5.4.12');
     expect(violationsOf(p, subject({ title: STRING.utf8('boss') }))).toEqual([]);
-    expect(violationsOf(p, subject({ title: STRING.utf8('chief executive') }))).toEqual([v('2.5.4.12', 'length 15 is outside 1..8')]);
+    expect(violationsOf(p, subject({ title: STRING.utf8('chief executive') }))).toEqual([v('2.5.4.12', 'is 15 characters long; the policy allows 1 to 8')]);
     expect(violationsOf(p, subject())).toEqual([]);
     expect(violationsOf(shipped, subject({ title: STRING.utf8('boss') }))).toEqual([v('title', 'attribute is not allowed')]);
   });
@@ -379,7 +383,34 @@ describe('Function: evaluateSubject (operator policies)', () => {
     expect(fixtureViolations('email.csr', policyWith((d) => (d.subject.attributes.emailAddress = { presence: 'optional' })))).toEqual([
       v('emailAddress', 'IA5String encoding is not allowed'),
     ]);
-    expect(violationsOf(p, subject({ emailAddress: STRING.utf8('x@evil.test') }))).toEqual([v('emailAddress', 'does not match')]);
+    expect(violationsOf(p, subject({ emailAddress: STRING.utf8('x@evil.test') }))).toEqual([
+      pat('emailAddress', `must be one or more characters other than '@', then "@example.com"`, '^[^@]+@example\\.com$'),
+    ]);
+  });
+
+  it('says a pattern in the words of the policy\'s description when it has one, and keeps the pattern in details', () => {
+    const p = policyWith((d) => (d.subject.attributes.CN = { presence: 'required', pattern: '^SN-[0-9]{6}$', description: 'the serial on the device label, like SN-000123' }));
+    expect(violationsOf(p, subject({ CN: STRING.utf8('device-1') }))).toEqual([pat('CN', 'must be the serial on the device label, like SN-000123', '^SN-[0-9]{6}$')]);
+    const derived = policyWith((d) => (d.subject.attributes.CN = { presence: 'required', pattern: '^SN-[0-9]{6}$' }));
+    expect(violationsOf(derived, subject({ CN: STRING.utf8('device-1') }))).toEqual([pat('CN', 'must be "SN-", then exactly 6 characters from 0–9', '^SN-[0-9]{6}$')]);
+  });
+
+  it('says that a pattern it cannot put in words is in details, when the policy gives no description', () => {
+    const p = policyWith((d) => (d.subject.attributes.CN = { presence: 'required', pattern: '^(sensor|gateway)-[0-9]+$' }));
+    expect(violationsOf(p, subject({ CN: STRING.utf8('device-1') }))).toEqual([
+      pat('CN', 'does not have the form the policy requires (the rule is in pattern)', '^(sensor|gateway)-[0-9]+$'),
+    ]);
+  });
+
+  it.each([
+    ['an empty description', { presence: 'required', pattern: '^x$', description: '' }, 'subject.attributes.CN.description: must be a non-empty string of at most 200 characters'],
+    ['a description that is not a string', { presence: 'required', pattern: '^x$', description: 42 }, 'subject.attributes.CN.description: must be a non-empty string'],
+    ['a description of 201 characters', { presence: 'required', pattern: '^x$', description: 'd'.repeat(201) }, 'subject.attributes.CN.description: must be a non-empty string'],
+    ['a description without a pattern', { presence: 'required', description: 'anything' }, 'subject.attributes.CN.description: describes a pattern; give the pattern too'],
+  ])('refuses %s in the policy file', (_, rule, problem) => {
+    const doc = shippedDoc();
+    doc.subject.attributes.CN = rule;
+    expect(problemsOf(configErrorOf(doc))).toEqual([expect.stringContaining(problem)]);
   });
 
   it('reads allowDuplicateCommonName true', () => {
@@ -417,7 +448,7 @@ describe('Function: evaluateSubject (operator policies)', () => {
   it('applies an unanchored pattern to the whole value', () => {
     const p = policyWith((d) => (d.subject.attributes.C = { presence: 'required', pattern: '[A-Z]{2}' }));
     expect(violationsOf(p, subject({ C: STRING.printable('US') }))).toEqual([]);
-    expect(violationsOf(p, subject({ C: STRING.printable('USA') }))).toEqual([v('C', 'does not match [A-Z]{2}')]);
+    expect(violationsOf(p, subject({ C: STRING.printable('USA') }))).toEqual([pat('C', 'must be exactly 2 characters from A–Z', '[A-Z]{2}')]);
   });
 });
 
@@ -450,7 +481,8 @@ describe('Function: acceptRequest', () => {
   ])('refuses %s with KEY_NOT_ALLOWED (%s)', (file, keyType) => {
     const err = caErrorOf(() => acceptRequest(csrFixture(file), shipped));
     expect(err.code).toBe('KEY_NOT_ALLOWED');
-    expect(err.message).toBe(`Key type ${keyType} is not allowed`);
+    expect(err.message).toBe(`Key type ${keyType} is not allowed; make the device key one of EC_P256, EC_P384, RSA_2048, RSA_3072, RSA_4096`);
+    expect(err.details).toEqual([{ field: 'publicKey', reason: `${keyType} is not one of EC_P256, EC_P384, RSA_2048, RSA_3072, RSA_4096` }]);
   });
 
   it('names the allowed key types in the KEY_NOT_ALLOWED details', () => {

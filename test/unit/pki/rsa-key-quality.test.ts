@@ -74,7 +74,7 @@ describe('rsaKeyRefusal: the weak-key corpus', () => {
     }
     expect(thrown).toBeInstanceOf(PkiError);
     const err = thrown as PkiError;
-    expect([err.code, err.message]).toEqual(['KEY_NOT_ALLOWED', `The RSA key is weak: ${EXPECTED[kind].reason}`]);
+    expect([err.code, err.message]).toEqual(['KEY_NOT_ALLOWED', `The RSA key is weak: ${EXPECTED[kind].reason}; make a new key pair for the device`]);
     expect(err.details).toEqual([{ field: 'publicKey', reason: EXPECTED[kind].reason, check: EXPECTED[kind].id }]);
   });
 

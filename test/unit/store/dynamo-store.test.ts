@@ -6,7 +6,7 @@ import {
   ProvisionedThroughputExceededException,
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { DynamoStore } from '../../../src/store/dynamo-store.js';
 import { COMMON_NAME_INDEX } from '../../../src/store/table.js';
@@ -205,7 +205,65 @@ describe('Class: DynamoStore', () => {
       });
     });
 
-    it('writes a certificate without a common name with no index attributes, and a claim as one item of its own', async () => {
+    it('writes every index attribute with a certificate', async () => {
+      // Prepare
+      mock.on(PutCommand).resolves({});
+      const record = certificate({ commonName: 'device-7', issuingCaId: 'issuing-3', stationId: 'line-2', issuedAt: '2025-03-04T05:06:07.890Z' });
+
+      // Act
+      await store.putCertificate(record);
+
+      // Assess
+      expect(mock.commandCalls(PutCommand)[0]!.args[0].input.Item).toStrictEqual({
+        pk: `CERT#${record.serialNumber}`,
+        type: 'certificate',
+        ...record,
+        gsi1pk: 'CN#device-7',
+        gsi2pk: 'CA#issuing-3',
+        gsi3pk: 'STATION#line-2',
+        gsi4pk: 'STATUS#ISSUED',
+        gsi5pk: 'DAY#2025-03-04',
+        gsi1sk: `2025-03-04T05:06:07.890Z#${record.serialNumber}`,
+      });
+    });
+
+    it('moves a revoked certificate to the REVOKED partition of the status index in the same update', async () => {
+      // Prepare
+      mock.on(UpdateCommand).resolves({ Attributes: { pk: 'CERT#0a', gsi4pk: 'STATUS#REVOKED', ...certificate({ serialNumber: '0a', status: 'REVOKED' }) } });
+
+      // Act
+      const revoked = await store.revokeCertificate('0a', '2025-06-01T00:00:00.000Z', 'superseded');
+
+      // Assess
+      const update = mock.commandCalls(UpdateCommand)[0]!.args[0].input;
+      expect(update.UpdateExpression).toContain('#statusKey = :revokedKey');
+      expect(update.ExpressionAttributeNames).toMatchObject({ '#statusKey': 'gsi4pk' });
+      expect(update.ExpressionAttributeValues).toMatchObject({ ':revokedKey': 'STATUS#REVOKED' });
+      expect(revoked).not.toHaveProperty('gsi4pk');
+    });
+
+    it('queries one index partition with every value as an expression attribute value', async () => {
+      // Prepare
+      mock.on(QueryCommand).resolves({ Items: [] });
+      const hostile = "x' OR #pk = :pk) --";
+
+      // Act
+      await store.listCertificates({ filters: { issuingCaId: 'issuing-1', stationId: hostile, status: 'ISSUED', issuedAfter: '2025-01-01T00:00:00.000Z' }, limit: 25 });
+
+      // Assess
+      const [query] = mock.commandCalls(QueryCommand).map((c) => c.args[0].input);
+      expect(query).toStrictEqual({
+        TableName: 'ledger',
+        IndexName: 'byIssuingCa',
+        KeyConditionExpression: '#pk = :pk AND #order >= :from',
+        FilterExpression: '#f0 = :f0 AND #f1 = :f1',
+        ExpressionAttributeNames: { '#pk': 'gsi2pk', '#order': 'gsi1sk', '#f0': 'stationId', '#f1': 'status' },
+        ExpressionAttributeValues: { ':pk': 'CA#issuing-1', ':from': '2025-01-01T00:00:00.000Z', ':f0': hostile, ':f1': 'ISSUED' },
+        Limit: 25,
+      });
+    });
+
+    it('writes a certificate without a common name outside the common-name index, and a claim as one item of its own', async () => {
       // Prepare
       mock.on(PutCommand).resolves({});
       const nameless = certificate({ commonName: undefined });
@@ -218,7 +276,6 @@ describe('Class: DynamoStore', () => {
       const [cert, claim] = mock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
       expect(cert).toMatchObject({ pk: `CERT#${nameless.serialNumber}`, type: 'certificate' });
       expect(cert).not.toHaveProperty('gsi1pk');
-      expect(cert).not.toHaveProperty('gsi1sk');
       expect(claim).toEqual({ pk: `CLAIM#CSR#${nameless.csrSha256}`, type: 'claim', ...claimFor(`CSR#${nameless.csrSha256}`, nameless.serialNumber) });
     });
 
