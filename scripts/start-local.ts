@@ -10,6 +10,9 @@
  * in front of serverless-offline, which listens on an internal port: no CORS, no
  * preflight, and the functions refuse other origins and hosts.
  *
+ * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
+ * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
+ *
  * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
  * LAMBDA_PORT (3002), OFFLINE_PORT (serverless-offline's internal port; any free one), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
@@ -17,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
@@ -88,6 +91,9 @@ async function main(): Promise<void> {
         SLS_NOTIFICATIONS_MODE: 'off',
         PORT: String(port),
         LAMBDA_PORT: String(lambdaPort),
+        // serverless-esbuild's work folder, in the state directory: `serverless package`
+        // (which deletes the default .esbuild/ when done) and other npm starts leave it alone.
+        ESBUILD_WORK_FOLDER: relative(process.cwd(), join(stateDir, 'esbuild')),
       },
     },
   );
