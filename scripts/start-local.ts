@@ -8,7 +8,9 @@
  *
  * The API is served on 127.0.0.1:PORT by a small gateway (src/local/local-gateway.ts)
  * in front of serverless-offline, which listens on an internal port: no CORS, no
- * preflight, and the functions refuse other origins and hosts.
+ * preflight, the functions refuse other origins and hosts, and bodies of the
+ * binary media types (application/pkcs10: raw DER) reach them as API Gateway
+ * delivers them.
  *
  * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
  * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
@@ -18,9 +20,10 @@
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
@@ -61,6 +64,12 @@ async function listening<T>(what: string, variable: string, value: number, start
 class StartError extends Error {}
 const tableName = `factory-ca-${STAGE}-ledger`;
 
+/** serverless.yml's `provider.apiGateway.binaryMediaTypes`: the gateway delivers these bodies as API Gateway does. */
+function binaryMediaTypes(): string[] {
+  const service = parseYaml(readFileSync('serverless.yml', 'utf8')) as { provider?: { apiGateway?: { binaryMediaTypes?: string[] } } };
+  return service.provider?.apiGateway?.binaryMediaTypes ?? [];
+}
+
 async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const env = localEnv(stateDir, tableName);
@@ -68,16 +77,17 @@ async function main(): Promise<void> {
   const config = loadConfig(env);
 
   const offlinePort = Number(process.env.OFFLINE_PORT || (await freePort()));
-  const front = await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort));
+  const front = await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort, { binaryMediaTypes: binaryMediaTypes() }));
   const dynamo = await listening('DynamoDB (dynalite)', 'DYNAMODB_PORT', dynamoPort, () => startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort }));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
+  // Local SigV4 mode's key first: every function, the bootstrap's included, is composed with it.
+  const signing = config.localAuth === 'sigv4' ? ensureLocalCredentials(stateDir) : undefined;
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
   const forget = announceEndpoint(stateDir, dynamo.endpoint);
-  const signing = config.localAuth === 'sigv4' ? ensureLocalCredentials(stateDir) : undefined;
 
   const child = spawn(
     process.execPath,

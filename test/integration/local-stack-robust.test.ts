@@ -1,10 +1,15 @@
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, execFileSync } from 'node:child_process';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { readLocalCredentials } from '../../src/local/local-credentials.js';
 
 const PROJECT = process.cwd();
 const work = mkdtempSync(join(tmpdir(), 'factory-ca-robust-'));
@@ -37,6 +42,10 @@ async function issue(stack: RunningStack, body: Buffer | string, headers: Record
 /** The status, or on another status the answer itself, so that a failure shows it. */
 const statusOf = (res: { status: number; text: string }, expected: number) => (res.status === expected ? res.status : `${res.status} ${res.text.slice(0, 400)}`);
 
+/** Whether the certificate is for the public key of the private key in `keyFile`. */
+const certifies = (certificatePem: string, keyFile: string) =>
+  new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' }).equals(createPublicKey(readFileSync(keyFile)).export({ type: 'spki', format: 'der' }));
+
 describe('npm run package beside a running npm start', () => {
   it('leaves the running stack serving: an issuance after the package answers 201', async () => {
     const stack = await startLocalStack(newStateDir());
@@ -57,4 +66,61 @@ describe('npm run package beside a running npm start', () => {
       await stack.stop();
     }
   }, 400_000);
+});
+
+describe('Raw DER CSRs (application/pkcs10 is a binary media type)', () => {
+  let stack: RunningStack;
+  beforeAll(async () => {
+    stack = await startLocalStack(newStateDir());
+  }, 120_000);
+  afterAll(() => stack?.stop(), 30_000);
+
+  it('issues for a DER CSR sent raw with the README\'s curl command: 201, a certificate for that key', () => {
+    const { keyFile, csrFile } = opensslCsr('robust-der-curl', 'DER');
+    const out = execFileSync('curl', ['-s', '-w', '\n%{http_code}', '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${csrFile}`, `${stack.baseUrl}/certificates`], { encoding: 'utf8' });
+    const text = out.slice(0, out.lastIndexOf('\n'));
+    expect(statusOf({ status: Number(out.slice(out.lastIndexOf('\n') + 1)), text }, 201)).toBe(201);
+    const issued = JSON.parse(text) as { certificatePem: string };
+    expect(certifies(issued.certificatePem, keyFile)).toBe(true);
+    expect(new X509Certificate(issued.certificatePem).subject).toMatch(/CN=robust-der-curl/);
+  });
+
+  it('still takes a PEM CSR as application/pkcs10, and as JSON', async () => {
+    const pem = opensslCsr('robust-pem');
+    const res = await issue(stack, pem.csr);
+    expect(res.status).toBe(201);
+    expect(certifies(res.json!.certificatePem, pem.keyFile)).toBe(true);
+    const json = await issue(stack, JSON.stringify({ csr: opensslCsr('robust-json').csr.toString('utf8') }), { 'content-type': 'application/json' });
+    expect(json.status).toBe(201);
+  });
+
+  it('answers the same DER CSR again with the same certificate (200)', async () => {
+    const { csr } = opensslCsr('robust-der-again', 'DER');
+    const first = await issue(stack, csr);
+    const again = await issue(stack, csr);
+    expect([first.status, again.status]).toEqual([201, 200]);
+    expect(again.json!.certificatePem).toBe(first.json!.certificatePem);
+  });
+});
+
+describe('Raw DER CSRs in local SigV4 mode', () => {
+  it('verifies a request whose signature covers Content-Type and the DER body, and issues', async () => {
+    const stateDir = newStateDir();
+    const stack = await startLocalStack(stateDir, { LOCAL_AUTH: 'sigv4' });
+    try {
+      const credentials = readLocalCredentials(stateDir)!;
+      const { csr, keyFile } = opensslCsr('robust-der-sigv4', 'DER');
+      const host = `127.0.0.1:${stack.port}`;
+      const request = new HttpRequest({ method: 'POST', protocol: 'http:', hostname: host, path: '/certificates', headers: { host, 'content-type': 'application/pkcs10' }, body: csr });
+      const signer = new SignatureV4({ credentials, region: credentials.region, service: 'execute-api', sha256: Sha256 });
+      const signed = await signer.sign(request);
+      expect(String(signed.headers.authorization)).toMatch(/SignedHeaders=[^,]*content-type/);
+      const { host: _host, ...headers } = signed.headers;
+      const res = await issue(stack, csr, headers);
+      expect(statusOf(res, 201)).toBe(201);
+      expect(certifies(res.json!.certificatePem, keyFile)).toBe(true);
+    } finally {
+      await stack.stop();
+    }
+  }, 180_000);
 });
