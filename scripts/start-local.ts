@@ -12,6 +12,8 @@
  * binary media types (application/pkcs10: raw DER) reach them as API Gateway
  * delivers them.
  *
+ * One npm start per state directory: a second one is refused, naming the first
+ * (src/local/start-lock.ts).
  * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
  * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
  *
@@ -19,15 +21,16 @@
  * LAMBDA_PORT (3002), OFFLINE_PORT (serverless-offline's internal port; any free one), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, ConfigError } from '../src/config/config.js';
-import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
+import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
+import { acquireStartLock, StateDirLocked } from '../src/local/start-lock.js';
 import { consoleLogger } from './console-logger.js';
 
 const STAGE = 'local';
@@ -35,6 +38,7 @@ const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+const base = `http://localhost:${port}`;
 
 /** A free loopback port, for serverless-offline behind the gateway. */
 function freePort(): Promise<number> {
@@ -64,6 +68,22 @@ async function listening<T>(what: string, variable: string, value: number, start
 class StartError extends Error {}
 const tableName = `factory-ca-${STAGE}-ledger`;
 
+/** One npm start per state directory (two dynalites on one LevelDB folder break each other). */
+function claimStateDir(): () => void {
+  try {
+    return acquireStartLock(stateDir, base);
+  } catch (e) {
+    if (!(e instanceof StateDirLocked)) throw e;
+    const running = runningStack(stateDir);
+    const where = running?.url ? `serves ${running.url}` : `is starting${e.holder.url ? ` (it will serve ${e.holder.url})` : ''}`;
+    throw new StartError(
+      `factory-ca local: another npm start (pid ${e.holder.pid}) already ${where} from ${stateDir}.\n` +
+        '  Two cannot share a state directory (one DynamoDB data folder). Use that one, or stop it first;\n' +
+        '  or start another with its own state directory and ports: LOCAL_STATE_DIR=<dir> PORT=<port> DYNAMODB_PORT=0 LAMBDA_PORT=<port> npm start',
+    );
+  }
+}
+
 /** serverless.yml's `provider.apiGateway.binaryMediaTypes`: the gateway delivers these bodies as API Gateway does. */
 function binaryMediaTypes(): string[] {
   const service = parseYaml(readFileSync('serverless.yml', 'utf8')) as { provider?: { apiGateway?: { binaryMediaTypes?: string[] } } };
@@ -76,8 +96,23 @@ async function main(): Promise<void> {
   // Fail here, with the reason, if the configuration, policy or template file is wrong.
   const config = loadConfig(env);
 
+  const release = claimStateDir();
+  let forget: () => void = () => undefined;
+  let child: ChildProcess | undefined;
+  // The lock and the announcement go whichever way this process ends: a signal, an error, serverless-offline exiting.
+  process.on('exit', () => {
+    forget();
+    release();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (child && child.exitCode === null) child.kill('SIGTERM');
+    else process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+  removeStaleAnnouncement(stateDir);
+
   const offlinePort = Number(process.env.OFFLINE_PORT || (await freePort()));
-  const front = await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort, { binaryMediaTypes: binaryMediaTypes() }));
+  await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort, { binaryMediaTypes: binaryMediaTypes() }));
   const dynamo = await listening('DynamoDB (dynalite)', 'DYNAMODB_PORT', dynamoPort, () => startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort }));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
@@ -87,9 +122,24 @@ async function main(): Promise<void> {
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
-  const forget = announceEndpoint(stateDir, dynamo.endpoint);
+  forget = announceEndpoint(stateDir, dynamo.endpoint, base);
 
-  const child = spawn(
+  const announce = () => {
+    console.log(
+      signing
+        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
+        : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
+    );
+    if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
+    console.log('Try it:');
+    console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
+    console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
+    console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
+    console.log(`  curl -s ${base}/ca\n`);
+  };
+  let announced = false;
+
+  child = spawn(
     process.execPath,
     [resolve('node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', STAGE, '--httpPort', String(offlinePort), '--lambdaPort', String(lambdaPort)],
     {
@@ -107,41 +157,16 @@ async function main(): Promise<void> {
       },
     },
   );
-  let announced = false;
-  const onOutput = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
+  const relay = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
     out.write(chunk);
     if (!announced && /Server ready/.test(chunk.toString())) {
       announced = true;
-      const base = `http://localhost:${port}`;
-      console.log(
-        signing
-          ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
-          : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
-      );
-      if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
-      console.log('Try it:');
-      console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
-      console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
-      console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
-      console.log(`  curl -s ${base}/ca\n`);
+      announce();
     }
   };
-  child.stdout.on('data', onOutput(process.stdout));
-  child.stderr.on('data', onOutput(process.stderr));
-  const stop = () => {
-    forget();
-    child.kill('SIGTERM');
-    dynamo.server.close();
-    void front.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  child.on('exit', (code) => {
-    forget();
-    dynamo.server.close();
-    void front.close();
-    process.exit(code ?? 0);
-  });
+  child.stdout!.on('data', relay(process.stdout));
+  child.stderr!.on('data', relay(process.stderr));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
 }
 
 main().catch((e) => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,7 +9,9 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { endpointFile } from '../../src/local/local-stack.js';
 import { readLocalCredentials } from '../../src/local/local-credentials.js';
+import { lockFile } from '../../src/local/start-lock.js';
 
 const PROJECT = process.cwd();
 const work = mkdtempSync(join(tmpdir(), 'factory-ca-robust-'));
@@ -45,6 +47,25 @@ const statusOf = (res: { status: number; text: string }, expected: number) => (r
 /** Whether the certificate is for the public key of the private key in `keyFile`. */
 const certifies = (certificatePem: string, keyFile: string) =>
   new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' }).equals(createPublicKey(readFileSync(keyFile)).export({ type: 'spki', format: 'der' }));
+
+/** A start that must fail: what it printed (startLocalStack's error carries the exit code and the output). */
+async function failedStart(stateDir: string, env: Record<string, string> = {}): Promise<string> {
+  let stack: RunningStack;
+  try {
+    stack = await startLocalStack(stateDir, env);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  await stack.stop();
+  throw new Error('the stack started, though it should have been refused');
+}
+
+const announcementOf = (stateDir: string) => JSON.parse(readFileSync(endpointFile(stateDir), 'utf8')) as { pid: number; endpoint: string; url?: string };
+
+async function until(condition: () => boolean, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) if (condition()) return true;
+  return condition();
+}
 
 describe('npm run package beside a running npm start', () => {
   it('leaves the running stack serving: an issuance after the package answers 201', async () => {
@@ -123,4 +144,71 @@ describe('Raw DER CSRs in local SigV4 mode', () => {
       await stack.stop();
     }
   }, 180_000);
+});
+
+describe('Another npm start', () => {
+  let stateDir: string;
+  let stack: RunningStack;
+  beforeAll(async () => {
+    stateDir = newStateDir();
+    stack = await startLocalStack(stateDir);
+  }, 120_000);
+  afterAll(() => stack?.stop(), 30_000);
+
+  it('on the same state directory is refused up front, naming the running one, which keeps serving', async () => {
+    const running = announcementOf(stateDir);
+    const lock = readFileSync(lockFile(stateDir), 'utf8');
+    const out = await failedStart(stateDir);
+    expect(out).toMatch(/local stack exited \([1-9]\d*\)/);
+    expect(out).toContain(`pid ${running.pid}`);
+    expect(out).toContain(`http://localhost:${stack.port}`);
+    expect(out).not.toMatch(/Database is closed/);
+    // Nothing of the running one's was touched, and it still serves.
+    expect(announcementOf(stateDir)).toEqual(running);
+    expect(readFileSync(lockFile(stateDir), 'utf8')).toBe(lock);
+    expect((await issue(stack, opensslCsr('robust-second-start').csr)).status).toBe(201);
+  }, 120_000);
+
+  it('removes its lock and announcement when stopped with SIGINT', async () => {
+    process.kill(announcementOf(stateDir).pid, 'SIGINT');
+    expect(await until(() => !existsSync(lockFile(stateDir)) && !existsSync(endpointFile(stateDir)), 20_000)).toBe(true);
+    await stack.stop();
+  }, 60_000);
+});
+
+describe('Two npm starts at once on one state directory', () => {
+  it('one serves, the other exits non-zero naming it', async () => {
+    const stateDir = newStateDir();
+    const [a, b] = await Promise.allSettled([startLocalStack(stateDir), startLocalStack(stateDir)]);
+    const started = [a, b].filter((r): r is PromiseFulfilledResult<RunningStack> => r.status === 'fulfilled').map((r) => r.value);
+    try {
+      const refused = [a, b].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String((r.reason as Error).message));
+      expect([started.length, refused.length]).toEqual([1, 1]);
+      const { pid } = announcementOf(stateDir);
+      expect(refused[0]).toMatch(/local stack exited \([1-9]\d*\)/);
+      expect(refused[0]).toContain(`another npm start (pid ${pid})`);
+      expect((await issue(started[0]!, opensslCsr('robust-race').csr)).status).toBe(201);
+    } finally {
+      for (const stack of started) await stack.stop();
+    }
+  }, 180_000);
+});
+
+describe('The lock and announcement of an npm start that died', () => {
+  it('are taken over by the next start, and removed when it stops', async () => {
+    const stateDir = newStateDir();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(lockFile(stateDir), JSON.stringify({ pid: dead, url: 'http://localhost:1' }) + '\n');
+    writeFileSync(endpointFile(stateDir), JSON.stringify({ endpoint: 'http://127.0.0.1:1', pid: dead }) + '\n');
+    const stack = await startLocalStack(stateDir);
+    try {
+      const { pid } = announcementOf(stateDir);
+      expect(pid).not.toBe(dead);
+      expect(JSON.parse(readFileSync(lockFile(stateDir), 'utf8')).pid).toBe(pid);
+      expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
+    } finally {
+      await stack.stop();
+    }
+    expect([existsSync(lockFile(stateDir)), existsSync(endpointFile(stateDir))]).toEqual([false, false]);
+  }, 120_000);
 });
