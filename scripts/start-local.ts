@@ -30,6 +30,7 @@ import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
+import { watchOutput } from '../src/local/output-watch.js';
 import { acquireStartLock, StateDirLocked } from '../src/local/start-lock.js';
 import { consoleLogger } from './console-logger.js';
 
@@ -137,7 +138,8 @@ async function main(): Promise<void> {
     console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
     console.log(`  curl -s ${base}/ca\n`);
   };
-  let announced = false;
+  // Both streams feed one watch: serverless-offline prints "Server ready" once its HTTP server listens.
+  const output = watchOutput(/Server ready/, announce);
 
   child = spawn(
     process.execPath,
@@ -159,10 +161,7 @@ async function main(): Promise<void> {
   );
   const relay = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
     out.write(chunk);
-    if (!announced && /Server ready/.test(chunk.toString())) {
-      announced = true;
-      announce();
-    }
+    output.write(chunk);
   };
   child.stdout!.on('data', relay(process.stdout));
   child.stderr!.on('data', relay(process.stderr));

@@ -12,6 +12,7 @@ import { startLocalStack, type RunningStack } from '../helpers/local-stack-proce
 import { endpointFile } from '../../src/local/local-stack.js';
 import { readLocalCredentials } from '../../src/local/local-credentials.js';
 import { lockFile } from '../../src/local/start-lock.js';
+import { watchOutput } from '../../src/local/output-watch.js';
 
 const PROJECT = process.cwd();
 const work = mkdtempSync(join(tmpdir(), 'factory-ca-robust-'));
@@ -211,4 +212,18 @@ describe('The lock and announcement of an npm start that died', () => {
     }
     expect([existsSync(lockFile(stateDir)), existsSync(endpointFile(stateDir))]).toEqual([false, false]);
   }, 120_000);
+});
+
+describe('Readiness', () => {
+  it('sees serverless-offline\'s "Server ready" however its output is cut into chunks', () => {
+    let ready = 0;
+    const watch = watchOutput(/Server ready/, () => ready++);
+    const line = Buffer.from('Scheduling [rotate] cron: [0 0 */1 * *]\nServer ready: http://127.0.0.1:40073 🚀\n');
+    for (const cut of [line.indexOf('Server') + 3, line.indexOf('🚀') + 2]) {
+      watch.write(line.subarray(0, cut));
+      watch.write(line.subarray(cut));
+    }
+    expect(ready).toBe(1);
+    expect(watch.tail()).toContain('🚀');
+  });
 });
