@@ -13,7 +13,8 @@
  * delivers them.
  *
  * One npm start per state directory: a second one is refused, naming the first
- * (src/local/start-lock.ts).
+ * (src/local/start-lock.ts). A port in use is refused before the bootstrap,
+ * naming the variable to change and, when it can be found, what holds the port.
  * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
  * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
  *
@@ -31,6 +32,7 @@ import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, loc
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
 import { watchOutput } from '../src/local/output-watch.js';
+import { describePortHolder } from '../src/local/port-holder.js';
 import { acquireStartLock, StateDirLocked } from '../src/local/start-lock.js';
 import { consoleLogger } from './console-logger.js';
 
@@ -41,28 +43,33 @@ const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
 const base = `http://localhost:${port}`;
 
-/** A free loopback port, for serverless-offline behind the gateway. */
-function freePort(): Promise<number> {
+/** Listens on a loopback port and closes it again: `port` 0 finds a free one; a port in use fails with EADDRINUSE. */
+function probePort(p: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolvePort(p));
+    s.listen(p, '127.0.0.1', () => {
+      const { port: found } = s.address() as { port: number };
+      s.close(() => resolvePort(found));
     });
   });
 }
 
-/** A port already taken, said in words: which variable to change. */
+/** A port already taken, said in words: what holds it (when that can be found), and which variable to change. */
+function portInUse(what: string, variable: string, value: number): StartError {
+  const holder = describePortHolder(value);
+  return new StartError(
+    `factory-ca local: ${what} cannot listen on 127.0.0.1:${value}: the port is in use by ${holder ?? 'another program (or another npm start)'}.\n` +
+      `  ${holder?.startsWith('this npm start') ? 'Choose' : 'Stop it, or choose'} another port: ${variable}=<port> npm start`,
+  );
+}
+
 async function listening<T>(what: string, variable: string, value: number, start: () => Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    throw new StartError(
-      `factory-ca local: ${what} cannot listen on 127.0.0.1:${value}: the port is in use (another npm start, or another program).\n` +
-        `  Stop it, or choose another port: ${variable}=<port> npm start`,
-    );
+    throw portInUse(what, variable, value);
   }
 }
 
@@ -112,9 +119,12 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
   removeStaleAnnouncement(stateDir);
 
-  const offlinePort = Number(process.env.OFFLINE_PORT || (await freePort()));
+  const offlinePort = Number(process.env.OFFLINE_PORT || (await probePort(0)));
   await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort, { binaryMediaTypes: binaryMediaTypes() }));
   const dynamo = await listening('DynamoDB (dynalite)', 'DYNAMODB_PORT', dynamoPort, () => startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort }));
+  // serverless-offline's own ports, checked before the bootstrap rather than failing after it.
+  await listening("serverless-offline's Lambda endpoint", 'LAMBDA_PORT', lambdaPort, () => probePort(lambdaPort));
+  if (process.env.OFFLINE_PORT) await listening('serverless-offline', 'OFFLINE_PORT', offlinePort, () => probePort(offlinePort));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
@@ -138,8 +148,12 @@ async function main(): Promise<void> {
     console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
     console.log(`  curl -s ${base}/ca\n`);
   };
+  let ready = false;
   // Both streams feed one watch: serverless-offline prints "Server ready" once its HTTP server listens.
-  const output = watchOutput(/Server ready/, announce);
+  const output = watchOutput(/Server ready/, () => {
+    ready = true;
+    announce();
+  });
 
   child = spawn(
     process.execPath,
@@ -165,7 +179,15 @@ async function main(): Promise<void> {
   };
   child.stdout!.on('data', relay(process.stdout));
   child.stderr!.on('data', relay(process.stderr));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
+  child.on('exit', (code, signal) => {
+    // A port taken between the check above and serverless-offline's own listen.
+    const taken = /server on port (\d+)[\s\S]*?EADDRINUSE/.exec(output.tail());
+    if (!ready && taken) {
+      const p = Number(taken[1]);
+      console.error(p === lambdaPort ? portInUse("serverless-offline's Lambda endpoint", 'LAMBDA_PORT', p).message : portInUse('serverless-offline', 'OFFLINE_PORT', p).message);
+    }
+    process.exit(code ?? (signal ? 0 : 1));
+  });
 }
 
 main().catch((e) => {

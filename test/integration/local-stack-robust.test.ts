@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { freePort, startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { endpointFile } from '../../src/local/local-stack.js';
 import { readLocalCredentials } from '../../src/local/local-credentials.js';
 import { lockFile } from '../../src/local/start-lock.js';
@@ -59,6 +60,17 @@ async function failedStart(stateDir: string, env: Record<string, string> = {}): 
   }
   await stack.stop();
   throw new Error('the stack started, though it should have been refused');
+}
+
+/** A port held by a plain TCP server of this (test) process. */
+async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 const announcementOf = (stateDir: string) => JSON.parse(readFileSync(endpointFile(stateDir), 'utf8')) as { pid: number; endpoint: string; url?: string };
@@ -147,12 +159,30 @@ describe('Raw DER CSRs in local SigV4 mode', () => {
   }, 180_000);
 });
 
+describe('Ports in use', () => {
+  it.each(['PORT', 'DYNAMODB_PORT', 'LAMBDA_PORT'])('%s held by another program: the start fails naming the variable and the holder', async (variable) => {
+    const held = await holdPort();
+    try {
+      const out = await failedStart(newStateDir(), { [variable]: String(held.port) });
+      expect(out).toMatch(/local stack exited \([1-9]\d*\)/);
+      expect(out).toContain(`127.0.0.1:${held.port}`);
+      expect(out).toContain(`${variable}=<port> npm start`);
+      // The holder: this test process.
+      expect(out).toContain(`pid ${process.pid}`);
+    } finally {
+      await held.close();
+    }
+  }, 120_000);
+});
+
 describe('Another npm start', () => {
   let stateDir: string;
   let stack: RunningStack;
+  let lambdaPort: number;
   beforeAll(async () => {
     stateDir = newStateDir();
-    stack = await startLocalStack(stateDir);
+    lambdaPort = await freePort();
+    stack = await startLocalStack(stateDir, { LAMBDA_PORT: String(lambdaPort) });
   }, 120_000);
   afterAll(() => stack?.stop(), 30_000);
 
@@ -168,6 +198,17 @@ describe('Another npm start', () => {
     expect(announcementOf(stateDir)).toEqual(running);
     expect(readFileSync(lockFile(stateDir), 'utf8')).toBe(lock);
     expect((await issue(stack, opensslCsr('robust-second-start').csr)).status).toBe(201);
+  }, 120_000);
+
+  it.each([
+    ['PORT', () => stack.port],
+    ['LAMBDA_PORT', () => lambdaPort],
+  ])('on another state directory, with its %s: the start fails naming the running one', async (variable, port) => {
+    const running = announcementOf(stateDir);
+    const out = await failedStart(newStateDir(), { [variable]: String(port()) });
+    expect(out).toContain(`${variable}=<port> npm start`);
+    expect(out).toContain(`another factory-ca npm start (pid ${running.pid}, state directory ${stateDir}, serving http://localhost:${stack.port})`);
+    expect((await fetch(`${stack.baseUrl}/health`)).status).toBe(200);
   }, 120_000);
 
   it('removes its lock and announcement when stopped with SIGINT', async () => {
