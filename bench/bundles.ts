@@ -3,9 +3,8 @@
  * initialisation (the cold-start part that is ours) takes.
  *
  * Runs `serverless package` in the project directory, as `npm run package`
- * does. Caution: it deletes `.esbuild/`, from which a local stack started from
- * the same directory (`npm start`, bench/http-load.ts startBenchStack) serves:
- * do not run it while one is serving.
+ * does (its work folder is `.esbuild/`; a local stack builds under its state
+ * directory instead, so the two can run at once).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

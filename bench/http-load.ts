@@ -2,11 +2,7 @@
  * HTTP load against the local stack (serverless-offline + dynalite), for the
  * issuance benchmark. Run from the project root (the local stack is started
  * with paths relative to it).
- *
- * Caution: serverless-offline serves the bundles it builds under `.esbuild/` in
- * the project directory, and `serverless package` (bench/bundles.ts) deletes
- * that directory: never run measureBundles() while a local stack started from
- * the same directory (startBenchStack() or `npm start`) is serving.
+
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

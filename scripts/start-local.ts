@@ -8,20 +8,32 @@
  *
  * The API is served on 127.0.0.1:PORT by a small gateway (src/local/local-gateway.ts)
  * in front of serverless-offline, which listens on an internal port: no CORS, no
- * preflight, and the functions refuse other origins and hosts.
+ * preflight, the functions refuse other origins and hosts, and bodies of the
+ * binary media types (application/pkcs10: raw DER) reach them as API Gateway
+ * delivers them.
+ *
+ * One npm start per state directory: a second one is refused, naming the first
+ * (src/local/start-lock.ts). A port in use is refused before the bootstrap,
+ * naming the variable to change and, when it can be found, what holds the port.
+ * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
+ * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
  *
  * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
  * LAMBDA_PORT (3002), OFFLINE_PORT (serverless-offline's internal port; any free one), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { loadConfig, ConfigError } from '../src/config/config.js';
-import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, startDynalite } from '../src/local/local-stack.js';
+import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
+import { watchOutput } from '../src/local/output-watch.js';
+import { describePortHolder } from '../src/local/port-holder.js';
+import { acquireStartLock, StateDirLocked } from '../src/local/start-lock.js';
 import { consoleLogger } from './console-logger.js';
 
 const STAGE = 'local';
@@ -29,34 +41,62 @@ const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+const base = `http://localhost:${port}`;
 
-/** A free loopback port, for serverless-offline behind the gateway. */
-function freePort(): Promise<number> {
+/** Listens on a loopback port and closes it again: `port` 0 finds a free one; a port in use fails with EADDRINUSE. */
+function probePort(p: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolvePort(p));
+    s.listen(p, '127.0.0.1', () => {
+      const { port: found } = s.address() as { port: number };
+      s.close(() => resolvePort(found));
     });
   });
 }
 
-/** A port already taken, said in words: which variable to change. */
+/** A port already taken, said in words: what holds it (when that can be found), and which variable to change. */
+function portInUse(what: string, variable: string, value: number): StartError {
+  const holder = describePortHolder(value);
+  return new StartError(
+    `factory-ca local: ${what} cannot listen on 127.0.0.1:${value}: the port is in use by ${holder ?? 'another program (or another npm start)'}.\n` +
+      `  ${holder?.startsWith('this npm start') ? 'Choose' : 'Stop it, or choose'} another port: ${variable}=<port> npm start`,
+  );
+}
+
 async function listening<T>(what: string, variable: string, value: number, start: () => Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    throw new StartError(
-      `factory-ca local: ${what} cannot listen on 127.0.0.1:${value}: the port is in use (another npm start, or another program).\n` +
-        `  Stop it, or choose another port: ${variable}=<port> npm start`,
-    );
+    throw portInUse(what, variable, value);
   }
 }
 
 class StartError extends Error {}
 const tableName = `factory-ca-${STAGE}-ledger`;
+
+/** One npm start per state directory (two dynalites on one LevelDB folder break each other). */
+function claimStateDir(): () => void {
+  try {
+    return acquireStartLock(stateDir, base);
+  } catch (e) {
+    if (!(e instanceof StateDirLocked)) throw e;
+    const running = runningStack(stateDir);
+    const where = running?.url ? `serves ${running.url}` : `is starting${e.holder.url ? ` (it will serve ${e.holder.url})` : ''}`;
+    throw new StartError(
+      `factory-ca local: another npm start (pid ${e.holder.pid}) already ${where} from ${stateDir}.\n` +
+        '  Two cannot share a state directory (one DynamoDB data folder). Use that one, or stop it first;\n' +
+        '  or start another with its own state directory and ports: LOCAL_STATE_DIR=<dir> PORT=<port> DYNAMODB_PORT=0 LAMBDA_PORT=<port> npm start',
+    );
+  }
+}
+
+/** serverless.yml's `provider.apiGateway.binaryMediaTypes`: the gateway delivers these bodies as API Gateway does. */
+function binaryMediaTypes(): string[] {
+  const service = parseYaml(readFileSync('serverless.yml', 'utf8')) as { provider?: { apiGateway?: { binaryMediaTypes?: string[] } } };
+  return service.provider?.apiGateway?.binaryMediaTypes ?? [];
+}
 
 async function main(): Promise<void> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -64,9 +104,27 @@ async function main(): Promise<void> {
   // Fail here, with the reason, if the configuration, policy or template file is wrong.
   const config = loadConfig(env);
 
-  const offlinePort = Number(process.env.OFFLINE_PORT || (await freePort()));
-  const front = await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort));
+  const release = claimStateDir();
+  let forget: () => void = () => undefined;
+  let child: ChildProcess | undefined;
+  // The lock and the announcement go whichever way this process ends: a signal, an error, serverless-offline exiting.
+  process.on('exit', () => {
+    forget();
+    release();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (child && child.exitCode === null) child.kill('SIGTERM');
+    else process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+  removeStaleAnnouncement(stateDir);
+
+  const offlinePort = Number(process.env.OFFLINE_PORT || (await probePort(0)));
+  await listening('the API', 'PORT', port, () => startLocalGateway(port, offlinePort, { binaryMediaTypes: binaryMediaTypes() }));
   const dynamo = await listening('DynamoDB (dynalite)', 'DYNAMODB_PORT', dynamoPort, () => startDynalite({ path: resolve(stateDir, 'dynalite'), port: dynamoPort }));
+  // serverless-offline's own ports, checked before the bootstrap rather than failing after it.
+  await listening("serverless-offline's Lambda endpoint", 'LAMBDA_PORT', lambdaPort, () => probePort(lambdaPort));
+  if (process.env.OFFLINE_PORT) await listening('serverless-offline', 'OFFLINE_PORT', offlinePort, () => probePort(offlinePort));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
@@ -75,9 +133,29 @@ async function main(): Promise<void> {
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
-  const forget = announceEndpoint(stateDir, dynamo.endpoint);
+  forget = announceEndpoint(stateDir, dynamo.endpoint, base);
 
-  const child = spawn(
+  const announce = () => {
+    console.log(
+      signing
+        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
+        : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
+    );
+    if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
+    console.log('Try it:');
+    console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
+    console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
+    console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
+    console.log(`  curl -s ${base}/ca\n`);
+  };
+  let ready = false;
+  // Both streams feed one watch: serverless-offline prints "Server ready" once its HTTP server listens.
+  const output = watchOutput(/Server ready/, () => {
+    ready = true;
+    announce();
+  });
+
+  child = spawn(
     process.execPath,
     [resolve('node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--stage', STAGE, '--httpPort', String(offlinePort), '--lambdaPort', String(lambdaPort)],
     {
@@ -89,43 +167,26 @@ async function main(): Promise<void> {
         SLS_NOTIFICATIONS_MODE: 'off',
         PORT: String(port),
         LAMBDA_PORT: String(lambdaPort),
+        // serverless-esbuild's work folder, in the state directory: `serverless package`
+        // (which deletes the default .esbuild/ when done) and other npm starts leave it alone.
+        ESBUILD_WORK_FOLDER: relative(process.cwd(), join(stateDir, 'esbuild')),
       },
     },
   );
-  let announced = false;
-  const onOutput = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
+  const relay = (out: NodeJS.WriteStream) => (chunk: Buffer) => {
     out.write(chunk);
-    if (!announced && /Server ready/.test(chunk.toString())) {
-      announced = true;
-      const base = `http://localhost:${port}`;
-      console.log(
-        signing
-          ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
-          : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
-      );
-      if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
-      console.log('Try it:');
-      console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
-      console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
-      console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
-      console.log(`  curl -s ${base}/ca\n`);
+    output.write(chunk);
+  };
+  child.stdout!.on('data', relay(process.stdout));
+  child.stderr!.on('data', relay(process.stderr));
+  child.on('exit', (code, signal) => {
+    // A port taken between the check above and serverless-offline's own listen.
+    const taken = /server on port (\d+)[\s\S]*?EADDRINUSE/.exec(output.tail());
+    if (!ready && taken) {
+      const p = Number(taken[1]);
+      console.error(p === lambdaPort ? portInUse("serverless-offline's Lambda endpoint", 'LAMBDA_PORT', p).message : portInUse('serverless-offline', 'OFFLINE_PORT', p).message);
     }
-  };
-  child.stdout.on('data', onOutput(process.stdout));
-  child.stderr.on('data', onOutput(process.stderr));
-  const stop = () => {
-    forget();
-    child.kill('SIGTERM');
-    dynamo.server.close();
-    void front.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  child.on('exit', (code) => {
-    forget();
-    dynamo.server.close();
-    void front.close();
-    process.exit(code ?? 0);
+    process.exit(code ?? (signal ? 0 : 1));
   });
 }
 

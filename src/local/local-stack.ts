@@ -9,6 +9,7 @@ import { composeLifecycle } from '../compose/operations.js';
 import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
+import { isStartProcess } from './start-lock.js';
 
 /** Credentials and region for talking to dynalite (it checks neither). */
 export const LOCAL_AWS_ENV = {
@@ -84,18 +85,44 @@ export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, l
 /** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */
 export const endpointFile = (stateDir: string) => join(stateDir, 'dynalite.json');
 
-export function announceEndpoint(stateDir: string, endpoint: string): () => void {
-  writeFileSync(endpointFile(stateDir), JSON.stringify({ endpoint, pid: process.pid }) + '\n');
-  return () => rmSync(endpointFile(stateDir), { force: true });
+/** What a running `npm start` announces in its state directory. */
+export interface Announcement {
+  endpoint: string;
+  pid: number;
+  /** The API it serves. */
+  url?: string;
+}
+
+/** Writes this process's announcement; the function returned removes it (only while it is still this process's). */
+export function announceEndpoint(stateDir: string, endpoint: string, url?: string): () => void {
+  const announcement: Announcement = { endpoint, pid: process.pid, ...(url ? { url } : {}) };
+  writeFileSync(endpointFile(stateDir), JSON.stringify(announcement) + '\n');
+  return () => {
+    if (readAnnouncement(stateDir)?.pid === process.pid) rmSync(endpointFile(stateDir), { force: true });
+  };
+}
+
+function readAnnouncement(stateDir: string): Announcement | undefined {
+  try {
+    return JSON.parse(readFileSync(endpointFile(stateDir), 'utf8')) as Announcement;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `npm start` running on this state directory, if one is. */
+export function runningStack(stateDir: string): Announcement | undefined {
+  const announcement = readAnnouncement(stateDir);
+  return announcement && isStartProcess(announcement.pid) ? announcement : undefined;
 }
 
 /** The endpoint of the `npm start` running on this state directory, if one is. */
 export function runningEndpoint(stateDir: string): string | undefined {
-  try {
-    const { endpoint, pid } = JSON.parse(readFileSync(endpointFile(stateDir), 'utf8')) as { endpoint: string; pid: number };
-    process.kill(pid, 0);
-    return endpoint;
-  } catch {
-    return undefined;
-  }
+  return runningStack(stateDir)?.endpoint;
+}
+
+/** Removes the announcement of an `npm start` that is no longer running (killed, crashed). */
+export function removeStaleAnnouncement(stateDir: string): void {
+  const announcement = readAnnouncement(stateDir);
+  if (announcement && !isStartProcess(announcement.pid)) rmSync(endpointFile(stateDir), { force: true });
 }
