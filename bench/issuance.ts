@@ -33,6 +33,10 @@ import { FakeIot } from '../test/helpers/iot-fake.js';
 import { makeCsrs, benchLocalApi, startBenchStack, type LoadResult } from './http-load.js';
 import { measurePipeline, type Stats } from './pipeline.js';
 import { measureKeyQuality } from './key-quality.js';
+import { ByteCountingLogger, ByteCountingMetrics, printCost, printMemoryTable, recordItemSizes, type Measured } from './cost.js';
+import { issueRoute } from '../src/http/issuing-routes.js';
+import { MemoryStore } from '../test/helpers/memory-store.js';
+import { jsonPost, lambdaContext } from '../test/helpers/api.js';
 
 const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -80,19 +84,51 @@ function countDynamo(client: DynamoDBClient): Map<string, number> {
   return counts;
 }
 
-async function withLedger(csrs: string[]): Promise<void> {
+/** Per certificate: each kind of item written (or read) `count / n` times, at its median size. */
+function perCertificate(sizes: Map<string, number[]>, n: number): number[] {
+  const out: number[] = [];
+  for (const list of sizes.values()) {
+    const sorted = [...list].sort((a, b) => a - b);
+    for (let i = 0; i < Math.round(list.length / n); i++) out.push(sorted[Math.floor(sorted.length / 2)]!);
+  }
+  return out;
+}
+
+type LedgerMeasures = Pick<Measured, 'kmsSignsPerCert' | 'writeBytes' | 'readBytes' | 'logBytesPerRequest' | 'inProcessUs'>;
+
+const BENCH_ENV = {
+  JITP_ROLE_ARN: 'arn:aws:iam::111122223333:role/jitp',
+  ISSUE_ROLE_ARN: 'arn:aws:iam::111122223333:role/issue',
+  LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
+};
+
+/** POST /certificates through the issuing route, in process: the ledger in memory, the KMS fake; µs per request. */
+async function routeInProcess(csrs: string[]): Promise<number> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-bench-route-'));
+  try {
+    const config = loadConfig({ ...process.env, ...BENCH_ENV, TABLE_NAME: 'bench-memory', LOCAL_STATE_DIR: stateDir });
+    const store = new MemoryStore();
+    const kmsClient = new FakeKms().install().client;
+    await bootstrap(composeLifecycle(config, { store, kms: kmsClient, iot: new FakeIot().install().client, ...quiet() }).lifecycle);
+    const handler = issueRoute(composeIssuing(config, { store, kms: kmsClient, logger: new ByteCountingLogger(), metrics: new ByteCountingMetrics() }));
+    const post = (csr: string) => handler(jsonPost({ csr }), lambdaContext());
+    for (const csr of csrs.slice(0, 50)) await post(csr);
+    const rest = csrs.slice(50);
+    const t0 = performance.now();
+    for (const csr of rest) await post(csr);
+    return ((performance.now() - t0) * 1000) / rest.length;
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+async function withLedger(csrs: string[]): Promise<LedgerMeasures> {
   const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-bench-'));
   const { server, endpoint } = await startDynalite();
   const setup = localDynamoClient(endpoint);
   try {
     // KMS and AWS IoT fakes (real signatures), the ledger in dynalite: as deployed, minus the network.
-    const env = {
-      TABLE_NAME: 'bench-ledger',
-      LOCAL_STATE_DIR: stateDir,
-      JITP_ROLE_ARN: 'arn:aws:iam::111122223333:role/jitp',
-      ISSUE_ROLE_ARN: 'arn:aws:iam::111122223333:role/issue',
-      LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
-    };
+    const env = { TABLE_NAME: 'bench-ledger', LOCAL_STATE_DIR: stateDir, ...BENCH_ENV };
     const config = loadConfig({ ...process.env, ...env });
     await ensureTable(setup, config.tableName);
     const kms = new FakeKms();
@@ -101,9 +137,12 @@ async function withLedger(csrs: string[]): Promise<void> {
 
     const dynamo = localDynamoClient(endpoint);
     const counts = countDynamo(dynamo);
+    const sizes = recordItemSizes(dynamo);
     const { issue } = composeIssuing(config, { dynamo, kms: kmsClient, ...quiet() });
     await issueCertificate(issue, { csr: csrs[0]!, stationId: 'bench' });
     counts.clear();
+    sizes.writes.clear();
+    sizes.reads.clear();
     const signs = kms.callsOf('Sign').length;
     const gets = kms.callsOf('GetPublicKey').length;
     const sample = csrs.slice(1, Math.min(csrs.length, 501));
@@ -117,7 +156,22 @@ async function withLedger(csrs: string[]): Promise<void> {
     for (const [cmd, c] of counts) row(`DynamoDB ${cmd}`, `${(c / n).toFixed(2).padStart(8)}`);
     row('DynamoDB requests in all', `${([...counts.values()].reduce((a, b) => a + b, 0) / n).toFixed(2).padStart(8)}  (3 writes: claim, key index, record; 1 read: the CA pointer after the record)`);
     row('whole use case, sequential (dynalite, fake KMS)', `${(perCert * 1000).toFixed(0).padStart(8)} µs per certificate`);
+    const kmsSignsPerCert = (kms.callsOf('Sign').length - signs) / n;
+    const writeBytes = perCertificate(sizes.writes, n);
+    const readBytes = perCertificate(sizes.reads, n);
+
+    // The request log line and the metrics line of POST /certificates, as the issuing function writes them.
+    const logger = new ByteCountingLogger();
+    const metrics = new ByteCountingMetrics();
+    const handler = issueRoute(composeIssuing(config, { dynamo, kms: kmsClient, logger, metrics }));
+    const logged = csrs.slice(Math.min(csrs.length, 501), csrs.length);
+    for (const csr of logged) {
+      const res = await handler(jsonPost({ csr }), lambdaContext());
+      if (res.statusCode !== 201) throw new Error(`POST /certificates answered ${res.statusCode}: ${res.body}`);
+    }
+    const logBytesPerRequest = (logger.bytes + metrics.bytes) / logged.length;
     dynamo.destroy();
+    return { kmsSignsPerCert, writeBytes, readBytes, logBytesPerRequest, inProcessUs: await routeInProcess(makeCsrs(550, `bench-route-${Date.now().toString(36)}`)) };
   } finally {
     setup.destroy();
     server.close();
@@ -125,7 +179,7 @@ async function withLedger(csrs: string[]): Promise<void> {
   }
 }
 
-async function bundles(): Promise<void> {
+async function bundles(): Promise<number> {
   const { measureBundles } = await import('./bundles.js');
   const infos = await measureBundles();
   console.log('\n3. Cold start: esbuild bundles (ESM, minified, AWS SDK bundled) and module initialisation (fresh node, 5 samples)');
@@ -133,6 +187,15 @@ async function bundles(): Promise<void> {
     row(b.fn, `${(b.bytes / 1024).toFixed(0).padStart(6)} KiB   init ${b.initMs.median.toFixed(0)} ms (${b.initMs.min.toFixed(0)}–${b.initMs.max.toFixed(0)})   holds: ${b.holds.join(', ') || '—'}`);
   }
   console.log('  (targets for issueCertificate: ≤ 1024 KiB, init ≤ 150 ms)');
+  return infos.find((b) => b.fn === 'issueCertificate')!.initMs.median;
+}
+
+/** The memory size serverless.yml gives the issuing function: its own, or the provider's. */
+function issuingMemoryMb(): number {
+  const yml = readFileSync('serverless.yml', 'utf8');
+  const own = /\n  issueCertificate:\n(?:    .*\n)*?    memorySize: (\d+)/.exec(yml);
+  const provider = /\nprovider:\n(?:  .*\n)*?  memorySize: (\d+)/.exec(yml);
+  return Number(own?.[1] ?? provider?.[1] ?? 1024);
 }
 
 async function localApi(): Promise<void> {
@@ -183,11 +246,14 @@ async function main(): Promise<void> {
   const csrs = makeCsrs(N, `bench-${Date.now().toString(36)}`);
   await inProcess(csrs);
   if (!args.quick) {
-    await withLedger(makeCsrs(501, `bench-db-${Date.now().toString(36)}`));
-    await bundles();
+    const ledger = await withLedger(makeCsrs(601, `bench-db-${Date.now().toString(36)}`));
+    const initMs = await bundles();
     await localApi();
-  }
-  if (args.peer === 'cfssl') await cfssl(csrs);
+    if (args.peer === 'cfssl') await cfssl(csrs);
+    const measured: Measured = { ...ledger, initMs, memoryMb: issuingMemoryMb() };
+    printCost(measured, row);
+    printMemoryTable(measured, row);
+  } else if (args.peer === 'cfssl') await cfssl(csrs);
   console.log(`\n(done in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
 }
 
