@@ -186,7 +186,7 @@ export interface CertificateStore {
    * refused with INVALID_REQUEST.
    */
   listCertificates(query: CertificateQuery): Promise<CertificatePage>;
-  /** Marks an ISSUED certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
+  /** Marks an ISSUED (or SUPERSEDED) certificate REVOKED; returns the record as stored (unchanged when it was revoked already). */
   revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined>;
   /** Records what AWS IoT reported for a revoked certificate. */
   setIotRevocation(serialNumber: string, outcome: string): Promise<void>;

@@ -305,11 +305,13 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
           Key: { pk: CERT(serialNumber) },
           // The record moves to the REVOKED partition of the status index with it.
           UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason, #statusKey = :revokedKey',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :issued',
+          // ISSUED, or SUPERSEDED (signed, never delivered: it may still be revoked, for the record and the CRLs).
+          ConditionExpression: 'attribute_exists(pk) AND (#status = :issued OR #status = :superseded)',
           ExpressionAttributeNames: { '#status': 'status', '#statusKey': CERTIFICATE_INDEXES.byStatus.partitionKey },
           ExpressionAttributeValues: {
             ':revoked': 'REVOKED',
             ':issued': 'ISSUED',
+            ':superseded': 'SUPERSEDED',
             ':at': revokedAt,
             ':reason': reason,
             ':revokedKey': `${CERTIFICATE_INDEXES.byStatus.prefix}REVOKED`,

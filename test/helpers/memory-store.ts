@@ -268,7 +268,7 @@ export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
   revokeCertificate(serialNumber: string, revokedAt: string, reason: string): Promise<CertificateRecord | undefined> {
     return this.run('revokeCertificate', () => {
       const stored = this.certificates.get(serialNumber);
-      if (stored?.status === 'ISSUED') this.certificates.set(serialNumber, { ...stored, status: 'REVOKED', revokedAt, revocationReason: reason });
+      if (stored?.status === 'ISSUED' || stored?.status === 'SUPERSEDED') this.certificates.set(serialNumber, { ...stored, status: 'REVOKED', revokedAt, revocationReason: reason });
       return this.certificate(serialNumber);
     });
   }

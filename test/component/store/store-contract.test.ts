@@ -181,6 +181,14 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
       expect(await store.listByCommonName('device-retry')).toStrictEqual([record]);
     });
 
+    it('revokes a SUPERSEDED record too (signed, never delivered)', async () => {
+      const record = certificate({ commonName: 'device-aside-revoked' });
+      await store.putCertificate(record);
+      await store.supersedeCertificate(record, '2026-01-01T00:00:00.000Z');
+      const revoked = await store.revokeCertificate(record.serialNumber, '2026-01-02T00:00:00.000Z', 'superseded');
+      expect(revoked).toMatchObject({ status: 'REVOKED', revokedAt: '2026-01-02T00:00:00.000Z', revocationReason: 'superseded', supersededAt: '2026-01-01T00:00:00.000Z' });
+    });
+
     it('sets aside only its own ISSUED record as SUPERSEDED', async () => {
       const record = certificate({ commonName: 'device-aside' });
       await store.putCertificate(record);
