@@ -47,7 +47,7 @@ async function local(command: LifecycleCommand, { force }: { force: boolean }): 
       const { lifecycle } = composeLifecycle(config, { dynamo: client, logger: consoleLogger() });
       if (command === 'bootstrap') report(await bootstrap(lifecycle));
       else report(await rotate(lifecycle, { force }));
-      if (shared) console.log(`(a running npm start picks up a new issuing CA within ${config.caCacheTtlMs / 1000} s)`);
+      if (shared) console.log("(a running npm start issues with the new issuing CA from its next certificate on)");
     } finally {
       client.destroy();
       own?.server.close();
