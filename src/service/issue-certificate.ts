@@ -86,10 +86,9 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   const publicKeySha256 = sha256(csr.spkiDer);
 
   try {
-    timings.keyIndex = 0;
-    const t = performance.now();
+    const tk = performance.now();
     await acquireKey(deps, { spkiSha256: publicKeySha256, status: 'IN_USE', claimKey: key, token });
-    timings.keyIndex = performance.now() - t;
+    timings.keyIndex = performance.now() - tk;
     for (let attempt = 1; ; attempt++) {
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter, ca.issuer.notBefore);

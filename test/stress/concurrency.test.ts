@@ -494,6 +494,21 @@ describe('factory-ca under concurrent load (one local stack)', () => {
       timings.push(`same CN with checks ${ms(t0)}`);
     }, 180_000);
 
+    it('one key racing under 50 common names (a cloned device): exactly one 201, 49 × 409 KEY_IN_USE naming its serial, one record', async () => {
+      const key = newP256Key();
+      const clones = Array.from({ length: 50 }, (_, i) => device(`stress-clone-${i}`, key));
+      const t0 = performance.now();
+      const { answers, result } = await load(clones.map((d) => issue(d.csr)), 50);
+      timings.push(`one key, 50 CNs: ${describeLoad(result)}`);
+      const all = expectAllConform(answers, result);
+      expect(countBy(all, (a) => `${a.status} ${a.json.error?.code ?? ''}`.trim())).toEqual({ 201: 1, '409 KEY_IN_USE': 49 });
+      const winner = all.find((a) => a.status === 201)!.json;
+      expect(new Set(all.filter((a) => a.status === 409).map((a) => a.json.error.details?.[0]?.serialNumber))).toEqual(new Set([winner.serialNumber]));
+      const lists = await Promise.all(clones.map((d) => request('GET', `/certificates?commonName=${d.cn}`)));
+      expect(lists.flatMap((l) => l.json.items).map((i: { serialNumber: string }) => i.serialNumber)).toEqual([winner.serialNumber]);
+      timings.push(`one key, 50 CNs, with checks ${ms(t0)}`);
+    }, 180_000);
+
     it('one CSR sent 50 times at once: one 201 and 49 × 200, all the same certificate, one record', async () => {
       const d = device('stress-one-csr');
       const t0 = performance.now();
