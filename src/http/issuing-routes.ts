@@ -1,7 +1,6 @@
 import type { IssuingFunction } from '../compose/issuing.js';
 import { count, METRIC } from '../observability/metrics.js';
 import { describeCertificate } from '../service/certificates.js';
-import { CaError } from '../service/errors.js';
 import { issueCertificate } from '../service/issue-certificate.js';
 import { countRejections, httpFunction, type HttpEvent } from './edge.js';
 import { negotiate } from './negotiation.js';
@@ -17,24 +16,6 @@ function locationOf(event: HttpEvent, serialNumber: string): string {
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /**
- * A refusal for a common name that has a certificate already, said so that the
- * station operator knows what to do: which certificate holds the name, that its
- * own CSR gets it back, and that a re-keyed device needs it revoked first (and
- * through which route). The service names the holder in details[].serialNumber.
- */
-export function explainDuplicate(e: unknown): unknown {
-  if (!(e instanceof CaError) || e.code !== 'DUPLICATE_COMMON_NAME') return e;
-  const serial = e.details?.find((d) => typeof d.serialNumber === 'string')?.serialNumber as string | undefined;
-  if (!serial) return e;
-  return new CaError(
-    'DUPLICATE_COMMON_NAME',
-    `This common name already has certificate ${serial}, issued for another key. Sending the CSR it was issued for again returns that same certificate. ` +
-      `If the device has a new key, an operator must first revoke serial ${serial} (POST /certificates/${serial}/revoke); then this CSR can be issued.`,
-    { ...(e.details ? { details: e.details } : {}), cause: e },
-  );
-}
-
-/**
  * POST /certificates: 201 for a new certificate, 200 for a replay of an identical
  * CSR (not counted as issued); JSON, or the PEM chain when Accept asks for it
  * (settled before anything is issued).
@@ -47,9 +28,7 @@ export const issueRoute = (fn: IssuingFunction) =>
       const as = negotiate(header(event, 'accept'), CERTIFICATE_MEDIA_TYPES);
       const request = readIssueRequest(event, fn.http.maxBodyBytes);
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);
-      const result = await issueCertificate(fn.issue, { ...request, stationId: log.stationId as string }).catch((e: unknown) => {
-        throw explainDuplicate(e);
-      });
+      const result = await issueCertificate(fn.issue, { ...request, stationId: log.stationId as string });
       const { record } = result;
       Object.assign(log, {
         serialNumber: record.serialNumber,

@@ -290,8 +290,14 @@ function caExpired(id: string, notAfter: string): CaError {
   });
 }
 
+/** Another key holds the name: what the station can do about it, in the message itself. */
 function duplicate(serialNumber: string): CaError {
-  return new CaError('DUPLICATE_COMMON_NAME', 'A certificate for this common name exists already', {
-    details: [{ field: 'CN', reason: 'a certificate was already issued for this common name', serialNumber }],
-  });
+  return new CaError(
+    'DUPLICATE_COMMON_NAME',
+    `This common name already has certificate ${serialNumber}, issued for another key. Sending the CSR it was issued for again returns that same certificate. ` +
+      `If the device has a new key, an operator must first revoke serial ${serialNumber} (POST /certificates/${serialNumber}/revoke); then this CSR can be issued.`,
+    {
+      details: [{ field: 'CN', reason: 'a certificate was already issued for this common name', serialNumber }],
+    },
+  );
 }
