@@ -22,6 +22,24 @@ export interface BundleInfo {
   initMs: { median: number; min: number; max: number };
   /** Which parts of the service the bundle holds (see BUNDLE_MARKERS). */
   holds: string[];
+  /** For the function given `firstRequest`: its first request in a fresh process, and the one after it (ms). */
+  requests?: { first: Ms; second: Ms };
+}
+
+type Ms = { median: number; min: number; max: number };
+
+/**
+ * The first request after a cold start: for `fn`, SAMPLES more fresh processes
+ * each import the bundle and then call its handler twice, with two events of
+ * `events` (each pair distinct), timing each call. `env` is added to the
+ * deployed environment (endpoints of local stand-ins for AWS).
+ */
+export interface FirstRequestSetup {
+  fn: string;
+  env: Record<string, string>;
+  /** 2 × SAMPLES API Gateway events; each must answer `expectStatus`. */
+  events: unknown[];
+  expectStatus: number;
 }
 
 /**
@@ -38,10 +56,11 @@ export const BUNDLE_MARKERS: Record<string, string> = {
   ledger: 'The certificate ledger is temporarily unavailable',
 };
 
-const SAMPLES = 5;
+export const SAMPLES = 5;
 /** The project directory (this file is in bench/). */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const STAGE = 'bench';
+export const BENCH_STAGE = 'bench';
+const STAGE = BENCH_STAGE;
 const REGION = 'eu-west-1';
 
 /** Runs a command, resolving with its output; rejects with the output's tail when it fails. */
@@ -133,6 +152,26 @@ await new Promise((r) => setTimeout(r, 200));
 process.stdout.write('\\nBENCH_INIT ' + JSON.stringify({ ms, handler: typeof mod.handler, network }) + '\\n', () => process.exit(0));
 `;
 
+/**
+ * What the child runs for the first request: import (untimed here), then the
+ * handler on two events of the file BENCH_EVENTS_FILE (from BENCH_EVENT_INDEX),
+ * each call timed. Network use is expected (the stand-ins' endpoints).
+ */
+const CHILD_FIRST_REQUEST_SCRIPT = `
+import { readFileSync } from 'node:fs';
+const events = JSON.parse(readFileSync(process.env.BENCH_EVENTS_FILE, 'utf8'));
+const at = Number(process.env.BENCH_EVENT_INDEX);
+const mod = await import(process.env.BENCH_BUNDLE_URL);
+const context = () => ({ awsRequestId: 'bench-' + Math.random().toString(16).slice(2), functionName: 'bench', getRemainingTimeInMillis: () => 10000 });
+const out = [];
+for (const event of [events[at], events[at + 1]]) {
+  const t0 = performance.now();
+  const res = await mod.handler(event, context());
+  out.push({ ms: performance.now() - t0, status: res.statusCode, body: res.statusCode >= 300 ? String(res.body).slice(0, 300) : '' });
+}
+process.stdout.write('\\nBENCH_FIRST ' + JSON.stringify(out) + '\\n', () => process.exit(0));
+`;
+
 interface Packaged {
   fn: string;
   /** e.g. src/handlers/issue-certificate.handler */
@@ -194,6 +233,7 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const r1 = (n: number) => Math.round(n * 10) / 10;
+const msStats = (xs: number[]): Ms => ({ median: r1(median(xs)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)) });
 
 /**
  * Packages the service (`serverless package --stage bench`, offline: no AWS
@@ -207,7 +247,7 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
  * in Lambda). The import must export a handler and make no network call (TCP,
  * DNS or UDP): otherwise this throws.
  */
-export async function measureBundles(functions?: string[]): Promise<BundleInfo[]> {
+export async function measureBundles(functions?: string[], firstRequest?: FirstRequestSetup): Promise<BundleInfo[]> {
   const work = mkdtempSync(join(tmpdir(), 'factory-ca-bench-bundles-'));
   try {
     const packageDir = join(work, 'package');
@@ -249,9 +289,27 @@ export async function measureBundles(functions?: string[]): Promise<BundleInfo[]
         if (out.network.length) throw new Error(`${fn}: importing the bundle used the network: ${out.network.join(', ')}`);
         samples.push(out.ms);
       }
+      let requests: BundleInfo['requests'];
+      if (firstRequest?.fn === fn) {
+        const eventsFile = join(work, 'events.json');
+        writeFileSync(eventsFile, JSON.stringify(firstRequest.events));
+        const first: number[] = [];
+        const second: number[] = [];
+        for (let i = 0; i < SAMPLES; i++) {
+          const childEnv = { ...env, ...firstRequest.env, BENCH_EVENTS_FILE: eventsFile, BENCH_EVENT_INDEX: String(2 * i) };
+          const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', CHILD_FIRST_REQUEST_SCRIPT], { cwd: taskRoot, env: childEnv, timeoutMs: 60_000 });
+          const line = stdout.split('\n').reverse().find((l) => l.startsWith('BENCH_FIRST '));
+          if (!line) throw new Error(`${fn}: the first request printed no timing:\n${(stdout + stderr).slice(-2000)}`);
+          const calls = JSON.parse(line.slice('BENCH_FIRST '.length)) as Array<{ ms: number; status: number; body: string }>;
+          for (const c of calls) if (c.status !== firstRequest.expectStatus) throw new Error(`${fn}: a request answered ${c.status}, not ${firstRequest.expectStatus}: ${c.body}`);
+          first.push(calls[0]!.ms);
+          second.push(calls[1]!.ms);
+        }
+        requests = { first: msStats(first), second: msStats(second) };
+      }
       const text = readFileSync(bundle, 'utf8');
       const holds = Object.entries(BUNDLE_MARKERS).filter(([, marker]) => text.includes(marker)).map(([part]) => part);
-      results.push({ fn, bytes: statSync(bundle).size, holds, initMs: { median: r1(median(samples)), min: r1(Math.min(...samples)), max: r1(Math.max(...samples)) } });
+      results.push({ fn, bytes: statSync(bundle).size, holds, initMs: msStats(samples), ...(requests ? { requests } : {}) });
     }
     return results;
   } finally {
