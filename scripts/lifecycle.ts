@@ -32,6 +32,7 @@ async function local(command: LifecycleCommand, { force }: { force: boolean }): 
   const { composeLifecycle } = await import('../src/compose/operations.js');
   const { ConfigError, loadConfig } = await import('../src/config/config.js');
   const { bootstrap, rotate } = await import('../src/service/ca-lifecycle.js');
+  const { withCrls } = await import('../src/service/crl.js');
   const { ensureTable, localDynamoClient, localEnv, runningEndpoint, startDynalite } = await import('../src/local/local-stack.js');
   const { consoleLogger } = await import('./console-logger.js');
   const { describeError } = await import('../src/observability/logger.js');
@@ -44,9 +45,9 @@ async function local(command: LifecycleCommand, { force }: { force: boolean }): 
     const client = localDynamoClient(shared ?? own!.endpoint);
     try {
       await ensureTable(client, config.tableName);
-      const { lifecycle } = composeLifecycle(config, { dynamo: client, logger: consoleLogger() });
-      if (command === 'bootstrap') report(await bootstrap(lifecycle));
-      else report(await rotate(lifecycle, { force }));
+      const { lifecycle, crl } = composeLifecycle(config, { dynamo: client, logger: consoleLogger() });
+      if (command === 'bootstrap') report(await withCrls(crl, await bootstrap(lifecycle)));
+      else report(await withCrls(crl, await rotate(lifecycle, { force })));
       if (shared) console.log("(a running npm start issues with the new issuing CA from its next certificate on)");
     } finally {
       client.destroy();

@@ -41,7 +41,7 @@ export function composeIssuing(config: Config, o: IssuingOptions = {}): IssuingF
     issue: {
       policy: config.policy,
       store,
-      cas: new CaDirectory(store, signers, clock, config.caCacheTtlMs),
+      cas: new CaDirectory(store, signers, clock, config.caCacheTtlMs, config.crl.baseUrl),
       clock,
       random: o.random ?? systemRandom,
       sleep: o.sleep ?? realSleep,

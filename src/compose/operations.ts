@@ -20,19 +20,25 @@ import { CaError } from '../service/errors.js';
 import { systemRandom, type RandomSource } from '../pki/serial.js';
 import { CaChains } from '../service/ca-directory.js';
 import type { LifecycleDeps } from '../service/ca-lifecycle.js';
-import { systemClock, type CaStore, type CertificateStore, type Clock, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
+import { systemClock, type CaStore, type CertificateStore, type Clock, type CrlLedger, type CrlObjects, type IotRegistrar, type KeyManager, type SignerFactory } from '../service/ports.js';
 import type { RevokeDeps } from '../service/revoke-certificate.js';
 import type { BlockDeps } from '../service/blocked-keys.js';
 import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
+import { crlObjects } from './crl.js';
+import type { CrlPublishDeps } from '../service/crl.js';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface OperationsOptions extends ObservabilityOptions {
+  /** Where CRLs are published (the stage's bucket, or files in local mode). */
+  objects?: CrlObjects;
+  s3?: S3Client;
   dynamo?: DynamoDBClient;
   kms?: KMSClient;
   /** The AWS IoT client the registrar uses (IOT_MODE=aws). */
   iot?: IoTClient;
   /** A whole registrar in place of AWS IoT or its dry run. */
   registrar?: IotRegistrar;
-  store?: CertificateStore & CaStore;
+  store?: CertificateStore & CaStore & CrlLedger;
   keys?: KeyManager;
   signers?: SignerFactory;
   clock?: Clock;
@@ -94,6 +100,8 @@ export function composeKeyBlocking(config: Config, o: OperationsOptions = {}): K
 
 export interface LifecycleFunction extends ComposedFunction {
   lifecycle: LifecycleDeps;
+  /** CRLs, signed again after a bootstrap or a rotation (the root's list names a compromised CA at once). */
+  crl: CrlPublishDeps;
 }
 
 /** POST /ca/rotate, and the bootstrap and scheduled rotation jobs. */
@@ -104,14 +112,18 @@ export function composeLifecycle(config: Config, o: OperationsOptions = {}): Lif
   const jitpRoleArn = lc.jitpRoleArn ?? (lc.iotMode === 'dry-run' ? PLACEHOLDER_JITP_ROLE_ARN : undefined);
   if (!jitpRoleArn) throw notConfigured('JITP_ROLE_ARN is required with IOT_MODE=aws');
   const kms = o.kms ?? traced(new KMSClient({ region: config.region, maxAttempts: 4 }));
+  const store = o.store ?? ledger(config, o.dynamo);
+  const signerFactory = o.signers ?? caSigners(config, { kms, metrics: obs.metrics });
+  const clock = o.clock ?? systemClock;
   return {
     ...fn,
+    crl: { store, objects: crlObjects(config, o), signerFactory, clock, policy: { validityDays: config.crl.validityDays, republishAfterHours: 24 } },
     lifecycle: {
-      store: o.store ?? ledger(config, o.dynamo),
+      store,
       keys: keyManager(config, kms, o),
       iot: iotRegistrar(config, obs.logger, o),
-      signerFactory: o.signers ?? caSigners(config, { kms, metrics: obs.metrics }),
-      clock: o.clock ?? systemClock,
+      signerFactory,
+      clock,
       random: o.random ?? systemRandom,
       naming: { organization: config.organization, country: config.country },
       keyAliasPrefix: lc.keyAliasPrefix,

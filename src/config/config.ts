@@ -36,6 +36,20 @@ export interface Config {
   localAuth?: 'sigv4';
   region: string;
   lifecycle: LifecycleConfig;
+  crl: CrlConfig;
+}
+
+/** Certificate revocation lists. */
+export interface CrlConfig {
+  /** nextUpdate − thisUpdate of every CRL (CRL_VALIDITY_DAYS, default 7). */
+  validityDays: number;
+  /** The S3 bucket CRLs are kept in (CRL_BUCKET); absent in local mode, which keeps them under the state directory. */
+  bucket?: string;
+  /**
+   * CRL_BASE_URL: when set, device certificates carry a CRL distribution point,
+   * `<base>/crl/<issuing CA id>.crl`. Unset by default (the profile stays as it was).
+   */
+  baseUrl?: string;
 }
 
 /** Settings of the CA lifecycle (bootstrap, rotation, revocation). */
@@ -182,6 +196,17 @@ export function loadConfig(
     rotationPeriodDays: number('ROTATION_PERIOD_DAYS', 365, 1, 7300),
     rotationMinRemainingDays: number('ROTATION_MIN_REMAINING_DAYS', policy?.validityDays ?? 3650, 0, 9125),
   };
+  const crlBucket = env.CRL_BUCKET || undefined;
+  if (crlBucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(crlBucket)) problems.push('CRL_BUCKET must be an S3 bucket name');
+  const crlBaseUrl = (env.CRL_BASE_URL || undefined)?.replace(/\/+$/, '');
+  if (crlBaseUrl !== undefined && !/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?$/.test(crlBaseUrl)) {
+    problems.push('CRL_BASE_URL must be an http:// or https:// URL of plain ASCII (such as https://pki.example.com), without query or fragment');
+  }
+  const crl: CrlConfig = {
+    validityDays: number('CRL_VALIDITY_DAYS', 7, 2, 366),
+    ...(crlBucket ? { bucket: crlBucket } : {}),
+    ...(crlBaseUrl ? { baseUrl: crlBaseUrl } : {}),
+  };
   if (problems.length || !policy || !template) throw new ConfigError(problems);
-  return { ...config, policy, template, lifecycle };
+  return { ...config, policy, template, lifecycle, crl };
 }

@@ -53,6 +53,16 @@ export function text(statusCode: number, body: string, contentType: string, head
   return { statusCode, headers: { ...BASE_HEADERS, 'Content-Type': contentType, ...headers }, body };
 }
 
+/** A binary answer (a DER CRL), base64 for API Gateway, which sends the bytes for a binary media type. */
+export function binary(statusCode: number, body: Uint8Array, contentType: string, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'Content-Type': contentType, ...headers },
+    body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
 const startedAt = Symbol('startedAt');
 
 /**

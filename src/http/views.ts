@@ -67,5 +67,7 @@ export function revocationView(result: RevokeResult) {
       /** False when JITP had not registered the certificate yet. */
       wasRegistered: iot.outcome === 'REVOKED',
     },
+    /** The CRL that lists it, and the time by which it will (the publishing job runs every minute). */
+    crl: result.crl,
   };
 }

@@ -10,6 +10,7 @@ import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
 import { count, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
 import { bootstrap, rotate, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
+import { withCrls } from '../service/crl.js';
 
 const DAY_MS = 86_400_000;
 
@@ -51,10 +52,12 @@ function job<E, R extends LifecycleReport>(name: string, fn: LifecycleFunction, 
 }
 
 /** The bootstrap job: create the CA hierarchy and register it with AWS IoT for JITP. */
-export const bootstrapJob = (fn: LifecycleFunction) => job('bootstrap', fn, () => bootstrap(fn.lifecycle));
+export const bootstrapJob = (fn: LifecycleFunction) => job('bootstrap', fn, async () => withCrls(fn.crl, await bootstrap(fn.lifecycle)));
 
 /** The scheduled rotation: acts only when the active issuing CA is due ({"force": true} rotates now). */
 export const rotationJob = (fn: LifecycleFunction) =>
   job('rotation', fn, (event: { force?: unknown; reason?: unknown } | undefined) =>
-    rotate(fn.lifecycle, { force: event?.force === true, ...(event?.reason === 'keyCompromise' ? { reason: 'keyCompromise' as const } : {}) }),
+    rotate(fn.lifecycle, { force: event?.force === true, ...(event?.reason === 'keyCompromise' ? { reason: 'keyCompromise' as const } : {}) }).then((r) =>
+      withCrls(fn.crl, r),
+    ),
   );

@@ -7,6 +7,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFo
 import { tableDefinition } from '../store/table.js';
 import { composeLifecycle } from '../compose/operations.js';
 import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
+import { withCrls } from '../service/crl.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { isStartProcess } from './start-lock.js';
@@ -79,7 +80,8 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
  * bundle is written under `<stateDir>/iot/`). Creates nothing when it exists.
  */
 export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
-  return bootstrap(composeLifecycle(config, { dynamo: client, ...(logger ? { logger } : {}) }).lifecycle);
+  const fn = composeLifecycle(config, { dynamo: client, ...(logger ? { logger } : {}) });
+  return withCrls(fn.crl, await bootstrap(fn.lifecycle));
 }
 
 /** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */

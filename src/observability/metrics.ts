@@ -15,6 +15,9 @@ export const METRIC = {
   issuingCaDaysRemaining: 'IssuingCaDaysRemaining',
   rootCaDaysRemaining: 'RootCaDaysRemaining',
   rotations: 'IssuingCaRotations',
+  crlsPublished: 'CrlsPublished',
+  /** Hours until the soonest nextUpdate of the CRLs in force: the CRL alarm watches it. */
+  crlHoursRemaining: 'CrlHoursRemaining',
 } as const;
 export const METRICS_NAMESPACE = 'factory-ca';
 

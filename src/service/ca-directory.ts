@@ -117,6 +117,8 @@ export class CaDirectory extends CaChains {
     private readonly signerFactory: SignerFactory,
     private readonly clock: Clock,
     private readonly ttlMs: number,
+    /** CRL_BASE_URL: device certificates then name their CA's CRL, `<base>/crl/<CA id>.crl`. */
+    private readonly crlBaseUrl?: string,
   ) {
     super(store);
   }
@@ -154,6 +156,10 @@ export class CaDirectory extends CaChains {
     const chain = await this.chain(id);
     const { record } = chain;
     const { signer, subjectDer } = await checkedSigner(this.signerFactory, record);
-    return { ...chain, issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notBefore: new Date(record.notBefore), notAfter: new Date(record.notAfter), signer } };
+    const crlUrl = this.crlBaseUrl ? `${this.crlBaseUrl}/crl/${record.id}.crl` : undefined;
+    return {
+      ...chain,
+      issuer: { subjectDer, keyIdentifier: record.keyIdentifier, notBefore: new Date(record.notBefore), notAfter: new Date(record.notAfter), signer, ...(crlUrl ? { crlUrl } : {}) },
+    };
   }
 }

@@ -1,3 +1,4 @@
+import { ROOT_CA_ID, issuingCaId, issuingCaRecords } from './ca-ids.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { certificateParts } from '../pki/certificate.js';
 import { CaError } from './errors.js';
@@ -16,8 +17,7 @@ const YEAR_MS = 365.25 * DAY_MS;
 /** How long a verification certificate stays valid (a dry-run bundle may be registered by hand later). */
 const VERIFICATION_VALIDITY_MS = 30 * DAY_MS;
 
-export const ROOT_CA_ID = 'root-1';
-export const issuingCaId = (generation: number) => `issuing-${generation}`;
+export { ROOT_CA_ID, issuingCaId } from './ca-ids.js';
 
 export interface LifecycleDeps {
   store: CaStore;
@@ -182,21 +182,6 @@ async function ensureRegistered(d: LifecycleDeps, ca: CaRecord, root: CaRecord, 
   return updated;
 }
 
-/** Every issuing CA record: generations 1, 2, … and the active one (which may predate numbering). */
-async function issuingCas(d: LifecycleDeps, activeId: string | undefined): Promise<CaRecord[]> {
-  const out: CaRecord[] = [];
-  for (let g = 1; ; g++) {
-    const r = await d.store.getCa(issuingCaId(g));
-    if (!r) break;
-    out.push(r);
-  }
-  if (activeId && !out.some((r) => r.id === activeId)) {
-    const active = await d.store.getCa(activeId);
-    if (active) out.push(active);
-  }
-  return out;
-}
-
 /** Makes record statuses follow the pointer: the pointed-at CA ACTIVE, every other once-active one RETIRED. */
 async function reconcile(d: LifecycleDeps, activeId: string, cas: CaRecord[], actions: string[]): Promise<CaRecord[]> {
   const now = d.clock().toISOString();
@@ -246,7 +231,7 @@ export async function bootstrap(d: LifecycleDeps): Promise<LifecycleReport> {
 
   const now = d.clock().getTime();
   const registered: CaRecord[] = [];
-  for (const ca of await issuingCas(d, activeId)) {
+  for (const ca of await issuingCaRecords(d.store, activeId)) {
     registered.push(Date.parse(ca.notAfter) > now ? await ensureRegistered(d, ca, root, actions) : ca);
   }
   if (!activeId) {
@@ -284,7 +269,7 @@ export async function rotate(d: LifecycleDeps, options: RotateOptions = {}): Pro
   const actions: string[] = [];
   const activeId = await d.store.getActiveIssuingCaId();
   if (!activeId) throw new CaError('CA_NOT_READY', 'There is no CA to rotate; run the bootstrap first', { retryAfterSeconds: 60 });
-  let cas = await reconcile(d, activeId, await issuingCas(d, activeId), actions);
+  let cas = await reconcile(d, activeId, await issuingCaRecords(d.store, activeId), actions);
   const active = requireActive(cas, activeId);
   const root = await d.store.getCa(active.parentId ?? ROOT_CA_ID);
   if (!root) throw new CaError('INTERNAL', 'The root CA record is missing', { logDetail: `root of ${active.id}` });
@@ -322,6 +307,6 @@ export async function rotate(d: LifecycleDeps, options: RotateOptions = {}): Pro
     throw new CaError('INTERNAL', 'The active issuing CA changed during rotation', { logDetail: `pointer moved away from ${active.id}` });
   }
   if (options.reason === 'keyCompromise') await disableCompromisedKey(d, active, actions);
-  cas = await reconcile(d, next.id, await issuingCas(d, next.id), actions);
+  cas = await reconcile(d, next.id, await issuingCaRecords(d.store, next.id), actions);
   return { ...base(), activeIssuingCaId: next.id, cas: [summary(root), ...cas.map(summary)], actions, rotated: true, reason, previousIssuingCaId: active.id };
 }

@@ -192,6 +192,58 @@ export interface CertificateStore {
   setIotRevocation(serialNumber: string, outcome: string): Promise<void>;
 }
 
+/** A revoked certificate as a CRL lists it. */
+export interface RevokedEntry {
+  serialNumber: string;
+  revokedAt: string;
+  /** RFC 5280 CRLReason name. */
+  reason: string;
+  notAfter: string;
+}
+
+/** The CRL last published for a CA. */
+export interface PublishedCrl {
+  crlNumber: number;
+  thisUpdate: string;
+  nextUpdate: string;
+  entries: number;
+  /** Where its DER is kept (a key of CrlObjects). */
+  object: string;
+}
+
+/** A CA's CRL bookkeeping in the ledger. */
+export interface CrlState {
+  caId: string;
+  /** The last CRL number handed out (a number is reserved before its CRL is built, so numbers may skip). */
+  lastNumber: number;
+  published?: PublishedCrl;
+  /** Serials revoked since the published CRL was built: the next one must list them. */
+  pending: string[];
+}
+
+/**
+ * The ledger's side of CRLs: one item per CA. Reserving a number is an atomic
+ * counter; recording a publication is conditional on no higher number being
+ * published, so racing publishers never move the published CRL backwards.
+ */
+export interface CrlLedger {
+  /** Notes a newly revoked serial for its CA's next CRL (idempotent). */
+  markCrlPending(caId: string, serialNumber: string): Promise<void>;
+  getCrlState(caId: string): Promise<CrlState | undefined>;
+  /** Reserves the CA's next CRL number (1, 2, …). */
+  reserveCrlNumber(caId: string): Promise<number>;
+  /** Records `crl` as published unless a CRL with a number as high is; clears the pending serials it lists. */
+  recordCrlPublished(caId: string, crl: PublishedCrl, listed: string[]): Promise<boolean>;
+  /** Every revoked certificate an issuing CA issued (through the status index: a revocation of the last second may be missing, hence `pending`). */
+  revokedOf(caId: string): AsyncIterable<RevokedEntry>;
+}
+
+/** Where published CRLs are kept: S3 in AWS, files under the state directory locally. */
+export interface CrlObjects {
+  put(key: string, der: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+}
+
 /** Reading the whole ledger, page by page: for operator commands (re-indexing), never on a request path. */
 export interface CertificateScan {
   /** One page of certificate records, in no particular order; `next` continues (an opaque token), absent at the end. */

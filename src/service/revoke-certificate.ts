@@ -1,6 +1,6 @@
 import { CaError } from './errors.js';
 import type { CaChains } from './ca-directory.js';
-import type { CertificateRecord, CertificateStore, Clock, IotRegistrar, RevocationOutcome } from './ports.js';
+import type { CertificateRecord, CertificateStore, Clock, CrlLedger, IotRegistrar, RevocationOutcome } from './ports.js';
 
 /**
  * RFC 5280 CRLReason names a revocation may give. `certificateHold` and
@@ -18,8 +18,11 @@ export const REVOCATION_REASONS = [
 ] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
+/** The CRL publishing job runs every minute: a revocation is on its CA's CRL by then. */
+export const CRL_PUBLISH_WITHIN_SECONDS = 60;
+
 export interface RevokeDeps {
-  store: CertificateStore;
+  store: CertificateStore & Pick<CrlLedger, 'markCrlPending'>;
   /** The CA chains (to register a revoked certificate AWS IoT has not seen, with its CA). */
   cas: Pick<CaChains, 'chain'>;
   iot: () => IotRegistrar;
@@ -31,12 +34,14 @@ export interface RevokeResult {
   /** False when the certificate was revoked before (the first revocation's time and reason stand). */
   changed: boolean;
   iot: { certificateId: string; outcome: RevocationOutcome };
+  /** The CRL that will list it: published by the CRL job within CRL_PUBLISH_WITHIN_SECONDS of the revocation. */
+  crl: { issuingCaId: string; path: string; publishedBy: string };
 }
 
 /**
  * Revokes a certificate: the ledger first (status REVOKED, time, reason; this
  * also frees its common name), then its public key is blocked for good in the
- * key index, then AWS IoT (status REVOKED, or registered as
+ * key index, then noted for its CA's next CRL, then AWS IoT (status REVOKED, or registered as
  * REVOKED when JITP has not seen it yet). Repeating it is harmless and finishes
  * an AWS IoT update an earlier attempt could not make.
  */
@@ -50,6 +55,8 @@ export async function revokeCertificate(d: RevokeDeps, serialNumber: string, rea
   const changed = before.status !== 'REVOKED';
   // Its key is never certified again, whatever the reason (repeated on every call: a crash between the two writes is finished).
   await d.store.blockKey(record.publicKeySha256, { at: record.revokedAt ?? d.clock().toISOString(), reason: record.revocationReason ?? reason, serialNumber: record.serialNumber });
+  // Its CA's next CRL lists it (also repeated: a set, so once is enough).
+  await d.store.markCrlPending(record.issuingCaId, record.serialNumber);
   let outcome = record.iotRevocation as RevocationOutcome | undefined;
   if (!outcome) {
     const chain = await d.cas.chain(record.issuingCaId);
@@ -71,5 +78,11 @@ export async function revokeCertificate(d: RevokeDeps, serialNumber: string, rea
     await d.store.setIotRevocation(serialNumber, outcome);
     record = { ...record, iotRevocation: outcome };
   }
-  return { record, changed, iot: { certificateId: record.certificateId, outcome } };
+  const revokedAt = Date.parse(record.revokedAt ?? d.clock().toISOString());
+  const crl = {
+    issuingCaId: record.issuingCaId,
+    path: `/crl/${record.issuingCaId}.crl`,
+    publishedBy: new Date(revokedAt + CRL_PUBLISH_WITHIN_SECONDS * 1000).toISOString(),
+  };
+  return { record, changed, iot: { certificateId: record.certificateId, outcome }, crl };
 }

@@ -21,6 +21,10 @@ import {
   type Claim,
   type KeyEntry,
   type CertificateScan,
+  type CrlLedger,
+  type CrlState,
+  type PublishedCrl,
+  type RevokedEntry,
 } from '../service/ports.js';
 import { listingPage, type PartitionPage, type PartitionQuery } from './certificate-listing.js';
 import { CERTIFICATE_INDEXES, COMMON_NAME_INDEX, INDEX_ATTRIBUTES, ISSUE_ORDER_KEY, certificateIndexKeys } from './table.js';
@@ -31,6 +35,7 @@ const CA = (id: string) => `CA#${id}`;
 const KEY = (spkiSha256: string) => `KEY#${spkiSha256}`;
 const META = (name: string) => `META#${name}`;
 const ACTIVE_ISSUING = 'CA_ACTIVE#issuing';
+const CRL = (caId: string) => `CRL#${caId}`;
 
 /** A DynamoDB failure as a domain error: STORE_UNAVAILABLE (retry later) or INTERNAL; the cause is for the log. */
 export function storeError(e: unknown): Error {
@@ -58,7 +63,7 @@ function strip<T>(item: Record<string, unknown> | undefined, ...keys: string[]):
  * The ledger and CA records in one DynamoDB table, with conditional single-item
  * writes only, so the same code runs on DynamoDB and on dynalite.
  */
-export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
+export class DynamoStore implements CertificateStore, CaStore, CertificateScan, CrlLedger {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(client: DynamoDBClient, private readonly tableName: string) {
@@ -375,5 +380,103 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan {
     return expected === undefined
       ? this.putIf(item, 'attribute_not_exists(pk)')
       : this.putIf(item, 'caId = :expected', { ':expected': expected });
+  }
+
+  async markCrlPending(caId: string, serialNumber: string): Promise<void> {
+    await this.update(CRL(caId), 'SET #type = :type ADD pending :serial', { ':type': 'crl', ':serial': new Set([serialNumber]) }, { '#type': 'type' });
+  }
+
+  async getCrlState(caId: string): Promise<CrlState | undefined> {
+    const item = await this.get(CRL(caId));
+    if (!item) return undefined;
+    return {
+      caId,
+      lastNumber: Number(item.lastNumber ?? 0),
+      ...(item.published ? { published: item.published as PublishedCrl } : {}),
+      pending: item.pending instanceof Set ? [...(item.pending as Set<string>)].sort() : [],
+    };
+  }
+
+  async reserveCrlNumber(caId: string): Promise<number> {
+    const out = await this.update(CRL(caId), 'SET #type = :type ADD lastNumber :one', { ':type': 'crl', ':one': 1 }, { '#type': 'type' }, 'UPDATED_NEW');
+    return Number(out?.lastNumber);
+  }
+
+  async recordCrlPublished(caId: string, crl: PublishedCrl, listed: string[]): Promise<boolean> {
+    try {
+      await this.update(
+        CRL(caId),
+        `SET published = :crl${listed.length ? ' DELETE pending :listed' : ''}`,
+        { ':crl': crl, ':n': crl.crlNumber, ...(listed.length ? { ':listed': new Set(listed) } : {}) },
+        undefined,
+        undefined,
+        'attribute_not_exists(published) OR published.crlNumber < :n',
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e) || isConditionFailure((e as { cause?: unknown }).cause)) return false;
+      throw e;
+    }
+  }
+
+  async *revokedOf(caId: string): AsyncIterable<RevokedEntry> {
+    const { byStatus } = CERTIFICATE_INDEXES;
+    let start: Record<string, unknown> | undefined;
+    do {
+      let out;
+      try {
+        out = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: byStatus.name,
+            KeyConditionExpression: '#p = :revoked',
+            FilterExpression: 'issuingCaId = :ca',
+            ProjectionExpression: 'serialNumber, revokedAt, revocationReason, notAfter',
+            ExpressionAttributeNames: { '#p': byStatus.partitionKey },
+            ExpressionAttributeValues: { ':revoked': `${byStatus.prefix}REVOKED`, ':ca': caId },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+      } catch (e) {
+        throw storeError(e);
+      }
+      for (const item of out.Items ?? []) {
+        yield {
+          serialNumber: String(item.serialNumber),
+          revokedAt: String(item.revokedAt),
+          reason: String(item.revocationReason ?? 'unspecified'),
+          notAfter: String(item.notAfter),
+        };
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** One UpdateItem; returns the attributes asked for. A condition failure is rethrown as is. */
+  private async update(
+    pk: string,
+    expression: string,
+    values: Record<string, unknown>,
+    names?: Record<string, string>,
+    returnValues?: 'UPDATED_NEW',
+    condition?: string,
+  ): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk },
+          UpdateExpression: expression,
+          ExpressionAttributeValues: values,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ...(condition ? { ConditionExpression: condition } : {}),
+          ...(returnValues ? { ReturnValues: returnValues } : {}),
+        }),
+      );
+      return out.Attributes;
+    } catch (e) {
+      if (isConditionFailure(e)) throw e;
+      throw storeError(e);
+    }
   }
 }

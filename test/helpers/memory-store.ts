@@ -31,11 +31,15 @@ import {
   type CertificateStore,
   type Claim,
   type KeyEntry,
+  type CrlLedger,
+  type CrlState,
+  type PublishedCrl,
+  type RevokedEntry,
 } from '../../src/service/ports.js';
 import { keyOf, listingPage, type PartitionPage, type PartitionQuery } from '../../src/store/certificate-listing.js';
 import { ISSUE_ORDER_KEY, certificateIndexKeys } from '../../src/store/table.js';
 
-export type StoreOperation = keyof CertificateStore | keyof CaStore | keyof CertificateScan;
+export type StoreOperation = keyof CertificateStore | keyof CaStore | keyof CertificateScan | keyof CrlLedger;
 
 export interface StoreFault {
   /**
@@ -67,7 +71,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 /** GSI sort key of DynamoStore's common-name index: issue time, then serial. */
 const issueOrder = (r: CertificateRecord) => `${r.issuedAt}#${r.serialNumber}`;
 
-export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
+export class MemoryStore implements CertificateStore, CaStore, CertificateScan, CrlLedger {
   /** Every call, in order (a call that an injected fault made fail included). */
   readonly calls: StoreOperation[] = [];
   private readonly claims = new Map<string, Claim>();
@@ -76,6 +80,7 @@ export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
   private readonly cas = new Map<string, CaRecord>();
   private activeIssuingCaId: string | undefined;
   private readonly markers = new Map<string, string>();
+  private readonly crls = new Map<string, { lastNumber: number; published?: PublishedCrl; pending: Set<string> }>();
   private readonly faults = new Map<StoreOperation, Array<Required<StoreFault>>>();
 
   /** The next call of `operation` (after `skip` others) fails; faults of one operation are used in the order given. */
@@ -321,5 +326,44 @@ export class MemoryStore implements CertificateStore, CaStore, CertificateScan {
   private certificate(serialNumber: string): CertificateRecord | undefined {
     const r = this.certificates.get(serialNumber);
     return r && copy(r);
+  }
+
+  private crlItem(caId: string) {
+    let item = this.crls.get(caId);
+    if (!item) this.crls.set(caId, (item = { lastNumber: 0, pending: new Set() }));
+    return item;
+  }
+
+  markCrlPending(caId: string, serialNumber: string): Promise<void> {
+    return this.run('markCrlPending', () => void this.crlItem(caId).pending.add(serialNumber));
+  }
+
+  getCrlState(caId: string): Promise<CrlState | undefined> {
+    return this.run('getCrlState', () => {
+      const item = this.crls.get(caId);
+      if (!item) return undefined;
+      return copy({ caId, lastNumber: item.lastNumber, ...(item.published ? { published: item.published } : {}), pending: [...item.pending].sort() });
+    });
+  }
+
+  reserveCrlNumber(caId: string): Promise<number> {
+    return this.run('reserveCrlNumber', () => ++this.crlItem(caId).lastNumber);
+  }
+
+  recordCrlPublished(caId: string, crl: PublishedCrl, listed: string[]): Promise<boolean> {
+    return this.run('recordCrlPublished', () => {
+      const item = this.crlItem(caId);
+      if (item.published && item.published.crlNumber >= crl.crlNumber) return false;
+      item.published = copy(crl);
+      for (const s of listed) item.pending.delete(s);
+      return true;
+    });
+  }
+
+  async *revokedOf(caId: string): AsyncIterable<RevokedEntry> {
+    const found = await this.run('revokedOf', () =>
+      [...this.certificates.values()].filter((r) => r.status === 'REVOKED' && r.issuingCaId === caId),
+    );
+    for (const r of found) yield { serialNumber: r.serialNumber, revokedAt: r.revokedAt!, reason: r.revocationReason ?? 'unspecified', notAfter: r.notAfter };
   }
 }

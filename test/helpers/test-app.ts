@@ -1,3 +1,5 @@
+import { composeCrlPublishing, composeCrlReading, type CrlPublishingFunction, type CrlReadingFunction } from '../../src/compose/crl.js';
+import { getCrlRoute } from '../../src/http/crl-routes.js';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -116,6 +118,8 @@ export interface TestApp {
   revocation: RevocationFunction;
   lifecycle: LifecycleFunction;
   keyBlocking: KeyBlockingFunction;
+  crlReading: CrlReadingFunction;
+  crlPublishing: CrlPublishingFunction;
   cleanup(): void;
 }
 
@@ -156,6 +160,8 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     revocation: composeRevocation(config, o),
     lifecycle: composeLifecycle(config, o),
     keyBlocking: composeKeyBlocking(config, o),
+    crlReading: composeCrlReading(config, o),
+    crlPublishing: composeCrlPublishing(config, o),
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
@@ -208,5 +214,6 @@ export function routesOf(t: () => TestApp) {
     health: lazyHandler(() => healthRoute(t().issuing.obs)),
     blockKeys: lazyHandler(() => blockKeysRoute(t().keyBlocking)),
     getBlockedKey: lazyHandler(() => getBlockedKeyRoute(t().keyBlocking)),
+    getCrl: lazyHandler(() => getCrlRoute(t().crlReading)),
   };
 }

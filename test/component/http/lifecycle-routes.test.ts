@@ -113,7 +113,9 @@ describe('Route: POST /ca/rotate', () => {
     const before = await call(routes.getCa, apiEvent());
     const res = await call(rotateCa, rotateEvent());
     expect(res.statusCode).toBe(200);
-    expect(res.json).toMatchObject({ rotated: false, reason: 'not due', activeIssuingCaId: before.json.id, actions: [] });
+    expect(res.json).toMatchObject({ rotated: false, reason: 'not due', activeIssuingCaId: before.json.id });
+    // Nothing of the CA hierarchy changed (CRLs with pending revocations may be signed again).
+    expect(res.json.actions.filter((a: string) => !a.startsWith('published CRL'))).toEqual([]);
     expect(Date.parse(res.json.nextDueAt)).toBeGreaterThan(Date.now());
   });
 

@@ -26,13 +26,14 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   health: ['GET', '/health', routes.health],
   block: ['POST', '/blocked-keys', routes.blockKeys],
   blocked: ['GET', '/blocked-keys/{spkiSha256}', routes.getBlockedKey],
+  crl: ['GET', '/crl/{name}', routes.getCrl],
   openapi: ['GET', '/openapi.json', lazyHandler(() => openapiRoute(testApp().issuing.obs, OPENAPI_FILE))],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
 async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
   const [method, path, handler] = ROUTES[route]!;
-  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x');
+  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x').replace('{name}', init.pathParameters?.name ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
   const isJson = res.headers?.['Content-Type'] === 'application/json';
   const body = (isJson ? JSON.parse(res.body) : res.body) as Record<string, any>;
@@ -165,6 +166,16 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('blocked', { pathParameters: { spkiSha256: hash } }, 500);
     jest.spyOn(testApp().store, 'getKey').mockRejectedValueOnce(unavailable());
     await check('blocked', { pathParameters: { spkiSha256: hash } }, 503);
+  });
+
+  it('GET /crl/{name}: every documented answer', async () => {
+    await check('crl', { pathParameters: { name: 'root.crl' } }, 200);
+    await check('crl', { pathParameters: { name: 'issuing-1.crl' } }, 200);
+    await check('crl', { pathParameters: { name: 'issuing-42.crl' } }, 404);
+    jest.spyOn(testApp().store, 'getCrlState').mockRejectedValueOnce(bug());
+    await check('crl', { pathParameters: { name: 'root.crl' } }, 500);
+    jest.spyOn(testApp().store, 'getCrlState').mockRejectedValueOnce(unavailable());
+    await check('crl', { pathParameters: { name: 'root.crl' } }, 503);
   });
 
   it('local mode: 403 FORBIDDEN_ORIGIN for another site\'s page or a foreign Host, on every route with configuration', async () => {
