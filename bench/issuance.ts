@@ -4,10 +4,11 @@
  *   npm run bench                  in-process pipeline, AWS calls per certificate, bundles and
  *                                  init times, the local API over HTTP
  *   npm run bench -- --peer cfssl  also cfssl (`apt-get install golang-cfssl`) on the same CSRs
- *   npm run bench -- --quick       the in-process rows only
+ *   npm run bench -- --quick       the in-process rows only (issuance CPU, CRLs)
  *   npm run bench -- --cold        the bundles, their init and the first request only
  *
- * Environment: BENCH_N (CSRs per in-process round, default 2000), BENCH_HTTP_N (default 300).
+ * Environment: BENCH_N (CSRs per in-process round, default 2000), BENCH_HTTP_N (default 300),
+ * BENCH_CRL_SIZES (entries per CRL, comma-separated, default 1000,1000000).
  * This machine may be shared: compare the ratios (fast path / cryptographic floor,
  * issuing route / no-op route), which drift less than absolute times.
  */
@@ -37,6 +38,7 @@ import { makeCsrs, benchLocalApi, startBenchStack, type LoadResult } from './htt
 import { measurePipeline, type Stats } from './pipeline.js';
 import type { FirstRequestSetup } from './bundles.js';
 import { measureKeyQuality } from './key-quality.js';
+import { measureCrl } from './crl.js';
 import { ASSUMED, ByteCountingLogger, ByteCountingMetrics, printCost, printMemoryTable, recordItemSizes, type Measured } from './cost.js';
 import { issueRoute } from '../src/http/issuing-routes.js';
 import { MemoryStore } from '../test/helpers/memory-store.js';
@@ -45,6 +47,7 @@ import { jsonPost, lambdaContext } from '../test/helpers/api.js';
 const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false }, cold: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
 const HTTP_N = Number(process.env.BENCH_HTTP_N ?? 300);
+const CRL_SIZES = (process.env.BENCH_CRL_SIZES ?? '1000,1000000').split(',').map(Number);
 // The bench prints figures only: no log lines, no metrics output.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 const quiet = () => ({ logger: new Logger({ logLevel: 'SILENT' }), metrics: createMetrics() });
@@ -307,6 +310,20 @@ async function cfssl(csrs: string[]): Promise<void> {
   }
 }
 
+async function crls(): Promise<void> {
+  const measures = await measureCrl(CRL_SIZES);
+  console.log('\n8. CRLs: buildCrl with a software P-256 signer (random serials, sorted; reasons mixed; one run per size)');
+  const ms = (n: number) => `${n.toFixed(1).padStart(8)} ms`;
+  const mb = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)} MB`;
+  const size = (bytes: number) => (bytes < 10 * 1024 * 1024 ? `${(bytes / 1024).toFixed(0)} KiB` : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+  for (const m of measures) {
+    const label = `${m.entries.toLocaleString('en-US')} entries${m.layout === 'scattered' ? ', objects scattered' : ''}`;
+    row(label, `build ${ms(m.buildMs)}   sign ${ms(m.signMs)}   ${size(m.bytes)} DER`);
+    row('  read back (readCrlInfo)', ms(m.readMs));
+    row('  memory growth across buildCrl', `RSS peak ${mb(m.peakRssMb)}, after ${mb(m.rssMb)}   heap ${mb(m.heapMb)}   ArrayBuffers ${mb(m.arrayBuffersMb)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   console.log(`factory-ca benchmark — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
@@ -326,6 +343,8 @@ async function main(): Promise<void> {
     printCost(measured, row);
     printMemoryTable(measured, row);
   } else if (args.peer === 'cfssl') await cfssl(csrs);
+  // Last: a million entries take hundreds of MB, which the other sections should not share.
+  await crls();
   console.log(`\n(done in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
 }
 

@@ -6,6 +6,9 @@
  * subject key identifier), then signed once by the signer port. No ASN.1 object
  * model, no WebCrypto hop.
  *
+ * When the issuer has a CRL URL, a cRLDistributionPoints extension follows the
+ * authority key identifier; without one the certificate has no such extension.
+ *
  * It covers every key a policy can allow (EC P-256/P-384, RSA) and every CA
  * signing algorithm; anything else is an INTERNAL error, never a certificate
  * built some other way. A differential test proves its TBSCertificate
@@ -33,6 +36,10 @@ const SKI_PREFIX = hex('301d 0603551d0e 0416 0414');
 /** Context-specific tags: extensions [3] (constructed), keyIdentifier [0] (primitive). */
 const EXTENSIONS_TAG = 0xa3;
 const KEY_IDENTIFIER_TAG = 0x80;
+/** distributionPoint [0] and fullName [0] (constructed), uniformResourceIdentifier [6] (primitive). */
+const DISTRIBUTION_POINT_TAG = 0xa0;
+const FULL_NAME_TAG = 0xa0;
+const URI_TAG = 0x86;
 
 /** What stays the same for every certificate an issuer signs for one key family. */
 interface IssuerFragments {
@@ -43,7 +50,7 @@ interface IssuerFragments {
    * the subject key identifier's prefix: everything before its 20 bytes.
    */
   extensionsHead: { EC: Uint8Array; RSA: Uint8Array };
-  /** After the subject key identifier: the authority key identifier. */
+  /** After the subject key identifier: the authority key identifier, then the CRL distribution point if any. */
   extensionsTail: Uint8Array;
 }
 
@@ -72,22 +79,48 @@ function fragmentsOf(issuer: Issuer): IssuerFragments {
     hex('0603551d23'),
     tlv(TAG.OCTET_STRING, [tlv(TAG.SEQUENCE, [tlv(KEY_IDENTIFIER_TAG, [hex(issuer.keyIdentifier)])])]),
   ]);
+  const tail = issuer.crlUrl === undefined ? [aki] : [aki, crlDistributionPointsExtension(issuer.crlUrl)];
+  const tailLength = tail.reduce((n, part) => n + part.length, 0);
   const head = (keyUsage: Uint8Array) => {
-    // The lengths are known: the SKI is always 20 bytes. Encode with a placeholder, then drop it.
+    // The lengths are known: the SKI is always 20 bytes. Encode with a placeholder, then drop it and the tail.
     const placeholder = new Uint8Array(SKI_LENGTH);
     const whole = tlv(EXTENSIONS_TAG, [
-      tlv(TAG.SEQUENCE, [BASIC_CONSTRAINTS_END_ENTITY, keyUsage, EXTENDED_KEY_USAGE_CLIENT_AUTH, SKI_PREFIX, placeholder, aki]),
+      tlv(TAG.SEQUENCE, [BASIC_CONSTRAINTS_END_ENTITY, keyUsage, EXTENDED_KEY_USAGE_CLIENT_AUTH, SKI_PREFIX, placeholder, ...tail]),
     ]);
-    return whole.subarray(0, whole.length - SKI_LENGTH - aki.length);
+    return whole.subarray(0, whole.length - SKI_LENGTH - tailLength);
   };
+  const extensionsTail = new Uint8Array(tailLength);
+  let at = 0;
+  for (const part of tail) {
+    extensionsTail.set(part, at);
+    at += part.length;
+  }
   f = {
     signatureAlgorithm: algorithm.identifier,
     issuerName: issuer.subjectDer,
     extensionsHead: { EC: head(KEY_USAGE.EC), RSA: head(KEY_USAGE.RSA) },
-    extensionsTail: aki,
+    extensionsTail,
   };
   fragmentsByIssuer.set(issuer, f);
   return f;
+}
+
+/** An http:// or https:// URL with a host, in printable ASCII (IA5String without spaces or controls). */
+const CRL_URL = /^https?:\/\/[^\s/?#][\x21-\x7e]*$/;
+
+/**
+ * cRLDistributionPoints (RFC 5280 4.2.1.13), non-critical: one DistributionPoint
+ * whose distributionPoint is fullName { uniformResourceIdentifier `url` }.
+ * Throws (INTERNAL) for a URL that is not http:// or https:// printable ASCII.
+ */
+export function crlDistributionPointsExtension(url: string): Uint8Array {
+  if (typeof url !== 'string' || !CRL_URL.test(url) || !URL.canParse(url)) {
+    throw notCovered(`the CRL URL must be an http:// or https:// URL in printable ASCII, not ${JSON.stringify(url)}`);
+  }
+  // DistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] { uniformResourceIdentifier [6] IA5String } } }
+  const uri = tlv(URI_TAG, [Uint8Array.from(Buffer.from(url, 'latin1'))]);
+  const distributionPoint = tlv(TAG.SEQUENCE, [tlv(DISTRIBUTION_POINT_TAG, [tlv(FULL_NAME_TAG, [uri])])]);
+  return tlv(TAG.SEQUENCE, [hex('0603551d1f'), tlv(TAG.OCTET_STRING, [tlv(TAG.SEQUENCE, [distributionPoint])])]);
 }
 
 /** The TBSCertificate of the `device` profile. Throws INTERNAL for a key family it does not cover. */

@@ -20,6 +20,12 @@ export interface Issuer {
   notBefore?: Date;
   notAfter: Date;
   signer: Signer;
+  /**
+   * Where relying parties fetch this issuer's CRL. When set, the device
+   * certificates it signs carry a cRLDistributionPoints extension with this
+   * URL (http:// or https://, printable ASCII); when absent, none.
+   */
+  crlUrl?: string;
 }
 
 /**

@@ -3,7 +3,8 @@
  * reference for the fast path (src/pki/fast-certificate.ts), which is what
  * ships. The CSR's subject and key, CA:FALSE, digitalSignature
  * (+ keyEncipherment for RSA), clientAuth, subject and authority key
- * identifiers; nothing the CSR requests is copied.
+ * identifiers, and the issuer's CRL distribution point when it has a CRL URL;
+ * nothing the CSR requests is copied.
  */
 import type { ParsedCsr } from '../../src/pki/csr.js';
 import { keyIdentifierOf } from '../../src/pki/keys.js';
@@ -25,6 +26,7 @@ export function referenceDeviceCertificate(csr: ParsedCsr, issuer: Issuer, seria
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
       new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(csr.spkiDer)),
       new x509.AuthorityKeyIdentifierExtension(issuer.keyIdentifier),
+      ...(issuer.crlUrl === undefined ? [] : [new x509.CRLDistributionPointsExtension([issuer.crlUrl], false)]),
     ],
   });
 }

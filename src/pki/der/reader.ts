@@ -182,3 +182,44 @@ export function bitStringBytes(el: DerElement): Uint8Array {
   if (v[0] !== 0) throw new DerError('bit string with unused bits');
   return v.subarray(1);
 }
+
+/**
+ * A certificate or CRL time as RFC 5280 4.1.2.5 requires it: UTCTime
+ * YYMMDDHHMMSSZ for 1950–2049, GeneralizedTime YYYYMMDDHHMMSSZ from 2050 (or
+ * before 1950); whole seconds, Z, and a real date (no 31 April, no second 60).
+ */
+export function decodeTime(el: DerElement): Date {
+  const utc = el.tag === TAG.UTC_TIME;
+  if (!utc && el.tag !== TAG.GENERALIZED_TIME) throw new DerError(`time: expected UTCTime or GeneralizedTime, found tag 0x${el.tag.toString(16)}`);
+  const v = valueOf(el);
+  const size = utc ? 13 : 15;
+  if (v.length !== size || v[size - 1] !== 0x5a) throw new DerError(`time: not ${utc ? 'YYMMDDHHMMSSZ' : 'YYYYMMDDHHMMSSZ'}`);
+  const digits: number[] = [];
+  for (let i = 0; i < size - 1; i++) {
+    const d = v[i]! - 0x30;
+    if (d < 0 || d > 9) throw new DerError('time: not a digit');
+    digits.push(d);
+  }
+  const n = (i: number) => digits[i]! * 10 + digits[i + 1]!;
+  let year: number;
+  let i = 0;
+  if (utc) {
+    year = n(0) < 50 ? 2000 + n(0) : 1900 + n(0);
+    i = 2;
+  } else {
+    year = n(0) * 100 + n(2);
+    if (year >= 1950 && year < 2050) throw new DerError('time: GeneralizedTime for a year UTCTime must carry');
+    i = 4;
+  }
+  const [month, day, hours, minutes, seconds] = [n(i), n(i + 2), n(i + 4), n(i + 6), n(i + 8)];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hours, minutes, seconds, 0);
+  if (
+    date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
+    date.getUTCHours() !== hours || date.getUTCMinutes() !== minutes || date.getUTCSeconds() !== seconds
+  ) {
+    throw new DerError('time: not a real date');
+  }
+  return date;
+}

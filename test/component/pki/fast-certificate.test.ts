@@ -4,7 +4,7 @@ import { renderError } from '../../../src/http/errors.js';
 import { thrownMessage } from '../../helpers/errors.js';
 import { parseCsr, type ParsedCsr } from '../../../src/pki/csr.js';
 import { certificateParts } from '../../../src/pki/certificate.js';
-import { deviceTbsCertificate, fastDeviceCertificate, ProfileNotCoveredError } from '../../../src/pki/fast-certificate.js';
+import { certificateDer, deviceTbsCertificate, fastDeviceCertificate, ProfileNotCoveredError } from '../../../src/pki/fast-certificate.js';
 import { keyIdentifierOf } from '../../../src/pki/keys.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { caSubjectDer, type Issuer } from '../../../src/pki/profile.js';
@@ -15,6 +15,7 @@ import { csrFixture } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
 import { referenceDeviceCertificate } from '../../helpers/reference-device-certificate.js';
 import { createIssuingCa, createRootCa } from '../../../src/service/ca-setup.js';
+import { x509 } from '../../../src/pki/x509.js';
 
 /** A deterministic PRNG, so a failing case can be reproduced. */
 function prng(seed: number) {
@@ -32,6 +33,14 @@ const ISSUERS = [
   issuerOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, 'Example Corp Issuing CA G2'),
   issuerOf(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, 'Example Corp Issuing CA G3'),
 ];
+
+/** The same issuers with a CRL URL: short, long (a length over 127 octets), with a port and a query. */
+const CRL_URLS = [
+  'http://crl.example.com/issuing-g1.crl',
+  `https://pki.example.com/crl/${'g2-'.repeat(45)}.crl`,
+  'http://10.0.0.1:8080/crl?ca=g3&format=der',
+];
+const ISSUERS_WITH_CRL: Issuer[] = ISSUERS.map((issuer, i) => ({ ...issuer, crlUrl: CRL_URLS[i]! }));
 
 const tbsOf = (certDer: Uint8Array) => Buffer.from(certificateParts(certDer).tbsDer);
 
@@ -52,7 +61,7 @@ function randomSubject(random: () => number, i: number): Uint8Array {
 }
 
 describe('Fast path: the device profile without an ASN.1 object model', () => {
-  it('builds a TBSCertificate byte-identical to the reference (@peculiar/x509) for 2,000 CSRs of every allowed key type', async () => {
+  it('builds a TBSCertificate byte-identical to the reference (@peculiar/x509) for 2,000 CSRs of every allowed key type, with and without a CRL URL', async () => {
     const random = prng(20261126);
     const rsaKeys = Array.from({ length: 4 }, (_, i) => generateKeyPairSync('rsa', { modulusLength: [2048, 3072, 2048, 4096][i]! }).privateKey);
     const csrs: ParsedCsr[] = [];
@@ -72,8 +81,9 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
     }
 
     const mismatches: string[] = [];
+    const issuers = [...ISSUERS, ...ISSUERS_WITH_CRL];
     for (const [i, csr] of csrs.entries()) {
-      const issuer = ISSUERS[i % ISSUERS.length]!;
+      const issuer = issuers[i % issuers.length]!;
       // Times with milliseconds, around the UTCTime/GeneralizedTime switch of 2050.
       const start = Date.parse('2026-01-01T00:00:00Z') + Math.floor(random() * 30 * 365 * 86_400_000);
       const validity = { notBefore: new Date(start + Math.floor(random() * 1000)), notAfter: new Date(start + Math.floor(random() * 40 * 365 * 86_400_000)) };
@@ -102,6 +112,47 @@ describe('Fast path: the device profile without an ASN.1 object model', () => {
       }
     }
   }, 60_000);
+
+  it('adds the CRL distribution point only when the issuer has a CRL URL, after the authority key identifier', () => {
+    const csr = parseCsr(csrFixture('ec-p256.csr'));
+    const validity = { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') };
+    const extensionsOf = (issuer: Issuer) => {
+      const tbs = deviceTbsCertificate(csr, issuer, newSerial(), validity);
+      const cert = new x509.X509Certificate(certificateDer(tbs, issuer.signer.algorithm, new Uint8Array(8)).slice());
+      return cert.extensions.map((e) => e.type);
+    };
+    const common = ['2.5.29.19', '2.5.29.15', '2.5.29.37', '2.5.29.14', '2.5.29.35'];
+    expect(extensionsOf(ISSUERS[0]!)).toEqual(common);
+    expect(extensionsOf(ISSUERS_WITH_CRL[0]!)).toEqual([...common, '2.5.29.31']);
+    const tbs = deviceTbsCertificate(csr, ISSUERS_WITH_CRL[1]!, newSerial(), validity);
+    const cdp = new x509.X509Certificate(certificateDer(tbs, 'ECDSA_SHA_384', new Uint8Array(8)).slice()).getExtension(x509.CRLDistributionPointsExtension)!;
+    expect(cdp.critical).toBe(false);
+    expect(cdp.distributionPoints.map((dp) => dp.distributionPoint?.fullName?.map((n) => n.uniformResourceIdentifier))).toEqual([[CRL_URLS[1]]]);
+  });
+
+  it.each([
+    ['ftp://crl.example.com/ca.crl'],
+    ['HTTP://crl.example.com/ca.crl'],
+    ['crl.example.com/ca.crl'],
+    ['http://'],
+    ['http:///ca.crl'],
+    ['http://crl.example.com/a b.crl'],
+    ['http://crl.example.com/ca.crl\n'],
+    ['http://crl.example.com/\tca.crl'],
+    ['http://bücher.example/ca.crl'],
+    ['https://crl.example.com/caf\u00e9.crl'],
+    [''],
+  ])('refuses the CRL URL %j (not http:// or https:// in printable ASCII), and signs nothing', async (crlUrl) => {
+    let signed = 0;
+    const issuer: Issuer = { ...ISSUERS[0]!, crlUrl, signer: { ...ISSUERS[0]!.signer, sign: async () => (signed++, new Uint8Array(0)) } };
+    const csr = parseCsr(csrFixture('ec-p256.csr'));
+    const validity = { notBefore: new Date(), notAfter: new Date() };
+    expect(thrownMessage(() => deviceTbsCertificate(csr, issuer, newSerial(), validity), ProfileNotCoveredError)).toBe(
+      `device profile: the CRL URL must be an http:// or https:// URL in printable ASCII, not ${JSON.stringify(crlUrl)}`,
+    );
+    await expect(fastDeviceCertificate(csr, issuer, newSerial(), validity)).rejects.toBeInstanceOf(ProfileNotCoveredError);
+    expect(signed).toBe(0);
+  });
 
   it('refuses what it does not cover with an error naming it (a 500 at the edge, not a client error), and signs nothing', async () => {
     const csr = parseCsr(csrFixture('ec-p256.csr'));

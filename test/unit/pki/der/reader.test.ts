@@ -6,6 +6,7 @@ import {
   checkStructure,
   childrenOf,
   decodeOid,
+  decodeTime,
   encodedOf,
   expectTag,
   integerMagnitude,
@@ -15,6 +16,7 @@ import {
 } from '../../../../src/pki/der/reader.js';
 import { seq, tlv } from '../../../helpers/csr-builder.js';
 import { derErrorOf } from '../../../helpers/errors.js';
+import { timeDer } from '../../../../src/pki/der/writer.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -324,5 +326,45 @@ describe('Function: bitStringBytes', () => {
     ['an OCTET STRING', bytes(0x04, 0x01, 0x00), 'bit string: expected tag 0x3, found 0x4'],
   ])('refuses %s', (_, der, message) => {
     expect(derErrorOf(() => bitStringBytes(readSingle(der)))).toBe(message);
+  });
+});
+
+describe('Function: decodeTime', () => {
+  const time = (tag: number, text: string) => readSingle(tlv(tag, Uint8Array.from(Buffer.from(text, 'latin1'))));
+
+  it.each([
+    [TAG.UTC_TIME, '260101000000Z', '2026-01-01T00:00:00.000Z'],
+    [TAG.UTC_TIME, '491231235959Z', '2049-12-31T23:59:59.000Z'],
+    [TAG.UTC_TIME, '500101000000Z', '1950-01-01T00:00:00.000Z'],
+    [TAG.UTC_TIME, '240229120000Z', '2024-02-29T12:00:00.000Z'],
+    [TAG.GENERALIZED_TIME, '20500101000000Z', '2050-01-01T00:00:00.000Z'],
+    [TAG.GENERALIZED_TIME, '99991231235959Z', '9999-12-31T23:59:59.000Z'],
+    [TAG.GENERALIZED_TIME, '19491231235959Z', '1949-12-31T23:59:59.000Z'],
+  ])('reads (tag %d) %s as %s', (tag, text, iso) => {
+    expect(decodeTime(time(tag, text)).toISOString()).toBe(iso);
+  });
+
+  it('reads back what the writer writes, on both sides of 2050', () => {
+    for (const iso of ['1950-01-01T00:00:00Z', '2026-06-15T08:09:10Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '2199-07-04T01:02:03Z']) {
+      expect(decodeTime(readSingle(timeDer(new Date(iso)))).getTime()).toBe(Date.parse(iso));
+    }
+  });
+
+  it.each([
+    [TAG.UTC_TIME, '2601010000Z', 'time: not YYMMDDHHMMSSZ'],
+    [TAG.UTC_TIME, '260101000000', 'time: not YYMMDDHHMMSSZ'],
+    [TAG.UTC_TIME, '260101000000+0100', 'time: not YYMMDDHHMMSSZ'],
+    [TAG.GENERALIZED_TIME, '20500101000000.5Z', 'time: not YYYYMMDDHHMMSSZ'],
+    [TAG.UTC_TIME, '26010100000aZ', 'time: not a digit'],
+    [TAG.UTC_TIME, '261301000000Z', 'time: not a real date'],
+    [TAG.UTC_TIME, '250229000000Z', 'time: not a real date'],
+    [TAG.UTC_TIME, '260431000000Z', 'time: not a real date'],
+    [TAG.UTC_TIME, '260101240000Z', 'time: not a real date'],
+    [TAG.UTC_TIME, '260101000060Z', 'time: not a real date'],
+    [TAG.UTC_TIME, '260100000000Z', 'time: not a real date'],
+    [TAG.GENERALIZED_TIME, '20260101000000Z', 'time: GeneralizedTime for a year UTCTime must carry'],
+    [TAG.UTF8_STRING, '260101000000Z', 'time: expected UTCTime or GeneralizedTime, found tag 0xc'],
+  ])('refuses (tag %d) %j: %s', (tag, text, message) => {
+    expect(derErrorOf(() => decodeTime(time(tag, text)))).toBe(message);
   });
 });
