@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,23 @@ describe('CRLs', () => {
     expect(again.published.map((p) => p.caId)).not.toContain(revoked.issuingCaId);
   });
 
+  it('lists a revocation the status index does not show yet (eventual consistency), from the pending serials', async () => {
+    const t = testApp();
+    const device = await issue('crl-lagging-index');
+    const answer = await callRoute(routes.revoke, apiEvent({ method: 'POST', pathParameters: { serialNumber: device.serialNumber }, body: '{"reason":"superseded"}', headers: { 'Content-Type': 'application/json' } }));
+    expect(answer.statusCode).toBe(200);
+    // The index answers as if the revocation had not reached it.
+    const spy = jest.spyOn(t.store, 'revokedOf').mockImplementation(async function* () {});
+    try {
+      await publishDueCrls(t.crlPublishing.crl);
+    } finally {
+      spy.mockRestore();
+    }
+    const text = openssl((d) => ['crl', '-inform', 'DER', '-in', join(d, 'c.crl'), '-noout', '-text'], { 'c.crl': (await getCrl(`${device.issuingCaId}.crl`)).der }).out;
+    expect(text).toContain(`Serial Number: ${device.serialNumber.toUpperCase()}`);
+    expect((await t.store.getCrlState(device.issuingCaId))!.pending).toEqual([]);
+  });
+
   it('never moves the published CRL backwards when two publications race', async () => {
     const t = testApp();
     const ca = (await t.store.getCa((await t.store.getActiveIssuingCaId())!))!;
@@ -123,5 +140,61 @@ describe('CRLs', () => {
       const res = await callRoute(routes.getCrl, apiEvent({ path: `/crl/${name}`, pathParameters: { name } }));
       expect([name, res.statusCode, res.json.error?.code]).toEqual([name, 404, 'NOT_FOUND']);
     }
+  });
+});
+
+describe('CRL_BASE_URL', () => {
+  const withUrl = useTestApp({ CRL_BASE_URL: 'http://pki.example.com/factory/' });
+  const urlRoutes = routesOf(withUrl);
+
+  it('puts the issuing CA\'s CRL distribution point in each device certificate, which openssl verify -crl_check accepts with that CRL', async () => {
+    const res = await callRoute(urlRoutes.issue, jsonPost({ csr: csrFor('crl-cdp') }));
+    expect(res.statusCode).toBe(201);
+    const text = spawnSync('openssl', ['x509', '-noout', '-text'], { input: res.json.certificatePem, encoding: 'utf8' }).stdout;
+    expect(text).toMatch(/X509v3 CRL Distribution Points:\s+Full Name:\s+URI:http:\/\/pki\.example\.com\/factory\/crl\/issuing-1\.crl/);
+    const crlRes = await urlRoutes.getCrl(apiEvent({ path: '/crl/issuing-1.crl', pathParameters: { name: 'issuing-1.crl' } }), {} as never);
+    const der = new Uint8Array(Buffer.from(crlRes.body, 'base64'));
+    const verified = openssl(
+      (d) => ['verify', '-x509_strict', '-crl_check', '-CAfile', join(d, 'root.pem'), '-untrusted', join(d, 'issuing.pem'), '-CRLfile', join(d, 'crl.pem'), join(d, 'device.pem')],
+      { 'root.pem': res.json.rootCertificatePem, 'issuing.pem': res.json.caCertificatePem, 'crl.pem': pemOfCrl(der), 'device.pem': res.json.certificatePem },
+    );
+    expect(verified).toEqual({ ok: true, out: expect.stringMatching(/OK/) });
+  });
+
+  it('is refused at start when it is not a plain http(s) URL', async () => {
+    const { loadConfig, ConfigError } = await import('../../../src/config/config.js');
+    for (const bad of ['ftp://pki.example.com', 'http://pki.example.com/a?b=c', 'https://pki.exämple.com', 'pki.example.com']) {
+      expect(() => loadConfig({ TABLE_NAME: 'ledger', CRL_BASE_URL: bad })).toThrow(ConfigError);
+    }
+  });
+});
+
+describe('After a compromise rotation', () => {
+  const app = useTestApp();
+  const r = routesOf(app);
+
+  it('the root\'s authority revocation list names the compromised issuing CA (cACompromise) at once, and that CA\'s CRL stays at its last version', async () => {
+    const before = await callRoute(r.getCa, apiEvent({ path: '/ca' }));
+    const compromised = before.json.id as string;
+    const lastOfCompromised = readCrlInfo(new Uint8Array(Buffer.from((await r.getCrl(apiEvent({ pathParameters: { name: `${compromised}.crl` } }), {} as never)).body, 'base64')));
+
+    const rotated = await callRoute(r.rotate, apiEvent({ method: 'POST', body: JSON.stringify({ force: true, reason: 'keyCompromise' }), headers: { 'Content-Type': 'application/json' } }));
+    expect(rotated.statusCode).toBe(200);
+    expect(rotated.json.actions).toEqual(expect.arrayContaining([expect.stringMatching(/^published CRL \d+ of root-1 \(1 entries/)]));
+
+    const arl = new Uint8Array(Buffer.from((await r.getCrl(apiEvent({ pathParameters: { name: 'root.crl' } }), {} as never)).body, 'base64'));
+    const caSerial = spawnSync('openssl', ['x509', '-noout', '-serial'], { input: before.json.certificatePem, encoding: 'utf8' }).stdout.trim().split('=')[1]!;
+    const text = openssl((d) => ['crl', '-inform', 'DER', '-in', join(d, 'arl.crl'), '-noout', '-text', '-verify', '-CAfile', join(d, 'root.pem')], {
+      'arl.crl': arl,
+      'root.pem': before.json.rootCertificatePem,
+    }).out;
+    expect(text).toMatch(/verify OK/);
+    expect(text).toContain(`Serial Number: ${caSerial}`);
+    expect(text).toMatch(/CA Compromise/);
+
+    const report = await publishDueCrls(app().crlPublishing.crl);
+    expect(report.skipped).toEqual(expect.arrayContaining([{ caId: compromised, why: 'key disabled after a compromise: its last CRL stays' }]));
+    const still = readCrlInfo(new Uint8Array(Buffer.from((await r.getCrl(apiEvent({ pathParameters: { name: `${compromised}.crl` } }), {} as never)).body, 'base64')));
+    expect(still.crlNumber).toBe(lastOfCompromised.crlNumber);
   });
 });
