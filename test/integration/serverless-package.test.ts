@@ -51,11 +51,12 @@ describe('The packaged stack (serverless package)', () => {
     expect(table.DeletionPolicy).toBe('Retain');
   });
 
-  it('requires IAM auth on every route but GET /health', () => {
+  it('requires IAM auth on every route but GET /health and the CRLs (public, as a CRL distribution point is)', () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(10);
+    expect(methods).toHaveLength(11);
+    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet'];
     for (const [id, m] of methods) {
-      expect([id, m.Properties.AuthorizationType]).toEqual([id, id === 'ApiGatewayMethodHealthGet' ? 'NONE' : 'AWS_IAM']);
+      expect([id, m.Properties.AuthorizationType]).toEqual([id, open.includes(id) ? 'NONE' : 'AWS_IAM']);
     }
   });
 
@@ -66,7 +67,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(12);
+    expect(functions).toHaveLength(14);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
@@ -123,10 +124,12 @@ describe('The packaged stack (serverless package)', () => {
     expect(resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it('runs the rotation daily', () => {
-    const [[, rule]] = ofType('AWS::Events::Rule') as [[string, Resource]];
-    expect(rule.Properties.ScheduleExpression).toBe('rate(1 day)');
-    expect(JSON.stringify(rule.Properties.Targets)).toContain('RotateLambdaFunction');
+  it('runs the rotation daily and the CRL publication every minute', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => [r.Properties.ScheduleExpression, JSON.stringify(r.Properties.Targets).match(/"(\w+)LambdaFunction"/)?.[1]]);
+    expect(rules.sort()).toEqual([
+      ['rate(1 day)', 'Rotate'],
+      ['rate(1 minute)', 'PublishCrls'],
+    ]);
   });
 
   it('defines the JITP role: trusted by AWS IoT only, with AWSIoTThingsRegistration', () => {
@@ -299,7 +302,7 @@ const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) 
 const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
 const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
 
-const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'HealthRole', 'OpenapiRole'];
+const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole'];
 const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
 
 /** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
@@ -358,12 +361,15 @@ describe('The packaged stack: each role against the requests its function makes'
       ['revoke and record what AWS IoT said', async (s) => [await s.getCertificate('0a1b'), await s.revokeCertificate('0a1b', 'now', 'keyCompromise'), await s.setIotRevocation('0a1b', 'REVOKED')]],
       ['read the chain of the certificate', (s) => s.getCa('issuing-1')],
       ['block the revoked certificate\'s key for good', (s) => s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', serialNumber: '0a1b' })],
+      ['mark the revocation pending on its CA\'s CRL', (s) => s.markCrlPending('issuing-1', '0a1b')],
     ],
+    CrlReadRole: [['read what is published', (s) => s.getCrlState('issuing-1')]],
     KeyBlockRole: [['block a key and read its entry', async (s) => [await s.blockKey(keyEntry.spkiSha256, { at: 'now', reason: 'keyCompromise', entry: 'vendor list' }), await s.getKey(keyEntry.spkiSha256)]]],
     LifecycleRole: [
       ['read the CAs, the pointer and the key index marker', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('root-1'), await s.getMarker('keyIndexComplete')]],
       ['mark a new ledger\'s key index complete', (s) => s.putMarker('keyIndexComplete', '2026-01-01T00:00:00Z')],
       ['store, update and activate a CA', async (s) => [await s.putCa(ca), await s.updateCa(ca), await s.setActiveIssuingCa('issuing-2', 'issuing-1'), await s.setActiveIssuingCa('issuing-1', undefined)]],
+      ['publish a CRL: its state, a number, a pending serial\'s record, the record of publication', async (s) => [await s.getCrlState('issuing-1'), await s.reserveCrlNumber('issuing-1'), await s.getCertificate('0a1b'), await s.recordCrlPublished('issuing-1', { crlNumber: 2, thisUpdate: 'a', nextUpdate: 'b', entries: 0, object: 'crl/issuing-1/2.crl' }, ['0a1b'])]],
     ],
   };
 
@@ -406,9 +412,16 @@ describe('The packaged stack: each role against the requests its function makes'
         ],
       },
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
-      RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'KEY#*'] },
+      RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'CRL#*', 'KEY#*'] },
       KeyBlockRole: { 'dynamodb:GetItem': ['KEY#*'], 'dynamodb:UpdateItem': ['KEY#*'] },
-      LifecycleRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'], 'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'] },
+      LifecycleRole: {
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CRL#*', 'META#*'],
+        'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'],
+        // CRL numbers and pending revocations only; the revoked certificates through the status index's REVOKED partition.
+        'dynamodb:UpdateItem': ['CRL#*'],
+        'dynamodb:Query': ['STATUS#REVOKED'],
+      },
+      CrlReadRole: { 'dynamodb:GetItem': ['CRL#*'] },
       HealthRole: {},
       OpenapiRole: {},
     });
@@ -419,7 +432,8 @@ describe('The packaged stack: each role against the requests its function makes'
     expect(indexes.sort()).toEqual(['byCommonName', 'byIssueDay', 'byIssuingCa', 'byStation', 'byStatus']);
     const query = (resource: string): Request => ({ action: 'dynamodb:Query', resource });
     for (const role of FUNCTION_ROLES) {
-      for (const index of indexes) expect([role, index, allowed(role, query(`${TABLE_ARN}/index/${index}`))]).toEqual([role, index, role === 'ListCertificatesRole']);
+      // The CRL publisher (lifecycle role) reads the revoked certificates through the status index.
+      for (const index of indexes) expect([role, index, allowed(role, query(`${TABLE_ARN}/index/${index}`))]).toEqual([role, index, role === 'ListCertificatesRole' || (role === 'LifecycleRole' && index === 'byStatus')]);
       expect([role, allowed(role, query(TABLE_ARN))]).toEqual([role, false]);
       expect([role, allowed(role, query(`${TABLE_ARN}/index/byAnythingElse`))]).toEqual([role, false]);
       for (const action of ['dynamodb:Scan', 'dynamodb:PartiQLSelect', 'dynamodb:ExecuteStatement']) {
@@ -439,7 +453,7 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
@@ -448,9 +462,10 @@ describe('The packaged stack: each role against the requests its function makes'
       GetCertificateRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2'],
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
-      RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab'],
+      RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab', 'UpdateItem CRL#issuing-1'],
       KeyBlockRole: ['GetItem KEY#abab', 'UpdateItem KEY#abab'],
-      LifecycleRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete'],
+      LifecycleRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'GetItem CRL#issuing-1', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete', 'UpdateItem CRL#issuing-1'],
+      CrlReadRole: ['GetItem CRL#issuing-1'],
       HealthRole: [],
       OpenapiRole: [],
     });
