@@ -115,9 +115,13 @@ export function errorResponse(): Middleware {
 /** The media type of an error rendered as text. */
 export const TEXT_ERROR_TYPE = 'text/plain; charset=utf-8';
 
+/** One line of text: line breaks (a message may quote what the client sent) become spaces. */
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ');
+
 /**
  * The error as text: "CODE: message" on the first line, then each detail on a
- * line of its own ("field: reason"). What EST clients show their user.
+ * line of its own ("field: reason", its other fields in parentheses). What EST
+ * clients show their user.
  */
 export function errorText({ error }: ErrorBody): string {
   const lines = [`${error.code}: ${error.message}`];
@@ -126,7 +130,7 @@ export function errorText({ error }: ErrorBody): string {
     const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
     lines.push(`${field === undefined ? '' : `${String(field)}: `}${String(reason)}${extra.length ? ` (${extra.join(', ')})` : ''}`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(oneLine).join('\n')}\n`;
 }
 
 /**

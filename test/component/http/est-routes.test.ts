@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
+import { errorText } from '../../../src/http/edge.js';
 import { certificatesOfCms } from '../../../src/pki/cms.js';
 import { csrAttributes } from '../../../src/pki/csr-attrs.js';
 import { toPem } from '../../../src/pki/pem.js';
@@ -213,3 +214,18 @@ describe('The EST routes in local mode (origin and host guard)', () => {
   });
 });
 
+
+describe('Function: errorText', () => {
+  it('writes the code and message, then a line per detail with its other fields; a line break in a value stays on its line', () => {
+    expect(
+      errorText({
+        error: {
+          code: 'DUPLICATE_COMMON_NAME',
+          message: 'CN "a\nb" is taken',
+          details: [{ field: 'CN', reason: 'issued\r\nbefore', serialNumber: '4a' }, { reason: 'no field', count: 2 }],
+        },
+      }),
+    ).toBe('DUPLICATE_COMMON_NAME: CN "a b" is taken\nCN: issued before (serialNumber=4a)\nno field (count=2)\n');
+    expect(errorText({ error: { code: 'INTERNAL', message: 'Internal error' } })).toBe('INTERNAL: Internal error\n');
+  });
+});
