@@ -32,18 +32,22 @@ export interface ComposedFunction {
   http: HttpSettings;
   /** Local mode's guards (origin and host; SigV4 in local SigV4 mode); none in AWS. */
   guards: Middleware[];
+  /**
+   * Local mode's guards for a route AWS serves without authentication (EST
+   * cacerts and csrattrs): the origin and host guard only, never SigV4.
+   */
+  publicGuards: Middleware[];
 }
 
 /** The edge of a composed function: its observability, its request settings, local mode's guards. */
 export function edge(config: Config, o: ObservabilityOptions = {}): ComposedFunction {
   const http = httpSettings(config);
+  const publicGuards = http.localApiPort ? [localOriginGuard(http.localApiPort)] : [];
   return {
     obs: observability(o),
     http,
-    guards: [
-      ...(http.localApiPort ? [localOriginGuard(http.localApiPort)] : []),
-      ...(http.localCredentials ? [localSigV4(http.localCredentials)] : []),
-    ],
+    guards: [...publicGuards, ...(http.localCredentials ? [localSigV4(http.localCredentials)] : [])],
+    publicGuards,
   };
 }
 

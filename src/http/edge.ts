@@ -14,7 +14,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { describeError, type Logger } from '../observability/logger.js';
 import { count, METRIC, type Metrics } from '../observability/metrics.js';
 import type { Tracer } from '../observability/tracing.js';
-import { renderError } from './errors.js';
+import { renderError, type ErrorBody } from './errors.js';
 
 /** What a function reports to: the log, the metrics and (in AWS) X-Ray. */
 export interface Observability {
@@ -118,6 +118,44 @@ export function errorResponse(): Middleware {
         errorCode: rendered.body.error.code,
         ...(rendered.statusCode >= 500 ? { error: describeError(request.error) } : { reason: rendered.body.error.message }),
       });
+    },
+  };
+}
+
+/** The media type of an error rendered as text. */
+export const TEXT_ERROR_TYPE = 'text/plain; charset=utf-8';
+
+/** One line of text: line breaks (a message may quote what the client sent) become spaces. */
+const oneLine = (s: string) => s.replace(/[\r\n]+/g, ' ');
+
+/**
+ * The error as text: "CODE: message" on the first line, then each detail on a
+ * line of its own ("field: reason", its other fields in parentheses). What EST
+ * clients show their user.
+ */
+export function errorText({ error }: ErrorBody): string {
+  const lines = [`${error.code}: ${error.message}`];
+  for (const d of (error.details ?? []) as Array<Record<string, unknown>>) {
+    const { field, reason, ...rest } = d;
+    const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+    lines.push(`${field === undefined ? '' : `${String(field)}: `}${String(reason)}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+  }
+  return `${lines.map(oneLine).join('\n')}\n`;
+}
+
+/**
+ * For routes whose clients expect a plain-text reason (EST): the one error
+ * mapping's answer (status, code, message, Retry-After: errorResponse) with its
+ * JSON body written as text/plain. Given as one of httpFunction's `extra`
+ * middlewares, it runs after errorResponse has rendered the error.
+ */
+export function plainTextErrors(): Middleware {
+  return {
+    onError: (request) => {
+      const res = request.response;
+      if (!res || res.headers?.['Content-Type'] !== BASE_HEADERS['Content-Type']) return;
+      const { 'Content-Type': _json, ...headers } = res.headers as Record<string, string>;
+      request.response = text(res.statusCode, errorText(JSON.parse(res.body) as ErrorBody), TEXT_ERROR_TYPE, headers);
     },
   };
 }

@@ -1,8 +1,8 @@
 import type { IssuingFunction } from '../compose/issuing.js';
 import { count, METRIC } from '../observability/metrics.js';
 import { describeCertificate } from '../service/certificates.js';
-import { issueCertificate } from '../service/issue-certificate.js';
-import { countRejections, httpFunction, type HttpEvent } from './edge.js';
+import { issueCertificate, type IssueResult } from '../service/issue-certificate.js';
+import { countRejections, httpFunction, type HttpEvent, type LogFields } from './edge.js';
 import { negotiate } from './negotiation.js';
 import { header, readIssueRequest, stationIdOf } from './requests.js';
 import { CERTIFICATE_MEDIA_TYPES, certificateAnswer } from './views.js';
@@ -14,6 +14,19 @@ function locationOf(event: HttpEvent, serialNumber: string): string {
 }
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** What an issuance adds to the request's log line, and the issued count (a replay is not counted). */
+export function recordIssuance(fn: IssuingFunction, log: LogFields, result: IssueResult): void {
+  const { record } = result;
+  Object.assign(log, {
+    serialNumber: record.serialNumber,
+    commonName: record.commonName,
+    issuingCaId: record.issuingCaId,
+    created: result.created,
+    stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, round3(v)])),
+  });
+  if (result.created) count(fn.obs.metrics, METRIC.issued);
+}
 
 /**
  * POST /certificates: 201 for a new certificate, 200 for a replay of an identical
@@ -30,14 +43,7 @@ export const issueRoute = (fn: IssuingFunction) =>
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);
       const result = await issueCertificate(fn.issue, { ...request, stationId: log.stationId as string });
       const { record } = result;
-      Object.assign(log, {
-        serialNumber: record.serialNumber,
-        commonName: record.commonName,
-        issuingCaId: record.issuingCaId,
-        created: result.created,
-        stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, round3(v)])),
-      });
-      if (result.created) count(fn.obs.metrics, METRIC.issued);
+      recordIssuance(fn, log, result);
       const details = describeCertificate(fn.template, record, result.ca);
       return certificateAnswer(result.created ? 201 : 200, details, { as, withLedgerFields: false, headers: { Location: locationOf(event, record.serialNumber) } });
     },

@@ -12,6 +12,7 @@ import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlocki
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
 import { ledger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
+import { estCaCertsRoute, estCsrAttrsRoute, estSimpleEnrollRoute } from '../../src/http/est-routes.js';
 import { healthRoute } from '../../src/http/health-route.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
 import { blockKeysRoute, getBlockedKeyRoute } from '../../src/http/key-routes.js';
@@ -215,5 +216,8 @@ export function routesOf(t: () => TestApp) {
     blockKeys: lazyHandler(() => blockKeysRoute(t().keyBlocking)),
     getBlockedKey: lazyHandler(() => getBlockedKeyRoute(t().keyBlocking)),
     getCrl: lazyHandler(() => getCrlRoute(t().crlReading)),
+    estCaCerts: lazyHandler(() => estCaCertsRoute(t().reading)),
+    estCsrAttrs: lazyHandler(() => estCsrAttrsRoute({ ...t().reading, policy: t().config.policy })),
+    estSimpleEnroll: lazyHandler(() => estSimpleEnrollRoute(t().issuing)),
   };
 }

@@ -51,13 +51,14 @@ describe('The packaged stack (serverless package)', () => {
     expect(table.DeletionPolicy).toBe('Retain');
   });
 
-  it('requires IAM auth on every route but GET /health and the CRLs (public, as a CRL distribution point is)', () => {
+  it("requires IAM auth on every route but GET /health, the CRLs (public, as a CRL distribution point is) and EST's cacerts and csrattrs", () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(11);
-    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet'];
+    expect(methods).toHaveLength(14);
+    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet'];
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, open.includes(id) ? 'NONE' : 'AWS_IAM']);
     }
+    expect(resources.ApiGatewayMethodWellDashknownEstSimpleenrollPost!.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
   it('throttles the stage', () => {
@@ -67,7 +68,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(14);
+    expect(functions).toHaveLength(17);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
@@ -104,8 +105,12 @@ describe('The packaged stack (serverless package)', () => {
     expect(roleOf('GetCaLambdaFunction')).toBe('GetCaRole');
     expect(roleOf('HealthLambdaFunction')).toBe('HealthRole');
     expect(roleOf('OpenapiLambdaFunction')).toBe('OpenapiRole');
+    // EST: enrollment is issuance, cacerts reads what GET /ca reads, csrattrs only the packaged policy.
+    expect(roleOf('EstSimpleEnrollLambdaFunction')).toBe('IssueRole');
+    expect(roleOf('EstCaCertsLambdaFunction')).toBe('GetCaRole');
+    expect(roleOf('EstCsrAttrsLambdaFunction')).toBe('CsrAttrsRole');
     // Least privilege: the public routes touch no data; only listing may query the index; reads never write.
-    for (const role of ['HealthRole', 'OpenapiRole']) expect(resources[role]!.Properties.Policies).toBeUndefined();
+    for (const role of ['HealthRole', 'OpenapiRole', 'CsrAttrsRole']) expect(resources[role]!.Properties.Policies).toBeUndefined();
     const actionsOf = (role: string) => [...new Set<string>(statementsOf(role).flatMap((st: any) => [].concat(st.Action)))].sort();
     expect(actionsOf('GetCertificateRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('GetCaRole')).toEqual(['dynamodb:GetItem']);
@@ -146,6 +151,9 @@ describe('The packaged stack (serverless package)', () => {
     for (const [, p] of policies) {
       for (const s of p.Properties.PolicyDocument.Statement) expect(s.Action).toBe('execute-api:Invoke');
     }
+    // Stations issue by POST /certificates or by EST, and read the CA.
+    const station = JSON.stringify(resources.StationPolicy!.Properties.PolicyDocument.Statement);
+    expect(station.match(/\/(GET|POST)\/[^"]+/g)).toEqual(['/POST/certificates', '/GET/ca', '/POST/.well-known/est/simpleenroll']);
   });
 
   const statementsOf = (role: string) => (resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);

@@ -108,3 +108,19 @@ const NULL = Uint8Array.of(TAG.NULL, 0);
 /** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters }: with a NULL parameter, or none. */
 export const algorithmIdentifier = (oid: string, parameters: 'NULL' | 'absent'): Uint8Array =>
   tlv(TAG.SEQUENCE, parameters === 'NULL' ? [objectIdentifier(oid), NULL] : [objectIdentifier(oid)]);
+
+/**
+ * X.690 11.6 (DER): the order of a SET OF's elements. Their encodings compare
+ * as octet strings, the shorter one padded at its end with zero octets.
+ */
+export function compareDerEncodings(a: Uint8Array, b: Uint8Array): number {
+  const common = Math.min(a.length, b.length);
+  for (let i = 0; i < common; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  const longer = a.length > b.length ? a : b;
+  for (let i = common; i < longer.length; i++) if (longer[i] !== 0) return longer === a ? 1 : -1;
+  return 0;
+}
+
+/** A SET OF (or any set-of-valued field with `tag`) of encoded elements, sorted as DER requires. */
+export const setOf = (elements: readonly Uint8Array[], tag: number = TAG.SET): Uint8Array =>
+  tlv(tag, [...elements].sort(compareDerEncodings));

@@ -28,6 +28,9 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   blocked: ['GET', '/blocked-keys/{spkiSha256}', routes.getBlockedKey],
   crl: ['GET', '/crl/{name}', routes.getCrl],
   openapi: ['GET', '/openapi.json', lazyHandler(() => openapiRoute(testApp().issuing.obs, OPENAPI_FILE))],
+  cacerts: ['GET', '/.well-known/est/cacerts', routes.estCaCerts],
+  csrattrs: ['GET', '/.well-known/est/csrattrs', routes.estCsrAttrs],
+  enroll: ['POST', '/.well-known/est/simpleenroll', routes.estSimpleEnroll],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
@@ -178,6 +181,31 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('crl', { pathParameters: { name: 'root.crl' } }, 503);
   });
 
+  it('EST: GET /.well-known/est/cacerts, GET /.well-known/est/csrattrs, POST /.well-known/est/simpleenroll (errors as text)', async () => {
+    const est = (cn: string, extra: Parameters<typeof subject>[0] = {}) => ({
+      body: csrFor(cn, extra).replace(/-----[^-]+-----|\s/g, ''),
+      headers: { 'content-type': 'application/pkcs10' },
+    });
+    expect(await check('cacerts', {}, 200)).toEqual(expect.any(String));
+    jest.spyOn(testApp().reading.read.chains, 'activeChain').mockRejectedValueOnce(bug());
+    await check('cacerts', {}, 500);
+    jest.spyOn(testApp().reading.read.chains, 'activeChain').mockRejectedValueOnce(new CaError('CA_NOT_READY', 'No issuing CA has been set up yet', { retryAfterSeconds: 60 }));
+    await check('cacerts', {}, 503);
+    await check('csrattrs', {}, 200);
+
+    const request = est('contract-est-1');
+    await check('enroll', request, 200);
+    await check('enroll', request, 200);
+    expect(await check('enroll', { body: 'not base64!', headers: { 'content-type': 'application/pkcs10' } }, 400)).toMatch(/^CSR_MALFORMED: /);
+    await check('enroll', est('contract-est-1'), 409);
+    await check('enroll', { body: 'A'.repeat(16 * 1024 + 4), headers: { 'content-type': 'application/pkcs10' } }, 413);
+    expect(await check('enroll', est('contract-est-2', { emailAddress: STRING.ia5('a@b.c') }), 422)).toMatch(/^POLICY_VIOLATION: /);
+    jest.spyOn(testApp().store, 'claim').mockRejectedValueOnce(bug());
+    await check('enroll', est('contract-est-3'), 500);
+    jest.spyOn(testApp().issuing.issue.cas, 'activeIssuer').mockRejectedValueOnce(new CaError('SIGNER_UNAVAILABLE', 'The signing service is unavailable; retry later', { retryAfterSeconds: 2 }));
+    await check('enroll', est('contract-est-4'), 503);
+  });
+
   it('local mode: 403 FORBIDDEN_ORIGIN for another site\'s page or a foreign Host, on every route with configuration', async () => {
     for (const route of ['issue', 'list', 'get', 'revoke', 'ca', 'rotate'] as const) {
       const init = { pathParameters: { serialNumber: serial } };
@@ -185,6 +213,11 @@ describe('openapi.yaml and the implementation agree', () => {
       expect(page.error.code).toBe('FORBIDDEN_ORIGIN');
       const rebound = await check(route, { ...init, headers: { Host: 'evil.example:3000' } }, 403);
       expect(rebound.error.code).toBe('FORBIDDEN_ORIGIN');
+    }
+    // The EST routes answer the same, as text.
+    for (const route of ['cacerts', 'csrattrs', 'enroll'] as const) {
+      expect(await check(route, { headers: { Host: 'localhost:3000', Origin: 'https://evil.example' } }, 403)).toMatch(/^FORBIDDEN_ORIGIN: /);
+      expect(await check(route, { headers: { Host: 'evil.example:3000' } }, 403)).toMatch(/^FORBIDDEN_ORIGIN: /);
     }
   });
 

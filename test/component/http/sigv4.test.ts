@@ -6,7 +6,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { verifySigV4, type LocalCredentials } from '../../../src/http/sigv4.js';
 import { readLocalCredentials } from '../../../src/local/local-credentials.js';
 import { CaError } from '../../../src/service/errors.js';
-import { apiEvent, jsonPost } from '../../helpers/api.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
 
@@ -91,5 +91,15 @@ describe('Local SigV4 mode through the routes (LOCAL_AUTH=sigv4)', () => {
 
   it('leaves /health open', async () => {
     expect((await callRoute(routes.health, apiEvent({ path: '/health' }))).statusCode).toBe(200);
+  });
+
+  it("leaves EST's cacerts and csrattrs open (as API Gateway does), and requires a signature for simpleenroll", async () => {
+    expect((await routes.estCaCerts(apiEvent({ path: '/.well-known/est/cacerts' }), lambdaContext())).statusCode).toBe(200);
+    expect((await routes.estCsrAttrs(apiEvent({ path: '/.well-known/est/csrattrs' }), lambdaContext())).statusCode).toBe(200);
+    const der = Buffer.from(csr().replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const enroll = () => apiEvent({ method: 'POST', path: '/.well-known/est/simpleenroll', body: der.toString('base64'), headers: { 'content-type': 'application/pkcs10' } });
+    const unsigned = await routes.estSimpleEnroll(enroll(), lambdaContext());
+    expect([unsigned.statusCode, unsigned.body.split(':')[0]]).toEqual([403, 'ACCESS_DENIED']);
+    expect((await routes.estSimpleEnroll(await signed(enroll(), creds(), new Date()), lambdaContext())).statusCode).toBe(200);
   });
 });

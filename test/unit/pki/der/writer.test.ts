@@ -3,9 +3,11 @@ import { TAG, decodeOid, integerMagnitude, readSingle, valueOf } from '../../../
 import {
   algorithmIdentifier,
   bitString,
+  compareDerEncodings,
   integerFromHex,
   lengthOctets,
   objectIdentifier,
+  setOf,
   timeDer,
   timeLength,
   tlv,
@@ -101,5 +103,38 @@ describe('Function: algorithmIdentifier', () => {
   it('writes the OID with a NULL parameter or none', () => {
     expect(hex(algorithmIdentifier('1.2.840.113549.1.1.11', 'NULL'))).toBe('300d06092a864886f70d01010b0500');
     expect(hex(algorithmIdentifier('1.2.840.10045.4.3.3', 'absent'))).toBe('300a06082a8648ce3d040303');
+  });
+});
+
+describe('Function: compareDerEncodings + setOf', () => {
+  const bytes = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+
+  it.each([
+    ['01', '02', -1],
+    ['0201ff', '020100', 1],
+    ['0101', '0101', 0],
+    // X.690 11.6: the shorter is padded with zero octets at its end.
+    ['01', '0100', 0],
+    ['01', '0101', -1],
+    ['0101', '01', 1],
+  ])('compares %s with %s as %i', (a, b, sign) => {
+    expect(Math.sign(compareDerEncodings(bytes(a), bytes(b)))).toBe(sign);
+    expect(Math.sign(compareDerEncodings(bytes(b), bytes(a)))).toBe(-sign || 0);
+  });
+
+  it('sorts the elements of a SET OF by their encodings, whatever order they are given in', () => {
+    const sizes = [4096, 2048, 3072].map((n) => integerFromHex(n.toString(16)));
+    expect(hex(setOf(sizes))).toBe('310c' + '02020800' + '02020c00' + '02021000');
+    // Encodings of different lengths: by their octets, not by their lengths.
+    const curves = [objectIdentifier('1.2.840.10045.3.1.7'), objectIdentifier('1.3.132.0.34')];
+    expect(hex(setOf(curves))).toBe('3111' + '06052b81040022' + '06082a8648ce3d030107');
+    expect(hex(setOf([...curves].reverse()))).toBe(hex(setOf(curves)));
+    expect(hex(setOf([]))).toBe('3100');
+  });
+
+  it('takes another tag for an IMPLICIT SET OF and leaves its argument as it was', () => {
+    const elements = [bytes('0202ffff'), bytes('020100')];
+    expect(hex(setOf(elements, 0xa0))).toBe('a007' + '020100' + '0202ffff');
+    expect(elements.map(hex)).toEqual(['0202ffff', '020100']);
   });
 });

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { csrAttributes } from '../../src/pki/csr-attrs.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { expectConforms } from '../helpers/openapi.js';
+
+/**
+ * EST against the local stack (npm start) as a station's scripts use it: curl
+ * for the requests, openssl to read the answers and verify the certificate.
+ */
+const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-est-'));
+const work = mkdtempSync(join(tmpdir(), 'factory-ca-est-work-'));
+let stack: RunningStack;
+
+beforeAll(async () => {
+  stack = await startLocalStack(stateDir);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+}, 30_000);
+
+/** A shell pipeline in the work directory (curl and openssl), its standard output. */
+const sh = (script: string, env: Record<string, string> = {}) =>
+  execFileSync('sh', ['-ec', script], { cwd: work, encoding: 'utf8', env: { ...process.env, BASE: stack.baseUrl, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** curl -i: the status, the headers (lower-case names) and the body of an answer, checked against openapi.yaml. */
+function curl(method: string, path: string, args: string[] = []): { status: number; headers: Record<string, string>; body: string } {
+  const out = execFileSync('curl', ['-sS', '-i', '-X', method, ...args, `${stack.baseUrl}${path}`], { cwd: work, encoding: 'utf8' });
+  const split = out.indexOf('\r\n\r\n');
+  const [statusLine, ...lines] = out.slice(0, split).split('\r\n');
+  const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const status = Number(statusLine!.split(' ')[1]);
+  const body = out.slice(split + 4);
+  expectConforms(method, path, status, body, headers);
+  return { status, headers, body };
+}
+
+/** The PEM blocks of a file openssl wrote (pkcs7 -print_certs also writes subject and issuer lines). */
+const pemBlocks = (file: string) => readFileSync(join(work, file), 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g) ?? [];
+
+/** A key and the base64 DER of its CSR, made by openssl as a station would. */
+function estCsr(name: string, subject: string): string {
+  sh(`openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ${name}.key -subj '${subject}' -outform DER -out ${name}.der 2>/dev/null
+      openssl base64 -in ${name}.der -out ${name}.b64`);
+  return join(work, `${name}.b64`);
+}
+
+describe('EST on the local stack, with curl and openssl', () => {
+  it('GET /.well-known/est/cacerts: openssl reads the chain, issuing CA and root, as GET /ca serves them', async () => {
+    const res = curl('GET', '/.well-known/est/cacerts');
+    expect([res.status, res.headers['content-type']]).toEqual([200, 'application/pkcs7-mime']);
+    sh('curl -sS "$BASE/.well-known/est/cacerts" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out chain.pem');
+    const ca = (await (await fetch(`${stack.baseUrl}/ca`)).json()) as { certificatePem: string; rootCertificatePem: string };
+    expect(pemBlocks('chain.pem').sort()).toEqual([ca.certificatePem, ca.rootCertificatePem].sort());
+  });
+
+  it("GET /.well-known/est/csrattrs: the policy's CSR attributes, which openssl parses", () => {
+    const res = curl('GET', '/.well-known/est/csrattrs');
+    expect([res.status, res.headers['content-type']]).toEqual([200, 'application/csrattrs']);
+    const policy = loadConfig({ TABLE_NAME: 'est-ledger' }).policy;
+    expect(Buffer.from(res.body, 'base64')).toEqual(Buffer.from(csrAttributes(policy)));
+    const parsed = sh('curl -sS "$BASE/.well-known/est/csrattrs" | openssl base64 -d | openssl asn1parse -inform DER');
+    expect(parsed).toMatch(/commonName/);
+    expect(parsed).toMatch(/id-ecPublicKey/);
+    expect(parsed).toMatch(/prime256v1/);
+    expect(parsed).toMatch(/ecdsa-with-SHA256/);
+  });
+
+  it('POST /.well-known/est/simpleenroll: a certificate openssl verifies against cacerts, the same one again for a replay', () => {
+    const b64 = estCsr('dev1', '/C=US/O=Example Corp/CN=it-est-0001');
+    const res = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '-H', 'X-Station-Id: station-est', '--data-binary', `@${b64}`]);
+    expect([res.status, res.headers['content-type']]).toEqual([200, 'application/pkcs7-mime; smime-type=certs-only']);
+    sh(`curl -sS -H 'Content-Type: application/pkcs10' --data-binary @dev1.b64 "$BASE/.well-known/est/simpleenroll" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out device.pem
+        curl -sS "$BASE/.well-known/est/cacerts" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out chain.pem`);
+    // The chain's two certificates: the root (self-issued) and the issuing CA.
+    const chain = pemBlocks('chain.pem');
+    const selfIssued = (pem: string) => {
+      writeFileSync(join(work, 'one.pem'), pem);
+      const [subject, issuer] = sh('openssl x509 -in one.pem -noout -subject -issuer -nameopt RFC2253').split('\n');
+      return subject!.replace(/^subject=\s*/, '') === issuer!.replace(/^issuer=\s*/, '');
+    };
+    writeFileSync(join(work, 'root.pem'), chain.find(selfIssued)!);
+    writeFileSync(join(work, 'issuing.pem'), chain.find((c) => !selfIssued(c))!);
+    expect(sh('openssl verify -x509_strict -CAfile root.pem -untrusted issuing.pem device.pem')).toMatch(/device\.pem: OK/);
+    expect(sh('openssl x509 -in device.pem -noout -subject -nameopt RFC2253')).toMatch(/CN=it-est-0001/);
+    // The first enrollment above and this replay answered the same certificate (one CMS, same bytes).
+    const again = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '--data-binary', `@${b64}`]);
+    expect(again.body).toBe(res.body);
+  });
+
+  it('answers errors as text/plain with the code first: CSR_MALFORMED, POLICY_VIOLATION, PAYLOAD_TOO_LARGE', () => {
+    writeFileSync(join(work, 'garbage.b64'), 'this is not base64!');
+    const garbage = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '--data-binary', '@garbage.b64']);
+    expect([garbage.status, garbage.headers['content-type'], garbage.body.split(':')[0]]).toEqual([400, 'text/plain; charset=utf-8', 'CSR_MALFORMED']);
+    const json = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/json', '--data-binary', '{"csr": "x"}']);
+    expect([json.status, json.body.split(':')[0]]).toEqual([400, 'CSR_MALFORMED']);
+    const b64 = estCsr('policy', '/C=US/O=Not Example Corp/CN=it-est-policy');
+    const policy = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '--data-binary', `@${b64}`]);
+    expect([policy.status, policy.headers['content-type']]).toEqual([422, 'text/plain; charset=utf-8']);
+    expect(policy.body).toMatch(/^POLICY_VIOLATION: /);
+    writeFileSync(join(work, 'big.b64'), 'A'.repeat(16 * 1024 + 4));
+    const big = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '--data-binary', '@big.b64']);
+    expect([big.status, big.body.split(':')[0]]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+  });
+});
