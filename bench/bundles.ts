@@ -196,14 +196,21 @@ function packagedFunctions(packageDir: string): Packaged[] {
 
 /**
  * The environment of the deployed function: its variables from the template
- * (references to roles replaced by well-formed dummy ARNs), with X-Ray tracing
+ * (references to roles and buckets replaced by well-formed dummy names), with X-Ray tracing
  * and metrics off (no daemon, no CloudWatch here), what the Lambda runtime
  * sets, and dummy credentials. Nothing is inherited from this process but PATH.
  */
 function deployedEnv(f: Packaged, taskRoot: string, bundle: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   for (const [k, v] of Object.entries(f.variables)) {
-    env[k] = typeof v === 'string' ? v : /_ROLE_ARN$/.test(k) ? `arn:aws:iam::123456789012:role/bench-${k.toLowerCase().replace(/_/g, '-')}` : JSON.stringify(v);
+    env[k] =
+      typeof v === 'string'
+        ? v
+        : /_ROLE_ARN$/.test(k)
+          ? `arn:aws:iam::123456789012:role/bench-${k.toLowerCase().replace(/_/g, '-')}`
+          : /_BUCKET$/.test(k)
+            ? `factory-ca-bench-${k.toLowerCase().replace(/_/g, '-')}`
+            : JSON.stringify(v);
   }
   return {
     ...env,
