@@ -1,8 +1,7 @@
 import type { CrlReadingFunction } from '../compose/crl.js';
 import { currentCrl } from '../service/crl.js';
 import { CaError } from '../service/errors.js';
-import { binary } from './edge.js';
-import { httpFunction } from './edge.js';
+import { binary, httpFunction } from './edge.js';
 
 /** How long a relying party or a cache may keep a CRL before asking again: a new revocation is seen within about two minutes. */
 const MAX_AGE_SECONDS = 60;
@@ -13,7 +12,8 @@ const MAX_AGE_SECONDS = 60;
  * distribution point is: a CRL is signed and holds nothing secret.
  */
 export const getCrlRoute = (fn: CrlReadingFunction) =>
-  httpFunction('GET /crl/{name}', fn, async (event, { log }) => {
+  // Public in local SigV4 mode too, as in AWS: the origin and host guard only.
+  httpFunction('GET /crl/{name}', { obs: fn.obs, guards: fn.publicGuards }, async (event, { log }) => {
     const file = event.pathParameters?.name ?? '';
     const name = file.endsWith('.crl') ? file.slice(0, -4) : '';
     if (!name) throw new CaError('NOT_FOUND', 'CRLs are named root.crl and <issuing CA id>.crl, such as issuing-1.crl');

@@ -93,6 +93,10 @@ describe('Local SigV4 mode through the routes (LOCAL_AUTH=sigv4)', () => {
     expect((await callRoute(routes.health, apiEvent({ path: '/health' }))).statusCode).toBe(200);
   });
 
+  it('leaves the CRLs open, as API Gateway does (a CRL distribution point needs no credentials)', async () => {
+    expect((await routes.getCrl(apiEvent({ path: '/crl/root.crl', pathParameters: { name: 'root.crl' } }), lambdaContext())).statusCode).toBe(200);
+  });
+
   it("leaves EST's cacerts and csrattrs open (as API Gateway does), and requires a signature for simpleenroll", async () => {
     expect((await routes.estCaCerts(apiEvent({ path: '/.well-known/est/cacerts' }), lambdaContext())).statusCode).toBe(200);
     expect((await routes.estCsrAttrs(apiEvent({ path: '/.well-known/est/csrattrs' }), lambdaContext())).statusCode).toBe(200);
