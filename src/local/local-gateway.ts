@@ -26,7 +26,8 @@ import { renderError } from '../http/errors.js';
 import { HttpError } from '../http/errors.js';
 import { CaError } from '../service/errors.js';
 
-function answer(res: import('node:http').ServerResponse, error: Error): void {
+/** An error answered by a local front door itself (no function ran), as the functions render it. */
+export function answer(res: import('node:http').ServerResponse, error: Error): void {
   const { statusCode, body } = renderError(error);
   res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   res.end(JSON.stringify(body));

@@ -166,3 +166,35 @@ export function caSubjectDer(fields: { C?: string; O?: string; CN: string }): Ui
   ];
   return new Uint8Array(new x509.Name(rdns).toArrayBuffer());
 }
+
+/**
+ * A TLS server certificate (serverAuth, the names in subjectAltName): local
+ * mode's EST listener only, issued by the local issuing CA so that a client
+ * trusting the root reaches it by name. Never a device certificate, never in the ledger.
+ */
+export function buildTlsServerCertificate(p: {
+  serialNumber: string;
+  commonName: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+  publicKey: Uint8Array;
+  validity: Validity;
+  issuer: Omit<Issuer, 'notAfter'>;
+}): Promise<BuiltCertificate> {
+  return generateCertificate({
+    serialNumber: p.serialNumber,
+    subjectDer: caSubjectDer({ CN: p.commonName }),
+    issuerDer: p.issuer.subjectDer,
+    publicKey: p.publicKey,
+    validity: p.validity,
+    signer: p.issuer.signer,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension([...p.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...p.ipAddresses.map((value) => ({ type: 'ip' as const, value }))]),
+      new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(p.publicKey)),
+      new x509.AuthorityKeyIdentifierExtension(p.issuer.keyIdentifier),
+    ],
+  });
+}

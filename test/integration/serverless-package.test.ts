@@ -73,7 +73,7 @@ describe('The packaged stack (serverless package)', () => {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
       expect(f.Properties.Environment.Variables.TRUST_STATION_HEADER).toBe('false');
-      expect(f.Properties.Environment.Variables.TRUST_CLIENT_CERT_HEADER).toBeUndefined();
+      expect(f.Properties.Environment.Variables.TRUST_CLIENT_CERT_HEADER).toBe('false');
       expect(f.Properties.Environment.Variables.IOT_MODE).toBe('aws');
       // X-Ray tracing and Powertools metrics are on in a deployed stage.
       expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
