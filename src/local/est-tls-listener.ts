@@ -17,7 +17,7 @@
  * client trusting the local root reaches it by name (curl --cacert root.pem).
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { CLIENT_CERT_HEADER } from '../http/est-routes.js';
@@ -26,7 +26,7 @@ import { buildTlsServerCertificate } from '../pki/profile.js';
 import { newSerial } from '../pki/serial.js';
 import type { IssuingCa } from '../service/ca-directory.js';
 import { CaError } from '../service/errors.js';
-import { answer } from './local-gateway.js';
+import { answer, forward, listenOnLoopback } from './local-gateway.js';
 
 /** The only paths the listener serves. */
 export const EST_PATH_PREFIX = '/.well-known/est/';
@@ -87,22 +87,7 @@ export function startEstTlsListener(port: number, apiPort: number, credentials: 
       return;
     }
     const peer = (req.socket as TLSSocket).getPeerCertificate();
-    const headers = forwardedHeaders(req.headers, peer?.raw, apiPort);
-    const upstream = httpRequest({ host: '127.0.0.1', port: apiPort, method: req.method, path: req.url, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => {
-      if (!res.headersSent) answer(res, new CaError('INTERNAL', 'The local API is not answering; see the npm start output'));
-      else res.destroy();
-    });
-    req.pipe(upstream);
+    forward(req, res, apiPort, forwardedHeaders(req.headers, peer?.raw, apiPort), (h) => h, 'The local API is not answering; see the npm start output');
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve({ server, close: () => new Promise<void>((r) => server.close(() => r())) });
-    });
-  });
+  return listenOnLoopback(server, port);
 }
