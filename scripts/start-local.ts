@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   const announce = () => {
     console.log(
       signing
-        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health and EST cacerts and csrattrs needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
+        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health, EST cacerts, csrattrs and simplereenroll (a client certificate) needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
         : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
     );
     if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);

@@ -38,7 +38,7 @@ export interface Config {
    * a loopback name with this port, or whose Origin is another site, are refused.
    */
   localApiPort?: number;
-  /** Local mode only: `sigv4` makes every route but /health and EST cacerts and csrattrs require AWS Signature V4 (local SigV4 mode). */
+  /** Local mode only: `sigv4` makes every route but /health, EST cacerts and csrattrs, and EST simplereenroll (its client certificate authenticates it) require AWS Signature V4 (local SigV4 mode). */
   localAuth?: 'sigv4';
   region: string;
   lifecycle: LifecycleConfig;
