@@ -18,12 +18,17 @@
  * serverless-offline loads the handlers from bundles built in <state dir>/esbuild/,
  * which `npm run package` (it deletes .esbuild/ when done) leaves alone.
  *
- * Environment: PORT (3000), DYNAMODB_PORT (8000, 0 = any free port),
+ * EST re-enrollment needs a TLS client certificate: a second listener,
+ * https://localhost:EST_TLS_PORT (src/local/est-tls-listener.ts), serves
+ * /.well-known/est/* with a server certificate of the local issuing CA and hands
+ * the client certificate to the functions.
+ *
+ * Environment: PORT (3000), EST_TLS_PORT (8443), DYNAMODB_PORT (8000, 0 = any free port),
  * LAMBDA_PORT (3002), OFFLINE_PORT (serverless-offline's internal port; any free one), LOCAL_STATE_DIR (.local), ORGANIZATION, COUNTRY,
  * IOT_REGISTRATION_CODE (for a verification certificate AWS IoT accepts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -31,6 +36,9 @@ import { loadConfig, ConfigError } from '../src/config/config.js';
 import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
+import { estTlsCredentials, startEstTlsListener } from '../src/local/est-tls-listener.js';
+import { caSigners, ledger } from '../src/compose/shared.js';
+import { CaDirectory } from '../src/service/ca-directory.js';
 import { watchOutput } from '../src/local/output-watch.js';
 import { describePortHolder } from '../src/local/port-holder.js';
 import { acquireStartLock, StateDirLocked } from '../src/local/start-lock.js';
@@ -41,6 +49,7 @@ const stateDir = resolve(process.env.LOCAL_STATE_DIR ?? '.local');
 const port = Number(process.env.PORT ?? 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT ?? 3002);
 const dynamoPort = Number(process.env.DYNAMODB_PORT ?? 8000);
+const estTlsPort = Number(process.env.EST_TLS_PORT ?? 8443);
 const base = `http://localhost:${port}`;
 
 /** Listens on a loopback port and closes it again: `port` 0 finds a free one; a port in use fails with EADDRINUSE. */
@@ -125,6 +134,8 @@ async function main(): Promise<void> {
   // serverless-offline's own ports, checked before the bootstrap rather than failing after it.
   await listening("serverless-offline's Lambda endpoint", 'LAMBDA_PORT', lambdaPort, () => probePort(lambdaPort));
   if (process.env.OFFLINE_PORT) await listening('serverless-offline', 'OFFLINE_PORT', offlinePort, () => probePort(offlinePort));
+  // The EST TLS listener needs the CA for its certificate: its port is checked now, it listens after the bootstrap.
+  await listening('the EST TLS listener', 'EST_TLS_PORT', estTlsPort, () => probePort(estTlsPort));
   const client = localDynamoClient(dynamo.endpoint);
   const createdTable = await ensureTable(client, tableName);
   console.log(`factory-ca local: ledger ${createdTable ? 'created' : 'reused'} (dynalite ${dynamo.endpoint}, data in ${stateDir})`);
@@ -133,20 +144,27 @@ async function main(): Promise<void> {
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
+  const issuing = await new CaDirectory(ledger(config, client), caSigners(config), () => new Date(), 0).activeIssuer();
+  await listening('the EST TLS listener', 'EST_TLS_PORT', estTlsPort, async () => startEstTlsListener(estTlsPort, port, await estTlsCredentials(issuing)));
+  const rootCaFile = join(stateDir, 'est-tls-root-ca.pem');
+  writeFileSync(rootCaFile, issuing.rootCertificatePem);
   forget = announceEndpoint(stateDir, dynamo.endpoint, base);
 
   const announce = () => {
     console.log(
       signing
-        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health, the CRLs and EST cacerts and csrattrs needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
+        ? `\nfactory-ca is listening on ${base} (127.0.0.1 only; local SigV4 mode: every route but /health, the CRLs, EST cacerts, csrattrs and simplereenroll (a client certificate) needs AWS Signature V4, service execute-api, region ${LOCAL_SIGNING_REGION})`
         : `\nfactory-ca is listening on ${base} (127.0.0.1 only, no authentication in local mode)`,
     );
     if (signing) console.log(`Credentials: AWS_SHARED_CREDENTIALS_FILE=${credentialsFile(stateDir)} AWS_PROFILE=${LOCAL_PROFILE}`);
+    console.log(`EST with a TLS client certificate (simplereenroll): https://localhost:${estTlsPort}/.well-known/est/ (127.0.0.1 only; its certificate chains to the local root, ${rootCaFile})`);
     console.log('Try it:');
     console.log('  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout device.key \\');
     console.log(`    -subj "/C=US/O=${config.organization}/CN=device-0001" -out device.csr`);
     console.log(`  curl -s -H 'Content-Type: application/pkcs10' --data-binary @device.csr ${base}/certificates`);
-    console.log(`  curl -s ${base}/ca\n`);
+    console.log(`  curl -s ${base}/ca`);
+    console.log(`  # renew: a new CSR with the same subject, sent with the device's current certificate`);
+    console.log(`  curl -s --cacert ${rootCaFile} --cert device.pem --key device.key -H 'Content-Type: application/pkcs10' --data-binary @new.b64 https://localhost:${estTlsPort}/.well-known/est/simplereenroll\n`);
   };
   let ready = false;
   // Both streams feed one watch: serverless-offline prints "Server ready" once its HTTP server listens.

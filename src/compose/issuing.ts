@@ -10,8 +10,10 @@ import { systemRandom, type RandomSource } from '../pki/serial.js';
 import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { CaDirectory } from '../service/ca-directory.js';
 import type { IssueDeps } from '../service/issue-certificate.js';
+import type { ReenrollDeps } from '../service/reenroll-certificate.js';
 import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type SignerFactory, type Sleep } from '../service/ports.js';
 import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
+import { iotRegistrar, type IotOptions } from './iot.js';
 
 export interface IssuingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
@@ -49,4 +51,19 @@ export function composeIssuing(config: Config, o: IssuingOptions = {}): IssuingF
       inFlightWaitMs: config.inFlightWaitMs,
     },
   };
+}
+
+export interface ReenrollingFunction extends IssuingFunction {
+  reenroll: ReenrollDeps;
+}
+
+/**
+ * EST simplereenroll: the issuing function, plus AWS IoT (or its dry run) to
+ * deactivate the certificate a device replaces. Its route takes no IAM
+ * identity: the device authenticates with its current certificate (mutual TLS).
+ */
+export function composeReenrolling(config: Config, o: IssuingOptions & IotOptions = {}): ReenrollingFunction {
+  const fn = composeIssuing(config, o);
+  const registrar = iotRegistrar(config, fn.obs.logger, o);
+  return { ...fn, reenroll: { issue: fn.issue, iot: () => registrar } };
 }

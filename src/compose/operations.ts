@@ -4,18 +4,15 @@
  * administration, CA signers, AWS IoT registration). Revocation never builds the
  * key administration; nothing here builds the issuance pipeline.
  */
-import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IoTClient } from '@aws-sdk/client-iot';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { Config } from '../config/config.js';
-import { awsIotRegistrar } from '../iot/iot-registrar.js';
 import { caKeyPolicy } from '../kms/key-policy.js';
 import { kmsKeyManager } from '../kms/kms-key-manager.js';
-import { dryRunRegistrar, PLACEHOLDER_JITP_ROLE_ARN } from '../local/dry-run-registrar.js';
+import { PLACEHOLDER_JITP_ROLE_ARN } from '../local/dry-run-registrar.js';
 import { softwareKeyManager } from '../local/software-keys.js';
-import type { Logger } from '../observability/logger.js';
 import { traced } from '../observability/tracing.js';
+import { iotRegistrar, type IotOptions } from './iot.js';
 import { CaError } from '../service/errors.js';
 import { systemRandom, type RandomSource } from '../pki/serial.js';
 import { CaChains } from '../service/ca-directory.js';
@@ -28,34 +25,17 @@ import { crlObjects } from './crl.js';
 import type { CrlPublishDeps } from '../service/crl.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
-export interface OperationsOptions extends ObservabilityOptions {
+export interface OperationsOptions extends ObservabilityOptions, IotOptions {
   /** Where CRLs are published (the stage's bucket, or files in local mode). */
   objects?: CrlObjects;
   s3?: S3Client;
   dynamo?: DynamoDBClient;
   kms?: KMSClient;
-  /** The AWS IoT client the registrar uses (IOT_MODE=aws). */
-  iot?: IoTClient;
-  /** A whole registrar in place of AWS IoT or its dry run. */
-  registrar?: IotRegistrar;
   store?: CertificateStore & CaStore & CrlLedger;
   keys?: KeyManager;
   signers?: SignerFactory;
   clock?: Clock;
   random?: RandomSource;
-}
-
-/** AWS IoT, or in local mode its dry run (the registration bundle is written under the state directory). */
-function iotRegistrar(config: Config, logger: Logger, o: OperationsOptions): IotRegistrar {
-  if (o.registrar) return o.registrar;
-  const lc = config.lifecycle;
-  if (lc.iotMode === 'dry-run') {
-    return dryRunRegistrar(join(config.localStateDir, 'iot'), {
-      ...(lc.registrationCode ? { registrationCode: lc.registrationCode } : {}),
-      print: (line) => logger.info(line),
-    });
-  }
-  return awsIotRegistrar(o.iot ?? traced(new IoTClient({ region: config.region, maxAttempts: 4 })));
 }
 
 const notConfigured = (detail: string) => new CaError('INTERNAL', 'The CA lifecycle is not configured', { logDetail: detail });

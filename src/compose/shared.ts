@@ -56,6 +56,8 @@ export interface HttpSettings {
   maxBodyBytes: number;
   /** Local mode only: the station id comes from X-Station-Id (there is no IAM). */
   trustStationHeader: boolean;
+  /** Local mode only: EST simplereenroll's client certificate comes from X-Est-Client-Cert (the local TLS listener's). */
+  trustClientCertHeader: boolean;
   /** Local mode only: the port of the local API, for the origin and host guard. */
   localApiPort?: number;
   /** Local SigV4 mode only: the one access key every request must be signed with. */
@@ -65,6 +67,7 @@ export interface HttpSettings {
 export const httpSettings = (config: Config): HttpSettings => ({
   maxBodyBytes: config.maxBodyBytes,
   trustStationHeader: config.trustStationHeader,
+  trustClientCertHeader: config.trustClientCertHeader,
   ...(config.localApiPort ? { localApiPort: config.localApiPort } : {}),
   ...(config.localAuth === 'sigv4' ? { localCredentials: localSigningCredentials(config.localStateDir) } : {}),
 });

@@ -28,11 +28,17 @@ export interface Config {
   /** Local mode only: take the station id from the X-Station-Id header (no IAM there). */
   trustStationHeader: boolean;
   /**
+   * Local mode only: EST simplereenroll takes the client certificate from the
+   * X-Est-Client-Cert header, which the local TLS listener sets (it strips any a
+   * client sent). In AWS, API Gateway's mutual TLS puts it in the request context.
+   */
+  trustClientCertHeader: boolean;
+  /**
    * Local mode only: the port the local API serves on. Requests whose Host is not
    * a loopback name with this port, or whose Origin is another site, are refused.
    */
   localApiPort?: number;
-  /** Local mode only: `sigv4` makes every route but /health, the CRLs and EST cacerts and csrattrs require AWS Signature V4 (local SigV4 mode). */
+  /** Local mode only: `sigv4` makes every route but /health, the CRLs, EST cacerts and csrattrs, and EST simplereenroll (its client certificate authenticates it) require AWS Signature V4 (local SigV4 mode). */
   localAuth?: 'sigv4';
   region: string;
   lifecycle: LifecycleConfig;
@@ -123,6 +129,11 @@ export function loadConfig(
     problems.push('TRUST_STATION_HEADER cannot be set in a deployed stage: the caller identity comes from IAM');
   }
 
+  const trustClientCertHeader = flag('TRUST_CLIENT_CERT_HEADER');
+  if (trustClientCertHeader && isDeployedLambda(env)) {
+    problems.push('TRUST_CLIENT_CERT_HEADER cannot be set in a deployed stage: the client certificate comes from API Gateway mutual TLS');
+  }
+
   const localApiPort = env.LOCAL_API_PORT ? number('LOCAL_API_PORT', 0, 1, 65_535) : undefined;
   if (localApiPort !== undefined && isDeployedLambda(env)) problems.push('LOCAL_API_PORT cannot be set in a deployed stage');
   const localAuth = env.LOCAL_AUTH || undefined;
@@ -180,6 +191,7 @@ export function loadConfig(
     inFlightWaitMs: number('IN_FLIGHT_WAIT_MS', 5000, 0, 60_000),
     maxBodyBytes: MAX_BODY_BYTES,
     trustStationHeader,
+    trustClientCertHeader,
     ...(localApiPort ? { localApiPort } : {}),
     ...(localAuth === 'sigv4' ? { localAuth: 'sigv4' as const } : {}),
     region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',

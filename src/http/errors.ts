@@ -18,10 +18,13 @@ export type ErrorCode = PkiErrorCode | ServiceErrorCode | HttpErrorCode;
 /** The one place where error codes become HTTP statuses (exhaustive over every layer's codes). */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INVALID_REQUEST: 400,
+  EST_CLIENT_CERT_REQUIRED: 401,
   CSR_MALFORMED: 400,
   CSR_SIGNATURE_INVALID: 400,
   FORBIDDEN_ORIGIN: 403,
   ACCESS_DENIED: 403,
+  EST_CLIENT_CERT_REFUSED: 403,
+  EST_SUBJECT_MISMATCH: 403,
   NOT_FOUND: 404,
   NOT_ACCEPTABLE: 406,
   DUPLICATE_COMMON_NAME: 409,

@@ -4,21 +4,24 @@
  * (csrattrs), and enrollment (simpleenroll), which is POST /certificates'
  * issuance (same policy, key checks, ledger and idempotency) with EST's
  * framing: bodies are base64 DER, the certificate comes back in a certs-only
- * CMS message. Errors keep the one mapping's status, code and Retry-After, as
+ * CMS message; and re-enrollment (simplereenroll), authenticated by the
+ * device's current certificate. Errors keep the one mapping's status, code and Retry-After, as
  * text/plain (plainTextErrors).
  */
-import type { IssuingFunction } from '../compose/issuing.js';
+import type { IssuingFunction, ReenrollingFunction } from '../compose/issuing.js';
 import type { PolicyReadingFunction, ReadingFunction } from '../compose/reading.js';
 import { certsOnlyCms } from '../pki/cms.js';
 import { csrAttributes } from '../pki/csr-attrs.js';
 import { csrMalformed } from '../pki/errors.js';
 import { decodeEstBase64, encodeEstBase64 } from '../pki/est.js';
 import { certificatesFromPem } from '../pki/pem.js';
+import { describeError } from '../observability/logger.js';
 import { METRIC } from '../observability/metrics.js';
 import { issueCertificate } from '../service/issue-certificate.js';
+import { clientCertificateRefused, clientCertificateRequired, reenrollCertificate } from '../service/reenroll-certificate.js';
 import { countRejections, httpFunction, plainTextErrors, text, type HttpEvent } from './edge.js';
 import { recordIssuance } from './issuing-routes.js';
-import { bodyBytes, stationIdOf } from './requests.js';
+import { bodyBytes, header, stationIdOf } from './requests.js';
 
 /** RFC 7030 4.1.3 (cacerts). */
 export const CACERTS_TYPE = 'application/pkcs7-mime';
@@ -83,6 +86,58 @@ export const estSimpleEnrollRoute = (fn: IssuingFunction) =>
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);
       const result = await issueCertificate(fn.issue, { csr, stationId: log.stationId as string });
       recordIssuance(fn, log, result);
+      return text(200, certsOnlyBase64(result.record.certificatePem), CERTS_ONLY_TYPE);
+    },
+    countRejections(fn.obs.metrics, METRIC.rejected),
+    plainTextErrors(),
+  );
+
+/**
+ * Local mode's carrier of the TLS client certificate: the local TLS listener
+ * (src/local/est-tls-listener.ts) sets it to the base64 of the PEM it was
+ * shown, and strips any a client sent. Read only when the configuration trusts
+ * it (TRUST_CLIENT_CERT_HEADER, refused in a deployed stage).
+ */
+export const CLIENT_CERT_HEADER = 'X-Est-Client-Cert';
+
+/**
+ * The DER of the client certificate the TLS connection was authenticated with:
+ * in AWS, what API Gateway's mutual TLS (custom domain) puts in
+ * requestContext.identity.clientCert.clientCertPem; locally, the trusted header.
+ * Undefined when none was presented (the execute-api endpoint never has one).
+ */
+export function clientCertificateOf(event: HttpEvent, trustHeader: boolean): Uint8Array | undefined {
+  const carried = trustHeader ? header(event, CLIENT_CERT_HEADER) : undefined;
+  const pem = carried !== undefined ? Buffer.from(carried, 'base64').toString('utf8') : trustHeader ? undefined : event.requestContext?.identity?.clientCert?.clientCertPem;
+  if (!pem) return undefined;
+  const [der, ...more] = certificatesFromPem(pem);
+  if (!der || more.length) throw clientCertificateRefused('unknown');
+  return der;
+}
+
+/**
+ * POST /.well-known/est/simplereenroll (RFC 7030 4.2.2): the device's current
+ * certificate authenticates it (TLS client authentication, no IAM); the CSR,
+ * with the same subject, gets a new certificate (same key or a new one), 200 in
+ * a certs-only CMS message, and the current one is superseded. 401 without a
+ * client certificate, 403 for one that is not current.
+ */
+export const estSimpleReenrollRoute = (fn: ReenrollingFunction) =>
+  httpFunction(
+    'POST /.well-known/est/simplereenroll',
+    { obs: fn.obs, guards: fn.publicGuards },
+    async (event, { log }) => {
+      const clientCertificate = clientCertificateOf(event, fn.http.trustClientCertHeader);
+      if (!clientCertificate) throw clientCertificateRequired();
+      const csr = readEstCsr(event, fn.http.maxBodyBytes);
+      const result = await reenrollCertificate(fn.reenroll, { clientCertificate, csr });
+      log.stationId = result.record.stationId;
+      recordIssuance(fn, log, result);
+      Object.assign(log, {
+        replacedSerialNumber: result.replaced.serialNumber,
+        iotDeactivation: result.iotDeactivation,
+        ...(result.iotError !== undefined ? { iotError: describeError(result.iotError) } : {}),
+      });
       return text(200, certsOnlyBase64(result.record.certificatePem), CERTS_ONLY_TYPE);
     },
     countRejections(fn.obs.metrics, METRIC.rejected),

@@ -25,9 +25,18 @@ export function certificateView({ record, chain, provisioning }: CertificateDeta
     notBefore: record.notBefore,
     notAfter: record.notAfter,
     status: record.status,
-    ...(withLedgerFields ? { issuedAt: record.issuedAt, stationId: record.stationId } : {}),
+    ...(withLedgerFields ? { issuedAt: record.issuedAt, stationId: record.stationId, ...reenrollmentFields(record) } : {}),
     ...(record.status === 'REVOKED' ? { revokedAt: record.revokedAt, revocationReason: record.revocationReason } : {}),
     provisioning,
+  };
+}
+
+/** A re-enrollment's traces in the ledger: what a certificate replaced, or what replaced it and what AWS IoT said. */
+function reenrollmentFields(record: CertificateDetails['record']) {
+  const { replaces, supersededBy, supersededAt, iotDeactivation } = record;
+  return {
+    ...(replaces ? { replaces } : {}),
+    ...(supersededBy ? { supersededBy, supersededAt, iotDeactivation } : {}),
   };
 }
 

@@ -29,7 +29,7 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The AWS IoT side of the CA lifecycle: CA registration for JITP, and certificate revocation. */
+/** The AWS IoT side of the CA lifecycle: CA registration for JITP, certificate revocation, and deactivation of a re-enrolled device's old certificate. */
 export function awsIotRegistrar(client: IoTClient): IotRegistrar {
   const describeCa = async (certificateId: string): Promise<IotCaRegistration | undefined> => {
     try {
@@ -113,6 +113,16 @@ export function awsIotRegistrar(client: IoTClient): IotRegistrar {
         return 'REVOKED';
       }
       return 'REGISTERED_AS_REVOKED';
+    },
+    async deactivateCertificate(certificateId) {
+      try {
+        await client.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+        return 'INACTIVE';
+      } catch (e) {
+        // The device never connected with it, so JITP never registered it: nothing to deactivate.
+        if (nameOf(e) === 'ResourceNotFoundException') return 'NOT_REGISTERED';
+        throw iotError('deactivate the certificate', e);
+      }
     },
   };
 }

@@ -20,7 +20,8 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  * operator needs to register it by hand under `<dir>/<ca id>/` (the CA and root
  * PEMs, the verification certificate, registration-config.json with the
  * escaped template and the role ARN, and the equivalent AWS CLI command);
- * revocations are appended to `<dir>/revocations.jsonl` with their CLI command.
+ * revocations are appended to `<dir>/revocations.jsonl` with their CLI command,
+ * deactivations (a device re-enrolled) to `<dir>/deactivations.jsonl`.
  * A bundle made with the placeholder code is made again once a real code is given.
  */
 export function dryRunRegistrar(dir: string, options: { registrationCode?: string; print?: (line: string) => void } = {}): IotRegistrar {
@@ -114,6 +115,13 @@ export function dryRunRegistrar(dir: string, options: { registrationCode?: strin
       mkdirSync(dir, { recursive: true });
       const command = `aws iot update-certificate --certificate-id ${c.certificateId} --new-status REVOKED`;
       appendFileSync(join(dir, 'revocations.jsonl'), JSON.stringify({ certificateId: c.certificateId, at: new Date().toISOString(), command }) + '\n');
+      print(`AWS IoT dry run: ${command}`);
+      return 'DRY_RUN';
+    },
+    async deactivateCertificate(certificateId) {
+      mkdirSync(dir, { recursive: true });
+      const command = `aws iot update-certificate --certificate-id ${certificateId} --new-status INACTIVE`;
+      appendFileSync(join(dir, 'deactivations.jsonl'), JSON.stringify({ certificateId, at: new Date().toISOString(), command }) + '\n');
       print(`AWS IoT dry run: ${command}`);
       return 'DRY_RUN';
     },

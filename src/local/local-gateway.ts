@@ -21,12 +21,14 @@
  * sees the client's Content-Type and body exactly as API Gateway delivers them
  * (only `multiValueHeaders` also lists the added line).
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { renderError } from '../http/errors.js';
 import { HttpError } from '../http/errors.js';
 import { CaError } from '../service/errors.js';
 
-function answer(res: import('node:http').ServerResponse, error: Error): void {
+/** An error answered by a local front door itself (no function ran), as the functions render it. */
+export function answer(res: ServerResponse, error: Error): void {
   const { statusCode, body } = renderError(error);
   res.writeHead(statusCode, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   res.end(JSON.stringify(body));
@@ -76,16 +78,33 @@ export function startLocalGateway(port: number, target: number, options: Gateway
       return;
     }
     const headers = isBinaryMediaType(req.headers['content-type'], binaryMediaTypes) ? markedBinary(req.headers) : req.headers;
-    const upstream = httpRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers }, (up) => {
-      res.writeHead(up.statusCode ?? 502, withoutCors(up.headers));
-      up.pipe(res);
-    });
-    upstream.on('error', () => {
-      if (!res.headersSent) answer(res, new CaError('INTERNAL', 'The local functions are not answering; see the npm start output'));
-      else res.destroy();
-    });
-    req.pipe(upstream);
+    forward(req, res, target, headers, withoutCors, 'The local functions are not answering; see the npm start output');
   });
+  return listenOnLoopback(server, port);
+}
+
+/** Sends a request on to 127.0.0.1:`target` with `headers`, and its answer back (its headers through `answerHeaders`). */
+export function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: number,
+  headers: IncomingHttpHeaders | string[],
+  answerHeaders: (h: IncomingHttpHeaders) => IncomingHttpHeaders,
+  unavailable: string,
+): void {
+  const upstream = httpRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers }, (up) => {
+    res.writeHead(up.statusCode ?? 502, answerHeaders(up.headers));
+    up.pipe(res);
+  });
+  upstream.on('error', () => {
+    if (!res.headersSent) answer(res, new CaError('INTERNAL', unavailable));
+    else res.destroy();
+  });
+  req.pipe(upstream);
+}
+
+/** Starts `server` on 127.0.0.1:`port`. */
+export function listenOnLoopback<S extends Server | HttpsServer>(server: S, port: number): Promise<{ server: S; close(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {

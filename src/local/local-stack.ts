@@ -69,6 +69,7 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
     TABLE_NAME: tableName,
     ALLOW_SOFTWARE_SIGNER: 'true',
     TRUST_STATION_HEADER: 'true',
+    TRUST_CLIENT_CERT_HEADER: 'true',
     IOT_MODE: 'dry-run',
     LOCAL_STATE_DIR: stateDir,
   };

@@ -128,21 +128,19 @@ export function buildCaCertificate(p: CaCertificateParams): Promise<BuiltCertifi
   });
 }
 
-/**
- * The private-key verification certificate AWS IoT asks for when a CA is
- * registered: subject CN = the account's registration code, signed by the CA
- * being registered. Its own key pair is throwaway; only its signature matters.
- */
-export function buildVerificationCertificate(p: {
-  registrationCode: string;
+/** What an end-entity certificate of the CA's own (not a device's) is made of. */
+interface EndEntityParams {
   serialNumber: string;
   publicKey: Uint8Array;
   validity: Validity;
   issuer: Omit<Issuer, 'notAfter'>;
-}): Promise<BuiltCertificate> {
+}
+
+/** An end-entity certificate signed by `issuer`: subject CN only, not a CA, digitalSignature, key identifiers, and `extra` extensions. */
+function endEntityCertificate(p: EndEntityParams, commonName: string, extra: x509.Extension[] = []): Promise<BuiltCertificate> {
   return generateCertificate({
     serialNumber: p.serialNumber,
-    subjectDer: caSubjectDer({ CN: p.registrationCode }),
+    subjectDer: caSubjectDer({ CN: commonName }),
     issuerDer: p.issuer.subjectDer,
     publicKey: p.publicKey,
     validity: p.validity,
@@ -150,10 +148,20 @@ export function buildVerificationCertificate(p: {
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      ...extra,
       new x509.SubjectKeyIdentifierExtension(keyIdentifierOf(p.publicKey)),
       new x509.AuthorityKeyIdentifierExtension(p.issuer.keyIdentifier),
     ],
   });
+}
+
+/**
+ * The private-key verification certificate AWS IoT asks for when a CA is
+ * registered: subject CN = the account's registration code, signed by the CA
+ * being registered. Its own key pair is throwaway; only its signature matters.
+ */
+export function buildVerificationCertificate(p: EndEntityParams & { registrationCode: string }): Promise<BuiltCertificate> {
+  return endEntityCertificate(p, p.registrationCode);
 }
 
 /** Name DER for a CA subject built from configuration. */
@@ -165,4 +173,14 @@ export function caSubjectDer(fields: { C?: string; O?: string; CN: string }): Ui
     { '2.5.4.3': [fields.CN] },
   ];
   return new Uint8Array(new x509.Name(rdns).toArrayBuffer());
+}
+
+/**
+ * A TLS server certificate (serverAuth, the names in subjectAltName): local
+ * mode's EST listener only, issued by the local issuing CA so that a client
+ * trusting the root reaches it by name. Never a device certificate, never in the ledger.
+ */
+export function buildTlsServerCertificate(p: EndEntityParams & { commonName: string; dnsNames: string[]; ipAddresses: string[] }): Promise<BuiltCertificate> {
+  const names = [...p.dnsNames.map((value) => ({ type: 'dns' as const, value })), ...p.ipAddresses.map((value) => ({ type: 'ip' as const, value }))];
+  return endEntityCertificate(p, p.commonName, [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]), new x509.SubjectAlternativeNameExtension(names)]);
 }

@@ -14,6 +14,14 @@ export interface IssueInput {
   csr: string | Uint8Array;
   profile?: string;
   stationId: string;
+  /**
+   * A re-enrollment (EST simplereenroll): the ISSUED certificate the new one
+   * replaces, checked by the caller. Its claim on the name and its key entry, and
+   * only those, may pass to the new certificate; the caller supersedes it once
+   * the new one is recorded. Absent (POST /certificates, simpleenroll): nothing
+   * held by another ISSUED certificate is ever taken.
+   */
+  replaces?: CertificateRecord;
 }
 
 export interface IssueResult {
@@ -74,8 +82,11 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   let ca = await usableIssuer(deps);
   const key = !deps.policy.allowDuplicateCommonName && commonName !== undefined ? `CN#${commonName}` : `CSR#${csrSha256}`;
   const token = Buffer.from(deps.random(16)).toString('hex');
+  const replaces = input.replaces?.serialNumber;
+  // Its key entry names it by serial before its claim moves: the claim can no longer lead to it.
+  if (input.replaces) await pinKey(deps, input.replaces);
 
-  const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256, token });
+  const acquired = await acquireClaim(deps, { key, serialNumber: newSerial(deps.random), csrSha256, token, ...(replaces ? { replaces } : {}) }, replaces);
   if ('record' in acquired) {
     const { record } = acquired;
     return { record, ca: await deps.cas.chain(record.issuingCaId), created: false, timings };
@@ -87,7 +98,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
 
   try {
     const tk = performance.now();
-    await acquireKey(deps, { spkiSha256: publicKeySha256, status: 'IN_USE', claimKey: key, token });
+    await acquireKey(deps, { spkiSha256: publicKeySha256, status: 'IN_USE', claimKey: key, token }, replaces);
     timings.keyIndex = performance.now() - tk;
     for (let attempt = 1; ; attempt++) {
       const now = deps.clock();
@@ -120,6 +131,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         certificatePem: toPem('CERTIFICATE', built.der),
         status: 'ISSUED',
         issuedAt: now.toISOString(),
+        ...(replaces ? { replaces } : {}),
       }));
       const t1 = performance.now();
       const outcome = await recordCertificate(deps, record);
@@ -152,7 +164,9 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     }
   } catch (e) {
     // Nothing was recorded (or the record is set aside): the name is free at once. Unknown: held until the lease ends.
-    if (!undecided) await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
+    // A re-enrollment's name goes back to the certificate it replaces at once: its claim expires, it is never released.
+    if (!undecided && replaces) await deps.store.replaceClaim({ ...claim, leaseExpiresAt: 0 }, claim.serialNumber).catch(() => undefined);
+    else if (!undecided) await deps.store.releaseClaim(claim.key, claim.serialNumber).catch(() => undefined);
     throw e;
   }
 }
@@ -164,22 +178,31 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
  * ISSUED certificate (another common name or another CSR). An entry whose
  * request died, or whose certificate was set aside, is taken over.
  */
-async function acquireKey(d: IssueDeps, entry: KeyEntry & { status: 'IN_USE'; token: string }): Promise<void> {
+async function acquireKey(d: IssueDeps, entry: KeyEntry & { status: 'IN_USE'; token: string }, replaces: string | undefined): Promise<void> {
   for (let round = 0; round < 3; round++) {
     const holder = await d.store.claimKey(entry);
     if (!holder) return;
     if (holder.status === 'BLOCKED') throw keyBlocked(holder);
     // The certificate that holds the key: named by the entry (indexed from the ledger), or by its request's claim.
     const claim = holder.claimKey ? await d.store.getClaim(holder.claimKey) : undefined;
-    const serial = holder.serialNumber ?? (claim && claim.token === holder.token ? claim.serialNumber : undefined);
+    const own = claim !== undefined && claim.token === holder.token;
+    const serial = holder.serialNumber ?? (own ? claim.serialNumber : undefined);
     if (serial) {
       const cert = await d.store.getCertificate(serial);
       // Revoked, its key not blocked yet (a revocation between its two writes, which its repeat finishes): blocked all the same.
       if (cert?.status === 'REVOKED') {
         throw keyBlocked({ spkiSha256: entry.spkiSha256, status: 'BLOCKED', reason: cert.revocationReason ?? 'unspecified', blockedBySerial: cert.serialNumber });
       }
-      if (cert?.status === 'ISSUED') throw keyInUse(cert.serialNumber, cert.commonName);
+      // The certificate this re-enrollment replaces passes its key on (renewal with the same key); any other keeps it.
+      if (cert?.status === 'ISSUED' && cert.serialNumber !== replaces) throw keyInUse(cert.serialNumber, cert.commonName);
+      // Replaced by its device's re-enrollment: a key that was delivered on a certificate stays that device's.
+      if (cert?.status === 'SUPERSEDED' && cert.supersededBy) throw keyInUse(cert.serialNumber, cert.commonName);
       if (!cert && claim && claim.leaseExpiresAt > d.clock().getTime()) throw keyInUse(serial, undefined);
+      // A re-enrollment that died with the key: the key is still the certificate it was replacing.
+      if (!cert && own && claim.replaces && claim.replaces !== replaces) {
+        const prior = await d.store.getCertificate(claim.replaces);
+        if (prior?.status === 'ISSUED' && prior.publicKeySha256 === entry.spkiSha256) throw keyInUse(prior.serialNumber, prior.commonName);
+      }
     }
     // Its request died (claim gone, replaced or past its lease with nothing recorded), or its certificate was set aside.
     if (await d.store.replaceKeyClaim(entry, holder.token ?? '')) return;
@@ -209,6 +232,22 @@ function keyInUse(serialNumber: string, commonName: string | undefined): CaError
     `This public key is already certified (serial ${serialNumber}${commonName ? `, CN ${commonName}` : ''}): every device needs a key of its own; make a new key and CSR`,
     { details: [{ field: 'publicKey', reason: 'in use by another certificate', serialNumber }] },
   );
+}
+
+/**
+ * Before a re-enrollment moves the claim of the certificate it replaces, that
+ * certificate's key entry is made to name it by serial (as the key index names
+ * certificates indexed from the ledger), so the key stays held by it whatever
+ * happens to the claim: it passes only to the re-enrollment (same key) or stays
+ * with the replaced certificate for good (new key). Only its own entry (found
+ * through its claim, by token) is changed; a repeat changes nothing.
+ */
+async function pinKey(d: IssueDeps, replaced: CertificateRecord): Promise<void> {
+  const held = await d.store.getKey(replaced.publicKeySha256);
+  if (held?.status !== 'IN_USE' || held.serialNumber !== undefined || !held.claimKey || !held.token) return;
+  const claim = await d.store.getClaim(held.claimKey);
+  if (claim?.token !== held.token || claim.serialNumber !== replaced.serialNumber) return;
+  await d.store.replaceKeyClaim({ spkiSha256: replaced.publicKeySha256, status: 'IN_USE', token: `ledger:${replaced.serialNumber}`, serialNumber: replaced.serialNumber }, held.token);
 }
 
 /** The active issuing CA, refused when it has expired: nothing it signs would be valid, and nothing is written. */
@@ -247,6 +286,7 @@ async function recordCertificate(deps: IssueDeps, record: CertificateRecord): Pr
 async function acquireClaim(
   d: IssueDeps,
   wanted: Omit<Claim, 'leaseExpiresAt'>,
+  replaces: string | undefined,
 ): Promise<{ claim: Claim } | { record: CertificateRecord }> {
   const deadline = d.clock().getTime() + d.inFlightWaitMs;
   let delay = 25;
@@ -254,7 +294,17 @@ async function acquireClaim(
     const claim: Claim = { ...wanted, leaseExpiresAt: d.clock().getTime() + d.claimLeaseMs };
     const holder = await d.store.claim(claim);
     if (!holder) return { claim };
-    const cert = await d.store.getCertificate(holder.serialNumber);
+    let cert = await d.store.getCertificate(holder.serialNumber);
+    // A re-enrollment that died before recording leaves the name to the certificate it was replacing.
+    if (!cert && holder.replaces && holder.leaseExpiresAt <= d.clock().getTime()) {
+      const prior = await d.store.getCertificate(holder.replaces);
+      if (prior?.status === 'ISSUED') cert = prior;
+    }
+    // The certificate a re-enrollment replaces hands its name over (its own CSR sent again included).
+    if (cert && cert.serialNumber === replaces && cert.status === 'ISSUED') {
+      if (await d.store.replaceClaim(claim, holder.serialNumber)) return { claim };
+      continue;
+    }
     if (cert && cert.csrSha256 === wanted.csrSha256 && cert.status !== 'SUPERSEDED') {
       // The same CSR again: its certificate, unless it was revoked (its key must not be certified again).
       if (cert.status === 'REVOKED') {

@@ -41,9 +41,11 @@ export interface CaRecord {
 
 /**
  * Every status a certificate record may have (GET /certificates?status= takes any of them).
- * ISSUED: valid. REVOKED: revoked by an operator. SUPERSEDED: signed and recorded,
- * but never delivered: the issuing CA was rotated away while it was being issued,
- * and the request was answered with a certificate of the new CA instead.
+ * ISSUED: valid. REVOKED: revoked by an operator. SUPERSEDED: set aside, either
+ * signed and recorded but never delivered (the issuing CA was rotated away while
+ * it was being issued, and the request was answered with a certificate of the new
+ * CA instead), or replaced by its device's re-enrollment (EST simplereenroll:
+ * `supersededBy` names the new certificate).
  */
 export const CERTIFICATE_STATUSES = ['ISSUED', 'REVOKED', 'SUPERSEDED'] as const;
 export type CertificateStatus = (typeof CERTIFICATE_STATUSES)[number];
@@ -65,8 +67,14 @@ export interface CertificateRecord {
   status: CertificateStatus;
   issuedAt: string;
   revokedAt?: string;
-  /** When a certificate never delivered was set aside (status SUPERSEDED). */
+  /** When a certificate never delivered was set aside, or replaced by a re-enrollment (status SUPERSEDED). */
   supersededAt?: string;
+  /** SUPERSEDED by a re-enrollment: the serial of the certificate that replaced it. */
+  supersededBy?: string;
+  /** A re-enrollment's certificate: the serial of the certificate it replaced. */
+  replaces?: string;
+  /** What AWS IoT says of a certificate replaced by a re-enrollment (see DeactivationOutcome); PENDING until AWS IoT answered. */
+  iotDeactivation?: string;
   /** RFC 5280 CRLReason name. */
   revocationReason?: string;
   /** What AWS IoT says of the certificate after revocation (see RevocationOutcome). */
@@ -90,6 +98,12 @@ export interface Claim {
    * a 5xx, an SDK retry that meets its own write) is recognised by it as ours.
    */
   token: string;
+  /**
+   * A re-enrollment's claim: the serial of the certificate it replaces. Until the
+   * new certificate is recorded, the name stays that certificate's: a request
+   * that dies leaves the name to it, never free.
+   */
+  replaces?: string;
 }
 
 /**
@@ -178,6 +192,13 @@ export interface CertificateStore {
   putCertificate(record: CertificateRecord): Promise<void>;
   /** Sets this request's own ISSUED record, never delivered, aside as SUPERSEDED (no-op for any other record). */
   supersedeCertificate(record: CertificateRecord, at: string): Promise<void>;
+  /**
+   * Marks `record` SUPERSEDED by its re-enrollment's certificate, only while it is
+   * still ISSUED (same certificate id), or already superseded by that same
+   * certificate (then only `iotDeactivation` changes: what AWS IoT answered).
+   * Returns the record as stored afterwards (unchanged when the condition did not hold), undefined when there is none.
+   */
+  supersedeByReplacement(record: CertificateRecord, replacement: { supersededBy: string; supersededAt: string; iotDeactivation: string }): Promise<CertificateRecord | undefined>;
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined>;
   listByCommonName(commonName: string): Promise<CertificateRecord[]>;
   /**
@@ -304,6 +325,15 @@ export type RevocationOutcome =
   /** Local mode: nothing was sent; the request is recorded in the bundle. */
   | 'DRY_RUN';
 
+/** What AWS IoT says of a device certificate replaced by a re-enrollment. */
+export type DeactivationOutcome =
+  /** The certificate was registered (JITP had run); its status is now INACTIVE. */
+  | 'INACTIVE'
+  /** AWS IoT has never seen it (the device never connected with it): nothing to deactivate. */
+  | 'NOT_REGISTERED'
+  /** Local mode: nothing was sent; the request is recorded in the bundle. */
+  | 'DRY_RUN';
+
 /** The AWS IoT calls the CA lifecycle needs (or a dry run that writes them down). */
 export interface IotRegistrar {
   readonly mode: 'aws' | 'dry-run';
@@ -314,6 +344,8 @@ export interface IotRegistrar {
   /** Sets the template and role, ACTIVE, auto-registration on. */
   updateCa(certificateId: string, update: { templateBody: string; roleArn: string }): Promise<IotCaRegistration>;
   revokeCertificate(certificate: { certificateId: string; certificatePem: string; caCertificatePem: string }): Promise<RevocationOutcome>;
+  /** Sets a device certificate INACTIVE (its device re-enrolled): it may no longer connect. */
+  deactivateCertificate(certificateId: string): Promise<DeactivationOutcome>;
 }
 
 export type SignerFactory = (key: KeyReference) => Promise<Signer>;

@@ -227,6 +227,19 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan, 
     await this.putIf(this.certificateItem({ ...record, status: 'SUPERSEDED', supersededAt: at }), 'certificateId = :id AND #status = :issued', { ':id': record.certificateId, ':issued': 'ISSUED' }, { '#status': 'status' });
   }
 
+  async supersedeByReplacement(record: CertificateRecord, replacement: { supersededBy: string; supersededAt: string; iotDeactivation: string }): Promise<CertificateRecord | undefined> {
+    const current = await this.getCertificate(record.serialNumber);
+    if (!current || current.certificateId !== record.certificateId) return current;
+    const again = current.status === 'SUPERSEDED' && current.supersededBy === replacement.supersededBy;
+    if (current.status !== 'ISSUED' && !again) return current;
+    // A put of the record as read, conditional on what was read: nothing written in between is lost (the issuing roles put, never update).
+    const next: CertificateRecord = { ...current, status: 'SUPERSEDED', supersededBy: replacement.supersededBy, supersededAt: again ? current.supersededAt! : replacement.supersededAt, iotDeactivation: replacement.iotDeactivation };
+    const written = again
+      ? await this.putIf(this.certificateItem(next), 'certificateId = :id AND #status = :superseded AND supersededBy = :by', { ':id': record.certificateId, ':superseded': 'SUPERSEDED', ':by': replacement.supersededBy }, { '#status': 'status' })
+      : await this.putIf(this.certificateItem(next), 'certificateId = :id AND #status = :issued', { ':id': record.certificateId, ':issued': 'ISSUED' }, { '#status': 'status' });
+    return written ? next : this.getCertificate(record.serialNumber);
+  }
+
 
   async getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
     return strip<CertificateRecord>(await this.get(CERT(serialNumber)), ...INDEX_ATTRIBUTES);

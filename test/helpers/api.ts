@@ -9,6 +9,8 @@ export interface EventInit {
   pathParameters?: Record<string, string>;
   query?: Record<string, string>;
   userArn?: string;
+  /** The TLS client certificate, where API Gateway's mutual TLS puts it (requestContext.identity.clientCert). */
+  clientCertPem?: string;
 }
 
 /** An API Gateway REST (v1) proxy event, as the Lambda receives it. */
@@ -27,7 +29,13 @@ export function apiEvent(init: EventInit = {}): APIGatewayProxyEvent {
     stageVariables: null,
     requestContext: {
       requestId: `req-${Math.random().toString(16).slice(2)}`,
-      identity: { userArn: init.userArn ?? null, caller: null, sourceIp: '127.0.0.1' },
+      identity: {
+        userArn: init.userArn ?? null,
+        caller: null,
+        sourceIp: '127.0.0.1',
+        // API Gateway also sends subjectDN, issuerDN, serialNumber and validity; the service reads only the PEM.
+        ...(init.clientCertPem ? { clientCert: { clientCertPem: init.clientCertPem } } : {}),
+      },
     } as unknown as APIGatewayProxyEvent['requestContext'],
   };
 }

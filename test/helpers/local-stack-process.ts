@@ -15,6 +15,8 @@ export async function freePort(): Promise<number> {
 export interface RunningStack {
   baseUrl: string;
   port: number;
+  /** The EST TLS listener's port (https://localhost:<port>/.well-known/est/). */
+  estTlsPort: number;
   output: () => string;
   stop(): Promise<void>;
 }
@@ -24,13 +26,13 @@ export interface RunningStack {
  * on free ports and the given state directory, and waits until it serves.
  */
 export async function startLocalStack(stateDir: string, env: Record<string, string> = {}): Promise<RunningStack> {
-  // Three distinct ports chosen here: a port 0 left to the stack could be handed the one just picked for another listener.
+  // Distinct ports chosen here: a port 0 left to the stack could be handed the one just picked for another listener.
   const ports = new Set<number>();
-  while (ports.size < 4) ports.add(await freePort());
-  const [port, lambdaPort, dynamoPort, offlinePort] = [...ports] as [number, number, number, number];
+  while (ports.size < 5) ports.add(await freePort());
+  const [port, lambdaPort, dynamoPort, offlinePort, estTlsPort] = [...ports] as [number, number, number, number, number];
   let out = '';
   const child: ChildProcess = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start-local.ts'], {
-    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: String(dynamoPort), OFFLINE_PORT: String(offlinePort), ...env },
+    env: { ...process.env, NODE_OPTIONS: '', LOCAL_STATE_DIR: stateDir, PORT: String(port), LAMBDA_PORT: String(lambdaPort), DYNAMODB_PORT: String(dynamoPort), OFFLINE_PORT: String(offlinePort), EST_TLS_PORT: String(estTlsPort), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -71,5 +73,5 @@ export async function startLocalStack(stateDir: string, env: Record<string, stri
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { baseUrl, port, output: () => out, stop };
+  return { baseUrl, port, estTlsPort, output: () => out, stop };
 }

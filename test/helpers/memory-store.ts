@@ -229,6 +229,23 @@ export class MemoryStore implements CertificateStore, CaStore, CertificateScan, 
     });
   }
 
+  supersedeByReplacement(record: CertificateRecord, replacement: { supersededBy: string; supersededAt: string; iotDeactivation: string }): Promise<CertificateRecord | undefined> {
+    return this.run('supersedeByReplacement', () => {
+      const stored = this.certificates.get(record.serialNumber);
+      if (!stored || stored.certificateId !== record.certificateId) return this.certificate(record.serialNumber);
+      const again = stored.status === 'SUPERSEDED' && stored.supersededBy === replacement.supersededBy;
+      if (stored.status !== 'ISSUED' && !again) return this.certificate(record.serialNumber);
+      this.certificates.set(record.serialNumber, {
+        ...stored,
+        status: 'SUPERSEDED',
+        supersededBy: replacement.supersededBy,
+        supersededAt: again ? stored.supersededAt! : replacement.supersededAt,
+        iotDeactivation: replacement.iotDeactivation,
+      });
+      return this.certificate(record.serialNumber);
+    });
+  }
+
   getCertificate(serialNumber: string): Promise<CertificateRecord | undefined> {
     return this.run('getCertificate', () => this.certificate(serialNumber));
   }

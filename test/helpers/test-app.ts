@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { composeIssuing, type IssuingFunction, type IssuingOptions } from '../../src/compose/issuing.js';
+import { composeIssuing, composeReenrolling, type IssuingFunction, type IssuingOptions, type ReenrollingFunction } from '../../src/compose/issuing.js';
 import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlockingFunction, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
 import { ledger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
-import { estCaCertsRoute, estCsrAttrsRoute, estSimpleEnrollRoute } from '../../src/http/est-routes.js';
+import { estCaCertsRoute, estCsrAttrsRoute, estSimpleEnrollRoute, estSimpleReenrollRoute } from '../../src/http/est-routes.js';
 import { healthRoute } from '../../src/http/health-route.js';
 import { issueRoute } from '../../src/http/issuing-routes.js';
 import { blockKeysRoute, getBlockedKeyRoute } from '../../src/http/key-routes.js';
@@ -115,6 +115,8 @@ export interface TestApp {
   /** The one store every function below uses (spy on it to inject faults). */
   store: DynamoStore;
   issuing: IssuingFunction;
+  /** EST simplereenroll: the issuing function on the same ledger, plus AWS IoT in dry run. */
+  reenrolling: ReenrollingFunction;
   reading: ReadingFunction;
   revocation: RevocationFunction;
   lifecycle: LifecycleFunction;
@@ -157,6 +159,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     client: ledgerDb.client,
     store,
     issuing: composeIssuing(config, o),
+    reenrolling: composeReenrolling(config, o),
     reading: composeReading(config, o),
     revocation: composeRevocation(config, o),
     lifecycle: composeLifecycle(config, o),
@@ -219,5 +222,6 @@ export function routesOf(t: () => TestApp) {
     estCaCerts: lazyHandler(() => estCaCertsRoute(t().reading)),
     estCsrAttrs: lazyHandler(() => estCsrAttrsRoute({ ...t().reading, policy: t().config.policy })),
     estSimpleEnroll: lazyHandler(() => estSimpleEnrollRoute(t().issuing)),
+    estSimpleReenroll: lazyHandler(() => estSimpleReenrollRoute(t().reenrolling)),
   };
 }

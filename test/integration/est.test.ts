@@ -31,8 +31,8 @@ const sh = (script: string, env: Record<string, string> = {}) =>
   execFileSync('sh', ['-ec', script], { cwd: work, encoding: 'utf8', env: { ...process.env, BASE: stack.baseUrl, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** curl -i: the status, the headers (lower-case names) and the body of an answer, checked against openapi.yaml. */
-function curl(method: string, path: string, args: string[] = []): { status: number; headers: Record<string, string>; body: string } {
-  const out = execFileSync('curl', ['-sS', '-i', '-X', method, ...args, `${stack.baseUrl}${path}`], { cwd: work, encoding: 'utf8' });
+function curl(method: string, path: string, args: string[] = [], base = stack.baseUrl): { status: number; headers: Record<string, string>; body: string } {
+  const out = execFileSync('curl', ['-sS', '-i', '-X', method, ...args, `${base}${path}`], { cwd: work, encoding: 'utf8' });
   const split = out.indexOf('\r\n\r\n');
   const [statusLine, ...lines] = out.slice(0, split).split('\r\n');
   const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
@@ -108,5 +108,86 @@ describe('EST on the local stack, with curl and openssl', () => {
     writeFileSync(join(work, 'big.b64'), 'A'.repeat(16 * 1024 + 4));
     const big = curl('POST', '/.well-known/est/simpleenroll', ['-H', 'Content-Type: application/pkcs10', '--data-binary', '@big.b64']);
     expect([big.status, big.body.split(':')[0]]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+  });
+});
+
+describe('EST re-enrollment on the local stack: curl with the device certificate on the EST TLS listener', () => {
+  const tls = () => `https://localhost:${stack.estTlsPort}`;
+  /** POST simplereenroll over TLS, with the client certificate and key given (none: no client certificate). */
+  const reenroll = (csrB64: string, device?: string) =>
+    curl('POST', '/.well-known/est/simplereenroll', ['--cacert', 'est-root.pem', ...(device ? ['--cert', `${device}.pem`, '--key', `${device}.key`] : []), '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${csrB64}`], tls());
+  /** Enrolls a key by simpleenroll: writes <name>.pem (the certificate); its serial. */
+  const enroll = (name: string, cn: string) => {
+    const b64 = estCsr(name, `/C=US/O=Example Corp/CN=${cn}`);
+    sh(`curl -sS -H 'Content-Type: application/pkcs10' --data-binary @${b64} "$BASE/.well-known/est/simpleenroll" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs | sed -n '/BEGIN/,/END/p' > ${name}.pem`);
+    return sh(`openssl x509 -in ${name}.pem -noout -serial`).trim().replace(/^serial=/, '').toLowerCase();
+  };
+  const record = async (serial: string) => (await (await fetch(`${stack.baseUrl}/certificates/${serial}`)).json()) as Record<string, string>;
+
+  beforeAll(() => {
+    sh('curl -sS "$BASE/.well-known/est/cacerts" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out est-chain.pem');
+    const chain = pemBlocks('est-chain.pem');
+    // The root: the self-issued one (its subject is its issuer).
+    const root = chain.find((pem) => {
+      writeFileSync(join(work, 'one.pem'), pem);
+      const [subject, issuer] = sh('openssl x509 -in one.pem -noout -subject -issuer -nameopt RFC2253').split('\n');
+      return subject!.replace(/^subject=\s*/, '') === issuer!.replace(/^issuer=\s*/, '');
+    })!;
+    writeFileSync(join(work, 'est-root.pem'), root);
+    writeFileSync(join(work, 'est-issuing.pem'), chain.find((pem) => pem !== root)!);
+    // npm start writes the same root beside its state, for curl --cacert.
+    expect(readFileSync(join(stateDir, 'est-tls-root-ca.pem'), 'utf8')).toBe(root);
+  });
+
+  it('renews with a new key: 200, a certificate openssl verifies strictly, the old one SUPERSEDED; the same request again answers it again, another is refused (403)', async () => {
+    const oldSerial = enroll('reenroll-dev', 'it-est-reenroll-1');
+    const next = estCsr('reenroll-next', '/C=US/O=Example Corp/CN=it-est-reenroll-1');
+    const res = reenroll(next, 'reenroll-dev');
+    expect([res.status, res.headers['content-type']]).toEqual([200, 'application/pkcs7-mime; smime-type=certs-only']);
+    writeFileSync(join(work, 'reenroll.b64'), res.body);
+    sh('openssl base64 -d -in reenroll.b64 | openssl pkcs7 -inform DER -print_certs | sed -n "/BEGIN/,/END/p" > reenrolled.pem');
+    expect(sh('openssl verify -x509_strict -CAfile est-root.pem -untrusted est-issuing.pem reenrolled.pem')).toMatch(/reenrolled\.pem: OK/);
+    // The new key's certificate, the same subject.
+    expect(sh('openssl x509 -in reenrolled.pem -noout -pubkey')).toBe(sh('openssl pkey -in reenroll-next.key -pubout'));
+    expect(sh('openssl x509 -in reenrolled.pem -noout -subject -nameopt RFC2253')).toMatch(/CN=it-est-reenroll-1/);
+    const newSerial = sh('openssl x509 -in reenrolled.pem -noout -serial').trim().replace(/^serial=/, '').toLowerCase();
+    expect(await record(oldSerial)).toMatchObject({ status: 'SUPERSEDED', supersededBy: newSerial, iotDeactivation: 'DRY_RUN' });
+    expect(await record(newSerial)).toMatchObject({ status: 'ISSUED', replaces: oldSerial });
+    // Local mode's AWS IoT dry run wrote the deactivation down.
+    expect(readFileSync(join(stateDir, 'iot', 'deactivations.jsonl'), 'utf8')).toContain('--new-status INACTIVE');
+
+    // The same request again (same certificate, same CSR): the same answer.
+    expect(reenroll(next, 'reenroll-dev').body).toBe(res.body);
+    // The old certificate once more, for another key: refused, it is superseded.
+    const refused = reenroll(estCsr('reenroll-third', '/C=US/O=Example Corp/CN=it-est-reenroll-1'), 'reenroll-dev');
+    expect([refused.status, refused.headers['content-type']]).toEqual([403, 'text/plain; charset=utf-8']);
+    expect(refused.body).toMatch(/^EST_CLIENT_CERT_REFUSED: .*\nclientCertificate: superseded/);
+  });
+
+  it('renews with the same key: 200', () => {
+    enroll('renew-same', 'it-est-reenroll-2');
+    sh(`openssl req -new -key renew-same.key -subj '/C=US/O=Example Corp/CN=it-est-reenroll-2' -outform DER -out renew-same-2.der && openssl base64 -in renew-same-2.der -out renew-same-2.b64`);
+    expect(reenroll(join(work, 'renew-same-2.b64'), 'renew-same').status).toBe(200);
+  });
+
+  it("refuses a revoked device's certificate (403) and a request without a client certificate (401)", async () => {
+    const serial = enroll('revoked-dev', 'it-est-reenroll-3');
+    const revoked = await fetch(`${stack.baseUrl}/certificates/${serial}/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'keyCompromise' }) });
+    expect(revoked.status).toBe(200);
+    const csr = estCsr('revoked-next', '/C=US/O=Example Corp/CN=it-est-reenroll-3');
+    const refused = reenroll(csr, 'revoked-dev');
+    expect([refused.status, refused.body.split(':')[0]]).toEqual([403, 'EST_CLIENT_CERT_REFUSED']);
+    expect(refused.body).toMatch(/clientCertificate: revoked/);
+    const none = reenroll(csr);
+    expect([none.status, none.body.split(':')[0]]).toEqual([401, 'EST_CLIENT_CERT_REQUIRED']);
+    // A carrier header sent by the client is not taken, even naming a current certificate: the listener replaces it with what TLS showed (nothing).
+    const current = Buffer.from(readFileSync(join(work, 'renew-same.pem'))).toString('base64');
+    const forged = curl('POST', '/.well-known/est/simplereenroll', ['--cacert', 'est-root.pem', '-H', `X-Est-Client-Cert: ${current}`, '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${csr}`], tls());
+    expect(forged.status).toBe(401);
+  });
+
+  it('serves EST only: another path on the TLS listener is 404', () => {
+    const out = execFileSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--cacert', 'est-root.pem', `${tls()}/certificates`], { cwd: work, encoding: 'utf8' });
+    expect(out).toBe('404');
   });
 });

@@ -160,7 +160,7 @@ describe('Raw DER CSRs in local SigV4 mode', () => {
 });
 
 describe('Ports in use', () => {
-  it.each(['PORT', 'DYNAMODB_PORT', 'LAMBDA_PORT'])('%s held by another program: the start fails naming the variable and the holder', async (variable) => {
+  it.each(['PORT', 'DYNAMODB_PORT', 'LAMBDA_PORT', 'EST_TLS_PORT'])('%s held by another program: the start fails naming the variable and the holder', async (variable) => {
     const held = await holdPort();
     try {
       const out = await failedStart(newStateDir(), { [variable]: String(held.port) });
@@ -203,6 +203,7 @@ describe('Another npm start', () => {
   it.each([
     ['PORT', () => stack.port],
     ['LAMBDA_PORT', () => lambdaPort],
+    ['EST_TLS_PORT', () => stack.estTlsPort],
   ])('on another state directory, with its %s: the start fails naming the running one', async (variable, port) => {
     const running = announcementOf(stateDir);
     const out = await failedStart(newStateDir(), { [variable]: String(port()) });

@@ -51,10 +51,10 @@ describe('The packaged stack (serverless package)', () => {
     expect(table.DeletionPolicy).toBe('Retain');
   });
 
-  it("requires IAM auth on every route but GET /health, the CRLs (public, as a CRL distribution point is) and EST's cacerts and csrattrs", () => {
+  it("requires IAM auth on every route but GET /health, the CRLs (public, as a CRL distribution point is), EST's cacerts and csrattrs, and EST re-enrollment (the device's certificate authenticates it)", () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(14);
-    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet'];
+    expect(methods).toHaveLength(15);
+    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet', 'ApiGatewayMethodWellDashknownEstSimplereenrollPost'];
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, open.includes(id) ? 'NONE' : 'AWS_IAM']);
     }
@@ -68,11 +68,12 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(17);
+    expect(functions).toHaveLength(18);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
       expect(f.Properties.Environment.Variables.TRUST_STATION_HEADER).toBe('false');
+      expect(f.Properties.Environment.Variables.TRUST_CLIENT_CERT_HEADER).toBe('false');
       expect(f.Properties.Environment.Variables.IOT_MODE).toBe('aws');
       // X-Ray tracing and Powertools metrics are on in a deployed stage.
       expect(f.Properties.TracingConfig).toEqual({ Mode: 'Active' });
@@ -109,6 +110,9 @@ describe('The packaged stack (serverless package)', () => {
     expect(roleOf('EstSimpleEnrollLambdaFunction')).toBe('IssueRole');
     expect(roleOf('EstCaCertsLambdaFunction')).toBe('GetCaRole');
     expect(roleOf('EstCsrAttrsLambdaFunction')).toBe('CsrAttrsRole');
+    // Re-enrollment is issuance too, and sets the replaced certificate INACTIVE in AWS IoT; the issuing function's size.
+    expect(roleOf('EstSimpleReenrollLambdaFunction')).toBe('ReenrollRole');
+    expect(resources.EstSimpleReenrollLambdaFunction!.Properties.MemorySize).toBe(resources.IssueCertificateLambdaFunction!.Properties.MemorySize);
     // Least privilege: the public routes touch no data; only listing may query the index; reads never write.
     for (const role of ['HealthRole', 'OpenapiRole', 'CsrAttrsRole']) expect(resources[role]!.Properties.Policies).toBeUndefined();
     const actionsOf = (role: string) => [...new Set<string>(statementsOf(role).flatMap((st: any) => [].concat(st.Action)))].sort();
@@ -116,6 +120,7 @@ describe('The packaged stack (serverless package)', () => {
     expect(actionsOf('GetCaRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('ListCertificatesRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
     expect(actionsOf('IssueRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'kms:GetPublicKey', 'kms:Sign']);
+    expect(actionsOf('ReenrollRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'iot:UpdateCertificate', 'kms:GetPublicKey', 'kms:Sign']);
     expect(roleOf('RevokeCertificateLambdaFunction')).toBe('RevokeRole');
     for (const fn of ['BootstrapLambdaFunction', 'RotateLambdaFunction', 'RotateCaLambdaFunction']) {
       expect(roleOf(fn)).toBe('LifecycleRole');
@@ -166,7 +171,7 @@ describe('The packaged stack (serverless package)', () => {
     expect(lifecycleSign.Condition['ForAnyValue:StringLike']['kms:ResourceAliases']).toEqual(['alias/factory-ca-ci-root-*', 'alias/factory-ca-ci-issuing-*']);
     const [create] = allowing('LifecycleRole', 'kms:CreateKey');
     expect(create.Condition.StringEquals['kms:KeyUsage']).toBe('SIGN_VERIFY');
-    for (const role of ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole']) {
+    for (const role of ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole']) {
       for (const action of ['kms:CreateKey', 'iot:RegisterCACertificate', 'iot:UpdateCACertificate', 'iam:PassRole']) expect(allowing(role, action)).toEqual([]);
     }
     const [pass] = allowing('LifecycleRole', 'iam:PassRole');
@@ -310,7 +315,7 @@ const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) 
 const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
 const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
 
-const FUNCTION_ROLES = ['IssueRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole'];
+const FUNCTION_ROLES = ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole'];
 const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
 
 /** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
@@ -354,6 +359,14 @@ describe('The packaged stack: each role against the requests its function makes'
       ['record and read back a certificate', async (s) => [await s.putCertificate(certificate), await s.getCertificate('0a1b')]],
       ['set aside a certificate never delivered', (s) => s.supersedeCertificate(certificate, '2026-01-01T00:00:00Z')],
       ['take a public key, find who holds it, take over a dead request\'s', async (s) => [await s.claimKey(keyEntry), await s.getKey(keyEntry.spkiSha256), await s.getClaim(claim.key), await s.replaceKeyClaim(keyEntry, 'old')]],
+    ],
+    ReenrollRole: [
+      ['find the issuing CA', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1')]],
+      ['read the client certificate\'s record', (s) => s.getCertificate('0a1b')],
+      ['take over the replaced certificate\'s claim, or give it back', async (s) => [await s.claim(claim), await s.replaceClaim({ ...claim, replaces: '0a1b' }, '0a1b')]],
+      ['name the replaced certificate\'s key entry by serial, and take it over', async (s) => [await s.getKey(keyEntry.spkiSha256), await s.getClaim(claim.key), await s.replaceKeyClaim({ ...keyEntry, serialNumber: '0a1b' }, 't'), await s.claimKey(keyEntry)]],
+      ['record the new certificate and supersede the old one', async (s) => [await s.putCertificate(certificate), await s.supersedeByReplacement(certificate, { supersededBy: '0c1d', supersededAt: 'now', iotDeactivation: 'PENDING' })]],
+      ['set aside a new certificate whose old one was revoked meanwhile', (s) => s.supersedeCertificate(certificate, '2026-01-01T00:00:00Z')],
     ],
     GetCertificateRole: [['read a certificate and its CA chain', async (s) => [await s.getCertificate('0a1b'), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
     ListCertificatesRole: [
@@ -404,6 +417,12 @@ describe('The packaged stack: each role against the requests its function makes'
     };
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, summary(r)]))).toEqual({
       IssueRole: {
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*'],
+        'dynamodb:PutItem': ['CERT#*', 'CLAIM#*', 'KEY#*'],
+        'dynamodb:DeleteItem': ['CLAIM#*'],
+      },
+      // The issuing role's, exactly: the old certificate is superseded by a conditional put, as a certificate set aside is.
+      ReenrollRole: {
         'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*'],
         'dynamodb:PutItem': ['CERT#*', 'CLAIM#*', 'KEY#*'],
         'dynamodb:DeleteItem': ['CLAIM#*'],
@@ -467,6 +486,7 @@ describe('The packaged stack: each role against the requests its function makes'
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
       // The key index by conditional put only: no update, so the issuing function can never unblock a key.
       IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'DeleteItem CLAIM#pubkey:abcd'],
+      ReenrollRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'DeleteItem CLAIM#pubkey:abcd'],
       GetCertificateRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2'],
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
@@ -484,7 +504,7 @@ describe('The packaged stack: each role against the requests its function makes'
   it('lets no role delete anything but a claim, and no role but the issuing one delete at all', () => {
     for (const role of FUNCTION_ROLES) {
       for (const s of policyOf(role).filter((st) => st.Effect === 'Allow' && ([] as string[]).concat(st.Action).some((a) => like(a, 'dynamodb:DeleteItem')))) {
-        expect([role, s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']]).toEqual(['IssueRole', ['CLAIM#*']]);
+        expect([role === 'ReenrollRole' ? 'IssueRole' : role, s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']]).toEqual(['IssueRole', ['CLAIM#*']]);
       }
     }
   });
@@ -508,6 +528,29 @@ describe('The packaged stack: each role against the requests its function makes'
     expect(allowed('LifecycleRole', register({ 'factory-ca:ca-id': 'issuing-1' }))).toBe(false);
     // Tags are given at registration only: no role may retag a CA into this stage.
     for (const role of FUNCTION_ROLES) expect([role, allowed(role, { action: 'iot:TagResource', resource: cacert })]).toEqual([role, false]);
+  });
+
+  it('lets only the re-enrolling and revoking roles change a device certificate in AWS IoT, in this account and Region; re-enrollment never registers one', () => {
+    const cert = (account: string, region = REGION) => `arn:aws:iot:${region}:${account}:cert/${'cd'.repeat(32)}`;
+    const update = (resource: string): Request => ({ action: 'iot:UpdateCertificate', resource });
+    for (const role of FUNCTION_ROLES) expect([role, allowed(role, update(cert(ACCOUNT)))]).toEqual([role, role === 'ReenrollRole' || role === 'RevokeRole']);
+    expect(allowed('ReenrollRole', update(cert('210987654321')))).toBe(false);
+    expect(allowed('ReenrollRole', update(cert(ACCOUNT, 'us-east-1')))).toBe(false);
+    expect(allowed('ReenrollRole', update(`arn:aws:iot:${REGION}:${ACCOUNT}:cacert/${'ab'.repeat(32)}`))).toBe(false);
+    expect(allowed('ReenrollRole', { action: 'iot:RegisterCertificate', resource: '*' })).toBe(false);
+    expect(allowed('IssueRole', update(cert(ACCOUNT)))).toBe(false);
+  });
+
+  it('declares the EST custom domain with mutual TLS only when its params are given, mapped to this stage once it is deployed', () => {
+    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    // Packaged without the params: the condition is false, nothing is created.
+    expect(template.Conditions.HasEstDomain).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    const domain = resources.EstDomainName as Resource & { Condition: string };
+    expect(domain.Condition).toBe('HasEstDomain');
+    expect(domain.Properties).toMatchObject({ EndpointConfiguration: { Types: ['REGIONAL'] }, SecurityPolicy: 'TLS_1_2', MutualTlsAuthentication: { TruststoreUri: '' } });
+    const mapping = resources.EstBasePathMapping as Resource & { Condition: string; DependsOn: string[] };
+    expect(mapping).toMatchObject({ Condition: 'HasEstDomain', Properties: { DomainName: { Ref: 'EstDomainName' }, RestApiId: { Ref: 'ApiGatewayRestApi' }, Stage: 'ci' } });
+    expect(mapping.DependsOn).toEqual(ofType('AWS::ApiGateway::Deployment').map(([id]) => id));
   });
 
   it('lets AWS IoT assume the JITP role only for this account, from AWS IoT in this Region', () => {

@@ -31,6 +31,7 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   cacerts: ['GET', '/.well-known/est/cacerts', routes.estCaCerts],
   csrattrs: ['GET', '/.well-known/est/csrattrs', routes.estCsrAttrs],
   enroll: ['POST', '/.well-known/est/simpleenroll', routes.estSimpleEnroll],
+  reenroll: ['POST', '/.well-known/est/simplereenroll', routes.estSimpleReenroll],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
@@ -206,6 +207,31 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('enroll', est('contract-est-4'), 503);
   });
 
+  it('EST: POST /.well-known/est/simplereenroll, authenticated by the client certificate (errors as text)', async () => {
+    const key = newP256Key();
+    const otherKey = newP256Key();
+    const csrOf = (cn: string, k = key, extra: Parameters<typeof subject>[0] = {}) => ({
+      body: buildCsr({ key: k, subjectDer: subject({ CN: STRING.utf8(cn), ...extra }) }).replace(/-----[^-]+-----|\s/g, ''),
+      headers: { 'content-type': 'application/pkcs10' },
+    });
+    const device = await check('issue', json({ csr: buildCsr({ key, subjectDer: subject({ CN: STRING.utf8('contract-reenroll') }) }) }), 201);
+    await check('issue', json({ csr: buildCsr({ key: otherKey, subjectDer: subject({ CN: STRING.utf8('contract-reenroll-other') }) }) }), 201);
+    const clientCertPem = device.certificatePem as string;
+    expect(await check('reenroll', csrOf('contract-reenroll'), 401)).toMatch(/^EST_CLIENT_CERT_REQUIRED: /);
+    expect(await check('reenroll', { ...csrOf('contract-reenroll-x'), clientCertPem }, 403)).toMatch(/^EST_SUBJECT_MISMATCH: /);
+    expect(await check('reenroll', { body: 'not base64!', headers: { 'content-type': 'application/pkcs10' }, clientCertPem }, 400)).toMatch(/^CSR_MALFORMED: /);
+    await check('reenroll', { body: 'A'.repeat(16 * 1024 + 4), headers: { 'content-type': 'application/pkcs10' }, clientCertPem }, 413);
+    expect(await check('reenroll', { ...csrOf('contract-reenroll', newP256Key(), { emailAddress: STRING.ia5('a@b.c') }), clientCertPem }, 422)).toMatch(/^POLICY_VIOLATION: /);
+    expect(await check('reenroll', { ...csrOf('contract-reenroll', otherKey), clientCertPem }, 409)).toMatch(/^KEY_IN_USE: /);
+    jest.spyOn(testApp().store, 'getCertificate').mockRejectedValueOnce(bug());
+    await check('reenroll', { ...csrOf('contract-reenroll'), clientCertPem }, 500);
+    // The new certificate recorded, the old one not yet superseded: 503; the same request again completes it.
+    const renewal = { ...csrOf('contract-reenroll', newP256Key()), clientCertPem };
+    jest.spyOn(testApp().store, 'supersedeByReplacement').mockRejectedValueOnce(unavailable());
+    await check('reenroll', renewal, 503);
+    expect(await check('reenroll', renewal, 200)).toEqual(expect.any(String));
+  });
+
   it('local mode: 403 FORBIDDEN_ORIGIN for another site\'s page or a foreign Host, on every route with configuration', async () => {
     for (const route of ['issue', 'list', 'get', 'revoke', 'ca', 'rotate'] as const) {
       const init = { pathParameters: { serialNumber: serial } };
@@ -215,7 +241,7 @@ describe('openapi.yaml and the implementation agree', () => {
       expect(rebound.error.code).toBe('FORBIDDEN_ORIGIN');
     }
     // The EST routes answer the same, as text.
-    for (const route of ['cacerts', 'csrattrs', 'enroll'] as const) {
+    for (const route of ['cacerts', 'csrattrs', 'enroll', 'reenroll'] as const) {
       expect(await check(route, { headers: { Host: 'localhost:3000', Origin: 'https://evil.example' } }, 403)).toMatch(/^FORBIDDEN_ORIGIN: /);
       expect(await check(route, { headers: { Host: 'evil.example:3000' } }, 403)).toMatch(/^FORBIDDEN_ORIGIN: /);
     }

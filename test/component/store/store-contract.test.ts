@@ -198,6 +198,35 @@ describe.each(STORES)('Contract: %s', (_name, open) => {
       expect(await store.getCertificate(record.serialNumber)).toStrictEqual({ ...record, status: 'SUPERSEDED', supersededAt: '2026-01-01T00:00:00.000Z' });
     });
 
+    it('supersedes an ISSUED record by its replacement, once; the same replacement may then note what AWS IoT said', async () => {
+      const record = certificate({ commonName: 'device-replaced' });
+      await store.putCertificate(record);
+      const first = await store.supersedeByReplacement(record, { supersededBy: 'bb02', supersededAt: '2026-01-01T00:00:00.000Z', iotDeactivation: 'PENDING' });
+      const expected = { ...record, status: 'SUPERSEDED', supersededBy: 'bb02', supersededAt: '2026-01-01T00:00:00.000Z', iotDeactivation: 'PENDING' };
+      expect(first).toStrictEqual(expected);
+      // The same replacement again: only what AWS IoT said changes (the first time stands).
+      const noted = await store.supersedeByReplacement(record, { supersededBy: 'bb02', supersededAt: '2026-01-02T00:00:00.000Z', iotDeactivation: 'INACTIVE' });
+      expect(noted).toStrictEqual({ ...expected, iotDeactivation: 'INACTIVE' });
+      // Another replacement: nothing changes, the record is returned as stored.
+      expect(await store.supersedeByReplacement(record, { supersededBy: 'cc03', supersededAt: '2026-01-03T00:00:00.000Z', iotDeactivation: 'PENDING' })).toStrictEqual(noted);
+      expect(await store.getCertificate(record.serialNumber)).toStrictEqual(noted);
+      // Listed under its new status.
+      expect((await store.listCertificates({ filters: { status: 'SUPERSEDED', commonName: 'device-replaced' }, limit: 10 })).records).toStrictEqual([noted]);
+      // A superseded certificate may still be revoked.
+      expect(await store.revokeCertificate(record.serialNumber, '2026-02-01T00:00:00.000Z', 'keyCompromise')).toMatchObject({ status: 'REVOKED', supersededBy: 'bb02' });
+    });
+
+    it('supersedes by replacement neither a revoked record, nor another certificate at the serial, nor a missing one', async () => {
+      const revoked = certificate({ commonName: 'device-revoked-first' });
+      await store.putCertificate(revoked);
+      const stored = await store.revokeCertificate(revoked.serialNumber, '2026-01-01T00:00:00.000Z', 'keyCompromise');
+      expect(await store.supersedeByReplacement(revoked, { supersededBy: 'bb02', supersededAt: '2026-01-02T00:00:00.000Z', iotDeactivation: 'PENDING' })).toStrictEqual(stored);
+      const other = certificate({ commonName: 'device-other' });
+      await store.putCertificate(other);
+      expect(await store.supersedeByReplacement({ ...other, certificateId: 'not-this-one' }, { supersededBy: 'bb02', supersededAt: 'x', iotDeactivation: 'PENDING' })).toStrictEqual(other);
+      expect(await store.supersedeByReplacement(certificate({ serialNumber: '7f0000000000000000000000000000ff' }), { supersededBy: 'bb02', supersededAt: 'x', iotDeactivation: 'PENDING' })).toBeUndefined();
+    });
+
     it('refuses a second certificate with the same serial with SerialCollisionError and keeps the first', async () => {
       // Prepare
       const first = certificate({ commonName: 'device-0001' });

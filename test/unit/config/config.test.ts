@@ -300,6 +300,13 @@ describe('Function: loadConfig', () => {
       expect(problemsOf(error)).toEqual([expect.stringContaining('TRUST_STATION_HEADER cannot be set in a deployed stage')]);
     });
 
+    it('refuses TRUST_CLIENT_CERT_HEADER=true (the client certificate comes from API Gateway mutual TLS there)', () => {
+      const error = configErrorOf({ ...lambda, TRUST_CLIENT_CERT_HEADER: 'true' });
+      expect(problemsOf(error)).toEqual([expect.stringContaining('TRUST_CLIENT_CERT_HEADER cannot be set in a deployed stage')]);
+      expect(loadConfig({ ...MINIMAL_ENV, TRUST_CLIENT_CERT_HEADER: 'true' }).trustClientCertHeader).toBe(true);
+      expect(loadConfig(MINIMAL_ENV).trustClientCertHeader).toBe(false);
+    });
+
     it('refuses ALLOW_SOFTWARE_SIGNER=true when IS_OFFLINE is set to anything but "true"', () => {
       // Act
       const error = configErrorOf({ ...lambda, IS_OFFLINE: 'false', ALLOW_SOFTWARE_SIGNER: 'true' });

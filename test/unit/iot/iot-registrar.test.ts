@@ -330,6 +330,31 @@ describe('Function: awsIotRegistrar', () => {
     expect(s.iot.cas.size).toBe(0);
   });
 
+  it('deactivates a replaced device certificate JITP registered (INACTIVE), and says NOT_REGISTERED for one AWS IoT never saw', async () => {
+    const s = setup();
+    const ca = await issuingCa();
+    await registered(s, ca);
+    const device = await devicePem(ca, 'device-0007');
+    const { certificateId } = await s.jitp.connect(device);
+    expect(await s.registrar.deactivateCertificate(certificateId)).toBe('INACTIVE');
+    expect(s.iot.callsOf('UpdateCertificate')).toEqual([{ certificateId, newStatus: 'INACTIVE' }]);
+    expect(s.iot.certificates.get(certificateId)!.status).toBe('INACTIVE');
+    // The device can no longer connect with it.
+    expect(await rejectionOf<ConnectionRefused>(s.jitp.connect(device))).toMatchObject({ reason: 'CERTIFICATE_NOT_ACTIVE', certificateId });
+    expect(await s.registrar.deactivateCertificate(certificateIdOf(await devicePem(ca, 'device-0008')))).toBe('NOT_REGISTERED');
+    // Nothing is registered for it.
+    expect(s.iot.callsOf('RegisterCertificate')).toEqual([]);
+  });
+
+  it('turns a throttled deactivation into IOT_UNAVAILABLE', async () => {
+    const s = setup();
+    const error = iotError('ThrottlingException');
+    s.iot.failNext('UpdateCertificate', error);
+    const err = await rejectionOf<CaError>(s.registrar.deactivateCertificate('ab'.repeat(32)));
+    expect(err).toMatchObject({ code: 'IOT_UNAVAILABLE', retryAfterSeconds: 5 });
+    expect(err.cause).toBe(error);
+  });
+
   it('reports a failed revocation registration (CA unknown to AWS IoT) as INTERNAL', async () => {
     const s = setup();
     const ca = await issuingCa();

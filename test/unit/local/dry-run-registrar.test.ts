@@ -275,6 +275,18 @@ describe('Function: dryRunRegistrar', () => {
     });
   });
 
+  describe('deactivateCertificate', () => {
+    it('appends the deactivation and its CLI command to deactivations.jsonl', async () => {
+      const iot = dryRunRegistrar(join(dir, 'iot'), { print });
+      const certificateId = 'e3'.repeat(32);
+      expect(await iot.deactivateCertificate(certificateId)).toBe('DRY_RUN');
+      const [entry, ...more] = readFileSync(join(dir, 'iot', 'deactivations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+      expect(more).toEqual([]);
+      expect(entry).toEqual({ certificateId, at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/), command: `aws iot update-certificate --certificate-id ${certificateId} --new-status INACTIVE` });
+      expect(printed).toContain(`AWS IoT dry run: aws iot update-certificate --certificate-id ${certificateId} --new-status INACTIVE`);
+    });
+  });
+
   describe('revokeCertificate', () => {
     it('appends the revocation and its CLI command to revocations.jsonl', async () => {
       // Prepare
