@@ -19,6 +19,7 @@ import { certificateParts } from '../pki/certificate.js';
 import { caCertificateDer, checkedSigner } from './ca-directory.js';
 import { ROOT_CA_ID, issuingCaRecords } from './ca-ids.js';
 import { CaError } from './errors.js';
+import { REVOCATION_REASONS } from './revoke-certificate.js';
 import type { CaRecord, CaStore, CertificateStore, Clock, CrlLedger, CrlObjects, PublishedCrl, SignerFactory } from './ports.js';
 
 const HOUR_MS = 3_600_000;
@@ -48,16 +49,8 @@ export interface CrlReadDeps {
 export const crlName = (caId: string): string => (caId === ROOT_CA_ID ? 'root' : caId);
 const caIdOfName = (name: string): string => (name === 'root' ? ROOT_CA_ID : name);
 
-const CRL_REASONS: ReadonlySet<string> = new Set<CrlReason>([
-  'unspecified',
-  'keyCompromise',
-  'cACompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'privilegeWithdrawn',
-  'aACompromise',
-]);
+/** The revocation reasons a certificate may have are the CRL's (checked at compile time below). */
+const CRL_REASONS: ReadonlySet<string> = new Set<CrlReason>(REVOCATION_REASONS satisfies readonly CrlReason[]);
 const crlReason = (reason: string): CrlReason => (CRL_REASONS.has(reason) ? (reason as CrlReason) : 'unspecified');
 const bySerial = (a: CrlEntry, b: CrlEntry) => {
   const x = BigInt(`0x${a.serialNumber}`);

@@ -3,26 +3,34 @@
  * the botocore script against `LOCAL_AUTH=sigv4 npm start`.
  */
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from '../../src/cli/http.js';
 import { readLocalCredentials } from '../../src/local/local-credentials.js';
 import { ensureDebianTools } from '../helpers/debian-tools.js';
-import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-process.js';
 import { deviceCsrPem } from '../unit/cli/cli-io.js';
 
 const REGION = 'us-east-1';
 const PROFILE = 'factory-ca-local';
 const LOT = 200;
 const root = resolve('.');
-const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-cli-it-'));
-const work = mkdtempSync(join(tmpdir(), 'factory-ca-cli-work-'));
-let stack: RunningStack;
+const local = useLocalStack('cli-it', {
+  env: { LOCAL_AUTH: 'sigv4' },
+  before: ({ work }) => {
+    ensureDebianTools('The CLI integration test', [
+      { name: 'openssl', check: 'command -v openssl', apt: 'openssl' },
+      { name: 'curl', check: 'command -v curl', apt: 'curl' },
+      { name: 'python3 with botocore', check: 'python3 -c "import botocore" 2>/dev/null || /usr/bin/python3 -c "import botocore"', apt: 'python3-botocore' },
+    ]);
+    writeFileSync(join(work, 'aws-config'), '');
+  },
+});
+const { stateDir, work } = local;
 let keys: { accessKeyId: string; secretAccessKey: string };
 
 /** The environment of a station: no AWS_* of the machine running the tests, the local credentials file. */
@@ -39,7 +47,7 @@ const run = (file: string, args: string[], options: { cwd?: string; env?: Record
   );
 
 const SIGNED = ['--sigv4', '--region', REGION, '--aws-profile', PROFILE];
-const factoryCa = (args: string[], env?: Record<string, string>) => run(process.execPath, ['bin/factory-ca.mjs', ...args, '--url', stack.baseUrl], env ? { env } : {});
+const factoryCa = (args: string[], env?: Record<string, string>) => run(process.execPath, ['bin/factory-ca.mjs', ...args, '--url', local.stack.baseUrl], env ? { env } : {});
 
 /** openssl verify -x509_strict of device certificates against a root and an issuing CA. */
 async function opensslVerify(rootPem: string, issuingPem: string, devices: string[]) {
@@ -52,22 +60,9 @@ async function opensslVerify(rootPem: string, issuingPem: string, devices: strin
 /** A python3 that has botocore: the one on the PATH, or Debian's (python3-botocore installs there). */
 const python = () => (spawnSync('python3', ['-c', 'import botocore']).status === 0 ? 'python3' : '/usr/bin/python3');
 
-beforeAll(async () => {
-  ensureDebianTools('The CLI integration test', [
-    { name: 'openssl', check: 'command -v openssl', apt: 'openssl' },
-    { name: 'curl', check: 'command -v curl', apt: 'curl' },
-    { name: 'python3 with botocore', check: 'python3 -c "import botocore" 2>/dev/null || /usr/bin/python3 -c "import botocore"', apt: 'python3-botocore' },
-  ]);
-  writeFileSync(join(work, 'aws-config'), '');
-  stack = await startLocalStack(stateDir, { LOCAL_AUTH: 'sigv4' });
+beforeAll(() => {
   keys = readLocalCredentials(stateDir)!;
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-}, 30_000);
+});
 
 describe('factory-ca against local SigV4 mode', () => {
   it(`issues a lot of ${LOT}, killed halfway and run again: each CSR issued once, summary complete, every certificate verifies`, async () => {
@@ -76,7 +71,7 @@ describe('factory-ca against local SigV4 mode', () => {
     mkdirSync(csrs);
     const cns = Array.from({ length: LOT }, (_, i) => `station-lot-${String(i + 1).padStart(4, '0')}`);
     for (const cn of cns) writeFileSync(join(csrs, `${cn}.csr`), deviceCsrPem(cn));
-    const args = ['bin/factory-ca.mjs', 'issue', '--url', stack.baseUrl, '--csr-dir', csrs, '--out', out, '--concurrency', '8', ...SIGNED];
+    const args = ['bin/factory-ca.mjs', 'issue', '--url', local.stack.baseUrl, '--csr-dir', csrs, '--out', out, '--concurrency', '8', ...SIGNED];
 
     // First run: killed (SIGKILL: no summary, no clean-up) once about half the certificates are written.
     const first = spawn(process.execPath, args, { cwd: root, env: stationEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -120,7 +115,7 @@ describe('factory-ca against local SigV4 mode', () => {
     expect(summary.totals.pending).toBe(0);
 
     // The ledger: one certificate per common name, the one in the folder.
-    const client = new ApiClient({ baseUrl: new URL(stack.baseUrl), signing: { region: REGION, credentials: async () => keys }, maxSockets: 8 });
+    const client = new ApiClient({ baseUrl: new URL(local.stack.baseUrl), signing: { region: REGION, credentials: async () => keys }, maxSockets: 8 });
     try {
       const ledger = await Promise.all(
         rows.map(async (r) => {
@@ -163,7 +158,7 @@ describe('factory-ca against local SigV4 mode', () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain('ACCESS_DENIED (HTTP 403): The request signature does not match');
 
-    const health = await fetch(`${stack.baseUrl}/health`);
+    const health = await fetch(`${local.stack.baseUrl}/health`);
     expect(health.status).toBe(200);
   }, 120_000);
 
@@ -229,7 +224,7 @@ describe("README's curl line and botocore script against local SigV4 mode", () =
     const dir = join(work, 'curl');
     mkdirSync(dir);
     writeFileSync(join(dir, 'device.csr'), deviceCsrPem('station-curl'));
-    const env = (secret: string) => stationEnv({ AWS_REGION: REGION, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: secret, FACTORY_CA_URL: stack.baseUrl });
+    const env = (secret: string) => stationEnv({ AWS_REGION: REGION, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: secret, FACTORY_CA_URL: local.stack.baseUrl });
 
     const ok = await run('bash', ['-c', line!], { cwd: dir, env: env(keys.secretAccessKey) });
     expect(ok.stderr).toBe('');
@@ -253,7 +248,7 @@ describe("README's curl line and botocore script against local SigV4 mode", () =
     mkdirSync(dir);
     writeFileSync(join(dir, 'device.csr'), deviceCsrPem('station-python'));
 
-    const ok = await run(python(), ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'out')], { env: stationEnv({ AWS_PROFILE: PROFILE, AWS_REGION: REGION }) });
+    const ok = await run(python(), ['docs/station-sigv4.py', local.stack.baseUrl, join(dir, 'device.csr'), join(dir, 'out')], { env: stationEnv({ AWS_PROFILE: PROFILE, AWS_REGION: REGION }) });
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/^[0-9a-f]{32} station-python \d{4}-/);
@@ -262,7 +257,7 @@ describe("README's curl line and botocore script against local SigV4 mode", () =
     await opensslVerify(join(out, 'root.pem'), join(out, 'issuing.pem'), [join(out, 'device.pem')]);
     expect(readFileSync(join(out, 'deviceCertAndCACert.crt'), 'utf8')).toBe(readFileSync(join(out, 'device.pem'), 'utf8') + readFileSync(join(out, 'issuing.pem'), 'utf8'));
 
-    const wrong = await run(python(), ['docs/station-sigv4.py', stack.baseUrl, join(dir, 'device.csr'), join(dir, 'wrong')], {
+    const wrong = await run(python(), ['docs/station-sigv4.py', local.stack.baseUrl, join(dir, 'device.csr'), join(dir, 'wrong')], {
       env: stationEnv({ AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret', AWS_REGION: REGION }),
     });
     expect(wrong.code).toBe(1);

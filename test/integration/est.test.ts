@@ -1,37 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { csrAttributes } from '../../src/pki/csr-attrs.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-process.js';
 import { expectConforms } from '../helpers/openapi.js';
 
 /**
  * EST against the local stack (npm start) as a station's scripts use it: curl
  * for the requests, openssl to read the answers and verify the certificate.
  */
-const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-est-'));
-const work = mkdtempSync(join(tmpdir(), 'factory-ca-est-work-'));
-let stack: RunningStack;
-
-beforeAll(async () => {
-  stack = await startLocalStack(stateDir);
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-}, 30_000);
+const local = useLocalStack('est');
+const { stateDir, work } = local;
 
 /** A shell pipeline in the work directory (curl and openssl), its standard output. */
 const sh = (script: string, env: Record<string, string> = {}) =>
-  execFileSync('sh', ['-ec', script], { cwd: work, encoding: 'utf8', env: { ...process.env, BASE: stack.baseUrl, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('sh', ['-ec', script], { cwd: work, encoding: 'utf8', env: { ...process.env, BASE: local.stack.baseUrl, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** curl -i: the status, the headers (lower-case names) and the body of an answer, checked against openapi.yaml. */
-function curl(method: string, path: string, args: string[] = [], base = stack.baseUrl): { status: number; headers: Record<string, string>; body: string } {
+function curl(method: string, path: string, args: string[] = [], base = local.stack.baseUrl): { status: number; headers: Record<string, string>; body: string } {
   const out = execFileSync('curl', ['-sS', '-i', '-X', method, ...args, `${base}${path}`], { cwd: work, encoding: 'utf8' });
   const split = out.indexOf('\r\n\r\n');
   const [statusLine, ...lines] = out.slice(0, split).split('\r\n');
@@ -57,7 +45,7 @@ describe('EST on the local stack, with curl and openssl', () => {
     const res = curl('GET', '/.well-known/est/cacerts');
     expect([res.status, res.headers['content-type']]).toEqual([200, 'application/pkcs7-mime']);
     sh('curl -sS "$BASE/.well-known/est/cacerts" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out chain.pem');
-    const ca = (await (await fetch(`${stack.baseUrl}/ca`)).json()) as { certificatePem: string; rootCertificatePem: string };
+    const ca = (await (await fetch(`${local.stack.baseUrl}/ca`)).json()) as { certificatePem: string; rootCertificatePem: string };
     expect(pemBlocks('chain.pem').sort()).toEqual([ca.certificatePem, ca.rootCertificatePem].sort());
   });
 
@@ -112,7 +100,7 @@ describe('EST on the local stack, with curl and openssl', () => {
 });
 
 describe('EST re-enrollment on the local stack: curl with the device certificate on the EST TLS listener', () => {
-  const tls = () => `https://localhost:${stack.estTlsPort}`;
+  const tls = () => `https://localhost:${local.stack.estTlsPort}`;
   /** POST simplereenroll over TLS, with the client certificate and key given (none: no client certificate). */
   const reenroll = (csrB64: string, device?: string) =>
     curl('POST', '/.well-known/est/simplereenroll', ['--cacert', 'est-root.pem', ...(device ? ['--cert', `${device}.pem`, '--key', `${device}.key`] : []), '-H', 'Content-Type: application/pkcs10', '--data-binary', `@${csrB64}`], tls());
@@ -122,7 +110,7 @@ describe('EST re-enrollment on the local stack: curl with the device certificate
     sh(`curl -sS -H 'Content-Type: application/pkcs10' --data-binary @${b64} "$BASE/.well-known/est/simpleenroll" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs | sed -n '/BEGIN/,/END/p' > ${name}.pem`);
     return sh(`openssl x509 -in ${name}.pem -noout -serial`).trim().replace(/^serial=/, '').toLowerCase();
   };
-  const record = async (serial: string) => (await (await fetch(`${stack.baseUrl}/certificates/${serial}`)).json()) as Record<string, string>;
+  const record = async (serial: string) => (await (await fetch(`${local.stack.baseUrl}/certificates/${serial}`)).json()) as Record<string, string>;
 
   beforeAll(() => {
     sh('curl -sS "$BASE/.well-known/est/cacerts" | openssl base64 -d | openssl pkcs7 -inform DER -print_certs -out est-chain.pem');
@@ -172,7 +160,7 @@ describe('EST re-enrollment on the local stack: curl with the device certificate
 
   it("refuses a revoked device's certificate (403) and a request without a client certificate (401)", async () => {
     const serial = enroll('revoked-dev', 'it-est-reenroll-3');
-    const revoked = await fetch(`${stack.baseUrl}/certificates/${serial}/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'keyCompromise' }) });
+    const revoked = await fetch(`${local.stack.baseUrl}/certificates/${serial}/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: 'keyCompromise' }) });
     expect(revoked.status).toBe(200);
     const csr = estCsr('revoked-next', '/C=US/O=Example Corp/CN=it-est-reenroll-3');
     const refused = reenroll(csr, 'revoked-dev');

@@ -1,28 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-process.js';
 import { csrFixture } from '../helpers/fixtures.js';
 import { opensslVerify } from '../helpers/openssl.js';
 import { expectConforms } from '../helpers/openapi.js';
 
 
-const stateDir = mkdtempSync(join(tmpdir(), 'factory-ca-it-'));
-const work = mkdtempSync(join(tmpdir(), 'factory-ca-csr-'));
-let stack: RunningStack;
-
-beforeAll(async () => {
-  stack = await startLocalStack(stateDir);
-}, 120_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  rmSync(stateDir, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-}, 30_000);
+const local = useLocalStack('it');
+const { stateDir, work } = local;
 
 /** A key and CSR made by openssl, as a station would make them. */
 function opensslCsr(name: string, subject: string, keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']): string {
@@ -33,7 +21,7 @@ function opensslCsr(name: string, subject: string, keyArgs = ['-newkey', 'ec', '
 
 /** A request over HTTP whose answer must match openapi.yaml. */
 async function request(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${stack.baseUrl}${path}`, { method, ...init });
+  const res = await fetch(`${local.stack.baseUrl}${path}`, { method, ...init });
   const text = await res.text();
   let json: Record<string, any>;
   try {
@@ -53,7 +41,7 @@ const get = (path: string) => request('GET', path);
 /** A raw HTTP request, with any Host and Origin (fetch would not let a test set Host). */
 function raw(method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: stack.port, method, path, headers }, (res) => {
+    const req = httpRequest({ host: '127.0.0.1', port: local.stack.port, method, path, headers }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
@@ -68,7 +56,7 @@ describe('The local stack refuses web pages (no authentication locally)', () => 
 
   it('refuses a cross-origin POST /ca/rotate from a page: 403 FORBIDDEN_ORIGIN, no CORS headers, nothing rotated', async () => {
     const before = (await get('/ca')).json.id;
-    const res = await raw('POST', '/ca/rotate', { Host: `localhost:${stack.port}`, Origin: 'https://evil.example', 'Content-Type': 'application/json' }, '{"force":true}');
+    const res = await raw('POST', '/ca/rotate', { Host: `localhost:${local.stack.port}`, Origin: 'https://evil.example', 'Content-Type': 'application/json' }, '{"force":true}');
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body).error.code).toBe('FORBIDDEN_ORIGIN');
     expect(corsHeaders(res.headers)).toEqual([]);
@@ -76,22 +64,22 @@ describe('The local stack refuses web pages (no authentication locally)', () => 
   });
 
   it('refuses every CORS preflight', async () => {
-    const res = await raw('OPTIONS', '/certificates', { Host: `localhost:${stack.port}`, Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' });
+    const res = await raw('OPTIONS', '/certificates', { Host: `localhost:${local.stack.port}`, Origin: 'https://evil.example', 'Access-Control-Request-Method': 'POST' });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body).error.code).toBe('FORBIDDEN_ORIGIN');
     expect(corsHeaders(res.headers)).toEqual([]);
   });
 
   it('refuses a foreign Host (DNS rebinding)', async () => {
-    const res = await raw('GET', '/ca', { Host: `attacker.example:${stack.port}` });
+    const res = await raw('GET', '/ca', { Host: `attacker.example:${local.stack.port}` });
     expect([res.status, JSON.parse(res.body).error.code]).toEqual([403, 'FORBIDDEN_ORIGIN']);
   });
 
   it('answers its own origin and command-line clients, without CORS headers', async () => {
-    const own = await raw('GET', '/ca', { Host: `localhost:${stack.port}`, Origin: `http://localhost:${stack.port}` });
+    const own = await raw('GET', '/ca', { Host: `localhost:${local.stack.port}`, Origin: `http://localhost:${local.stack.port}` });
     expect(own.status).toBe(200);
     expect(corsHeaders(own.headers)).toEqual([]);
-    const cli = await raw('GET', '/ca', { Host: `127.0.0.1:${stack.port}` });
+    const cli = await raw('GET', '/ca', { Host: `127.0.0.1:${local.stack.port}` });
     expect(cli.status).toBe(200);
   });
 });
@@ -160,13 +148,12 @@ describe('The local stack (npm start) over HTTP', () => {
     const before = await get('/ca');
     expect(before.status).toBe(200);
     const issued = await post(opensslCsr('restart', '/C=US/O=Example Corp/CN=it-restart'));
-    await stack.stop();
-    stack = await startLocalStack(stateDir);
+    await local.restart();
     const after = await get('/ca');
     expect(after.json.id).toBe(before.json.id);
     expect(after.json.certificatePem).toBe(before.json.certificatePem);
     expect((await get(`/certificates/${issued.json.serialNumber}`)).status).toBe(200);
-    expect(stack.output()).toMatch(/issuing CA .* reused/);
+    expect(local.stack.output()).toMatch(/issuing CA .* reused/);
   }, 120_000);
 
   it('bootstrapped on first start: the AWS IoT registration bundle an operator can register with the AWS CLI', () => {
