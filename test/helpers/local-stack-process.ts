@@ -1,8 +1,4 @@
-import { afterAll, beforeAll } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 export async function freePort(): Promise<number> {
@@ -78,48 +74,4 @@ export async function startLocalStack(stateDir: string, env: Record<string, stri
     await new Promise((r) => setTimeout(r, 250));
   }
   return { baseUrl, port, estTlsPort, output: () => out, stop };
-}
-
-/** A test file's local stack, on a state directory of its own, with a scratch directory beside it. */
-export interface LocalStackFixture {
-  /** The running stack (valid inside tests). */
-  readonly stack: RunningStack;
-  readonly stateDir: string;
-  readonly work: string;
-  /** Stops the stack and starts it again on the same state directory. */
-  restart(): Promise<RunningStack>;
-}
-
-/**
- * One local stack for a test file: registers the beforeAll that starts it (after
- * `before`, which may prepare the directories) and the afterAll that stops it and
- * removes both directories.
- */
-export function useLocalStack(name: string, options: { env?: Record<string, string>; before?: (f: { stateDir: string; work: string }) => void } = {}): LocalStackFixture {
-  const stateDir = mkdtempSync(join(tmpdir(), `factory-ca-${name}-`));
-  const work = mkdtempSync(join(tmpdir(), `factory-ca-${name}-work-`));
-  let running: RunningStack | undefined;
-  beforeAll(async () => {
-    options.before?.({ stateDir, work });
-    running = await startLocalStack(stateDir, options.env);
-  }, 120_000);
-  afterAll(async () => {
-    await running?.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
-  }, 30_000);
-  return {
-    get stack() {
-      if (!running) throw new Error('useLocalStack: the stack runs only inside tests');
-      return running;
-    },
-    stateDir,
-    work,
-    async restart() {
-      await running?.stop();
-      running = undefined;
-      running = await startLocalStack(stateDir, options.env);
-      return running;
-    },
-  };
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { ApiClient } from '../../src/cli/http.js';
 import { readLocalCredentials } from '../../src/local/local-credentials.js';
 import { ensureDebianTools } from '../helpers/debian-tools.js';
-import { useLocalStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-fixture.js';
 import { deviceCsrPem } from '../unit/cli/cli-io.js';
 
 const REGION = 'us-east-1';

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { csrAttributes } from '../../src/pki/csr-attrs.js';
 import { loadConfig } from '../../src/config/config.js';
-import { useLocalStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-fixture.js';
 import { expectConforms } from '../helpers/openapi.js';
 
 /**

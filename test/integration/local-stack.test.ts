@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useLocalStack } from '../helpers/local-stack-process.js';
+import { useLocalStack } from '../helpers/local-stack-fixture.js';
 import { csrFixture } from '../helpers/fixtures.js';
 import { opensslVerify } from '../helpers/openssl.js';
 import { expectConforms } from '../helpers/openapi.js';
