@@ -149,9 +149,8 @@ export async function publishDueCrls(d: CrlPublishDeps): Promise<CrlReport> {
       continue;
     }
     const state = await d.store.getCrlState(ca.id);
-    const why = ca.role === 'root' && !state?.published ? 'never published' : dueBecause(d, state?.published, state?.pending.length ?? 0, now);
     const arlChanged = ca.role === 'root' && state?.published && authorityEntries(issuing).length !== state.published.entries;
-    const reason = arlChanged ? 'an issuing CA was compromised' : why;
+    const reason = arlChanged ? 'an issuing CA was compromised' : dueBecause(d, state?.published, state?.pending.length ?? 0, now);
     const inForce = (nextUpdate: string) => {
       const hours = Math.floor((Date.parse(nextUpdate) - now) / HOUR_MS);
       report.hoursRemaining = Math.min(report.hoursRemaining ?? hours, hours);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCrlInfo } from '../../../src/pki/crl.js';
 import { publishCrl, publishDueCrls } from '../../../src/service/crl.js';
+import { CaError } from '../../../src/service/errors.js';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
@@ -135,11 +136,58 @@ describe('CRLs', () => {
     expect(later.published.map((p) => p.caId).sort()).toEqual(['issuing-1', 'root-1']);
   });
 
-  it('answers 404 NOT_FOUND for a name that is no CRL, never touching the store with it', async () => {
-    for (const name of ['issuing-99.crl', 'root', '../root.crl', 'issuing-1.crl.crl', 'ROOT.crl', 'issuing-01.crl', '.crl']) {
-      const res = await callRoute(routes.getCrl, apiEvent({ path: `/crl/${name}`, pathParameters: { name } }));
-      expect([name, res.statusCode, res.json.error?.code]).toEqual([name, 404, 'NOT_FOUND']);
+  it('answers 404 NOT_FOUND for a name that is no CRL, never touching the store with a malformed one', async () => {
+    const state = jest.spyOn(testApp().store, 'getCrlState');
+    try {
+      for (const name of ['root', '../root.crl', 'issuing-1.crl.crl', 'ROOT.crl', 'issuing-01.crl', '.crl', 'issuing-1%2F..%2Froot.crl']) {
+        const res = await callRoute(routes.getCrl, apiEvent({ path: `/crl/${name}`, pathParameters: { name } }));
+        expect([name, res.statusCode, res.json.error?.code]).toEqual([name, 404, 'NOT_FOUND']);
+      }
+      expect(state).not.toHaveBeenCalled();
+      // A well-formed name of a CA that has no CRL is looked up, and is not found either.
+      const unknown = await callRoute(routes.getCrl, apiEvent({ path: '/crl/issuing-99.crl', pathParameters: { name: 'issuing-99.crl' } }));
+      expect([unknown.statusCode, unknown.json.error?.code]).toEqual([404, 'NOT_FOUND']);
+      expect(state).toHaveBeenCalledWith('issuing-99');
+    } finally {
+      state.mockRestore();
     }
+  });
+
+  it('a revocation whose CRL mark failed is finished by its repeat, and then listed', async () => {
+    const t = testApp();
+    const device = await issue('crl-mark-fault');
+    const revoke = () =>
+      callRoute(routes.revoke, apiEvent({ method: 'POST', pathParameters: { serialNumber: device.serialNumber }, body: '{"reason":"affiliationChanged"}', headers: { 'Content-Type': 'application/json' } }));
+    const spy = jest.spyOn(t.store, 'markCrlPending').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    const failed = await revoke();
+    expect([failed.statusCode, failed.json.error?.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+    spy.mockRestore();
+    const again = await revoke();
+    expect([again.statusCode, again.json.alreadyRevoked]).toEqual([200, true]);
+    expect((await t.store.getCrlState(device.issuingCaId))!.pending).toContain(device.serialNumber);
+    await publishDueCrls(t.crlPublishing.crl);
+    const text = openssl((d) => ['crl', '-inform', 'DER', '-in', join(d, 'c.crl'), '-noout', '-text'], { 'c.crl': (await getCrl(`${device.issuingCaId}.crl`)).der }).out;
+    expect(text).toContain(`Serial Number: ${device.serialNumber.toUpperCase()}`);
+  });
+
+  it('a publication whose record write failed leaves the CRL in force as it was, and the next run publishes', async () => {
+    const t = testApp();
+    const d = t.crlPublishing.crl;
+    const device = await issue('crl-record-fault');
+    await callRoute(routes.revoke, apiEvent({ method: 'POST', pathParameters: { serialNumber: device.serialNumber }, body: '{}', headers: { 'Content-Type': 'application/json' } }));
+    const before = readCrlInfo((await getCrl(`${device.issuingCaId}.crl`)).der);
+    const spy = jest.spyOn(t.store, 'recordCrlPublished').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'The certificate ledger is temporarily unavailable', { retryAfterSeconds: 2 }));
+    await expect(publishDueCrls(d)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/CRL publication failed for 1 CA/) });
+    spy.mockRestore();
+    // Still the CRL published before; the revocation is still pending.
+    expect(readCrlInfo((await getCrl(`${device.issuingCaId}.crl`)).der).crlNumber).toBe(before.crlNumber);
+    expect((await t.store.getCrlState(device.issuingCaId))!.pending).toContain(device.serialNumber);
+    const report = await publishDueCrls(d);
+    expect(report.published.map((p) => p.caId)).toContain(device.issuingCaId);
+    const after = readCrlInfo((await getCrl(`${device.issuingCaId}.crl`)).der);
+    // The number reserved by the failed run is skipped, never reused.
+    expect(after.crlNumber).toBeGreaterThan(before.crlNumber + 1n);
+    expect(after.entryCount).toBe(before.entryCount + 1);
   });
 });
 
