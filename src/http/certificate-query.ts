@@ -13,14 +13,14 @@ export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 const MAX_NEXT_LENGTH = 1024;
 
-const FILTERS = ['commonName', 'issuingCaId', 'stationId', 'status', 'issuedAfter', 'issuedBefore'] as const;
+const FILTERS = ['commonName', 'lotId', 'issuingCaId', 'stationId', 'status', 'issuedAfter', 'issuedBefore'] as const;
 const PARAMETERS: readonly string[] = [...FILTERS, 'limit', 'next'];
 /**
  * In characters, and at most 1,024 bytes of UTF-8 each: with its prefix a value
  * is an index partition key, which DynamoDB caps at 2,048 bytes (an IAM ARN, the
  * longest station id, is well under 1,024).
  */
-const MAX_LENGTH = { commonName: 256, issuingCaId: 128, stationId: 1024 } as const;
+const MAX_LENGTH = { commonName: 256, lotId: 64, issuingCaId: 128, stationId: 1024 } as const;
 const MAX_BYTES = 1024;
 /** With the u flag, a surrogate code unit matches only when it is not half of a pair. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -61,7 +61,7 @@ export function readCertificateQuery(event: HttpEvent): CertificateQuery {
   for (const [name, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) if ((values?.length ?? 0) > 1) refuse(name, 'given more than once');
 
   const filters: CertificateFilters = {};
-  for (const field of ['commonName', 'issuingCaId', 'stationId'] as const) {
+  for (const field of ['commonName', 'lotId', 'issuingCaId', 'stationId'] as const) {
     const value = params[field];
     if (value === undefined) continue;
     const problem = textProblem(value, MAX_LENGTH[field]);
@@ -91,8 +91,8 @@ export function readCertificateQuery(event: HttpEvent): CertificateQuery {
 
   if (details.length) throw new HttpError('INVALID_REQUEST', 'The query is not valid', { details });
   if (!FILTERS.some((f) => filters[f] !== undefined)) {
-    throw new HttpError('INVALID_REQUEST', 'Give at least one filter: commonName, issuingCaId, stationId, status, or issuedAfter (with issuedBefore, which defaults to now)', {
-      details: [{ field: 'query', reason: 'at least one of commonName, issuingCaId, stationId, status, issuedAfter, issuedBefore' }],
+    throw new HttpError('INVALID_REQUEST', 'Give at least one filter: commonName, lotId, issuingCaId, stationId, status, or issuedAfter (with issuedBefore, which defaults to now)', {
+      details: [{ field: 'query', reason: 'at least one of commonName, lotId, issuingCaId, stationId, status, issuedAfter, issuedBefore' }],
     });
   }
   return { filters, limit, ...(next !== undefined ? { next } : {}) };

@@ -79,6 +79,8 @@ export interface CertificateRecord {
   revocationReason?: string;
   /** What AWS IoT says of the certificate after revocation (see RevocationOutcome). */
   iotRevocation?: string;
+  /** The production lot it was issued under (a re-enrollment's certificate stays in its predecessor's lot). */
+  lotId?: string;
 }
 
 /**
@@ -134,6 +136,7 @@ export interface KeyEntry {
  */
 export interface CertificateFilters {
   commonName?: string;
+  lotId?: string;
   issuingCaId?: string;
   stationId?: string;
   status?: CertificateStatus;
@@ -353,3 +356,60 @@ export type Clock = () => Date;
 export const systemClock: Clock = () => new Date();
 export type Sleep = (ms: number) => Promise<void>;
 export const realSleep: Sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A production lot: a quota of certificates a contract manufacturer may have
+ * issued for one product, optionally limited to some stations and to common
+ * names of a narrower pattern, until it closes.
+ */
+export type LotStatus = 'OPEN' | 'CLOSED';
+export interface LotRecord {
+  lotId: string;
+  product: string;
+  /** How many certificates may be issued under the lot. */
+  quota: number;
+  /** A regular expression every common name issued under the lot must match in full (besides the policy's own rule). */
+  commonNamePattern?: string;
+  /** The station ids (or IAM identities) allowed to issue under the lot; every station when absent. */
+  stations?: string[];
+  /** When the lot closes by itself (ISO 8601 UTC). */
+  closesAt: string;
+  status: LotStatus;
+  openedAt: string;
+  openedBy: string;
+  closedAt?: string;
+  closedBy?: string;
+  /**
+   * Seats taken: certificates issued under the lot, and any request in flight.
+   * A seat is taken atomically (only while `issued < quota`, the lot OPEN and
+   * before `closesAt`) and given back only when its request certainly recorded
+   * nothing, so the lot never issues more than its quota.
+   */
+  issued: number;
+  /** Revocations of the lot's certificates, as the issuance log counts them (lotRevocationSeq of its last one). */
+  revoked: number;
+  /** The issuance log's count of the lot's issuance entries (lotSeq of its last one). */
+  logged: number;
+  /** Leaf indexes of the lot's own log entries, once sequenced. */
+  openedLogIndex?: number;
+  closedLogIndex?: number;
+  /** The number of issuance entries the lot-closed entry states (its certificates are lotSeq 1..closedCount). */
+  closedCount?: number;
+}
+
+/** The ledger's side of lots: one item per lot, its seats an atomic conditional counter. */
+export interface LotStore {
+  /** Creates the lot; when one exists under its id, nothing is written and that lot is returned. */
+  createLot(lot: LotRecord): Promise<LotRecord | undefined>;
+  getLot(lotId: string): Promise<LotRecord | undefined>;
+  /**
+   * Takes one seat: `issued` + 1 only while the lot is OPEN, `now` is before
+   * `closesAt` and `issued < quota`, in one conditional write. Refused: the lot
+   * as stored (undefined when there is none), to say why.
+   */
+  takeSeat(lotId: string, now: string): Promise<{ taken: true; lot: LotRecord } | { taken: false; lot: LotRecord | undefined }>;
+  /** Gives a seat back (a request that certainly recorded nothing); never below zero. */
+  releaseSeat(lotId: string): Promise<void>;
+  /** Closes an OPEN lot; returns the lot as stored afterwards (unchanged when it was closed already), undefined when there is none. */
+  closeLot(lotId: string, at: string, by: string): Promise<LotRecord | undefined>;
+}

@@ -18,6 +18,7 @@ import { CERTIFICATE_INDEXES, ISSUE_ORDER_KEY, issueDay, issueOrder, type Certif
 /** The filters an index can serve, most selective first: the first one a query has chooses its index. */
 const EQUALITY_FILTERS = [
   ['commonName', CERTIFICATE_INDEXES.byCommonName],
+  ['lotId', CERTIFICATE_INDEXES.byLot],
   ['issuingCaId', CERTIFICATE_INDEXES.byIssuingCa],
   ['stationId', CERTIFICATE_INDEXES.byStation],
   ['status', CERTIFICATE_INDEXES.byStatus],
@@ -80,7 +81,7 @@ function daysOf(from: string, to: string): string[] {
 
 /**
  * The index that serves a query: the most selective filter it has
- * (commonName > issuingCaId > stationId > status), the others applied to what
+ * (commonName > lotId > issuingCaId > stationId > status), the others applied to what
  * the index reads; the time range bounds the sort key. With only a time range,
  * the day index: both bounds are needed then.
  */
@@ -97,7 +98,7 @@ export function planListing(filters: CertificateFilters): ListingPlan {
     return { index, partitions: [`${index.prefix}${filters[field]!}`], range, filters: others };
   }
   if (range.from === undefined && range.to === undefined) {
-    throw invalid('filters', 'A ledger query needs at least one filter', 'give commonName, issuingCaId, stationId, status or issuedAfter and issuedBefore');
+    throw invalid('filters', 'A ledger query needs at least one filter', 'give commonName, lotId, issuingCaId, stationId, status or issuedAfter and issuedBefore');
   }
   if (range.from === undefined || range.to === undefined) {
     throw invalid('issuedAfter', 'A query by time alone needs issuedAfter and issuedBefore', 'required with issuedBefore when no other filter is given');

@@ -25,13 +25,23 @@ export const CERTIFICATE_INDEXES = {
   byStatus: { name: 'byStatus', partitionKey: 'gsi4pk', prefix: 'STATUS#' },
   /** One partition per UTC day of issue, for queries with only a time range. */
   byIssueDay: { name: 'byIssueDay', partitionKey: 'gsi5pk', prefix: 'DAY#' },
+  /** The certificates of a production lot (sparse: only certificates issued under a lot are in it). */
+  byLot: { name: 'byLot', partitionKey: 'gsi6pk', prefix: 'LOT#' },
 } as const satisfies Record<string, CertificateIndex>;
+
+/**
+ * The issuance log's queue: a sparse index of the items with something not yet
+ * in the log (a certificate recorded or revoked, a lot opened or closed). The
+ * write that creates the work sets `partitionKey` to `value`; the log's
+ * sequencer removes it once the work is logged. Sorted by ISSUE_ORDER_KEY.
+ */
+export const LOG_QUEUE_INDEX = { name: 'byLogQueue', partitionKey: 'gsi7pk', value: 'LOG#QUEUED' } as const;
 
 /** The name of the index that lists certificates by common name. */
 export const COMMON_NAME_INDEX = CERTIFICATE_INDEXES.byCommonName.name;
 
 /** Every attribute a certificate item has for its indexes (none of them is part of the record). */
-export const INDEX_ATTRIBUTES: readonly string[] = [...Object.values(CERTIFICATE_INDEXES).map((i) => i.partitionKey), ISSUE_ORDER_KEY];
+export const INDEX_ATTRIBUTES: readonly string[] = [...Object.values(CERTIFICATE_INDEXES).map((i) => i.partitionKey), LOG_QUEUE_INDEX.partitionKey, ISSUE_ORDER_KEY];
 
 /** A certificate's sort key in every index. */
 export const issueOrder = (record: Pick<CertificateRecord, 'issuedAt' | 'serialNumber'>): string => `${record.issuedAt}#${record.serialNumber}`;
@@ -45,9 +55,10 @@ export const issueDay = (issuedAt: string): string => `${CERTIFICATE_INDEXES.byI
  * without a common name is in every index but byCommonName).
  */
 export function certificateIndexKeys(record: CertificateRecord): Record<string, string> {
-  const { byCommonName, byIssuingCa, byStation, byStatus } = CERTIFICATE_INDEXES;
+  const { byCommonName, byIssuingCa, byStation, byStatus, byLot } = CERTIFICATE_INDEXES;
   return {
     ...(record.commonName !== undefined ? { [byCommonName.partitionKey]: `${byCommonName.prefix}${record.commonName}` } : {}),
+    ...(record.lotId !== undefined ? { [byLot.partitionKey]: `${byLot.prefix}${record.lotId}` } : {}),
     [byIssuingCa.partitionKey]: `${byIssuingCa.prefix}${record.issuingCaId}`,
     [byStation.partitionKey]: `${byStation.prefix}${record.stationId}`,
     [byStatus.partitionKey]: `${byStatus.prefix}${record.status}`,
@@ -62,7 +73,7 @@ export function certificateIndexKeys(record: CertificateRecord): Record<string, 
  * index projects the whole record: a page is answered from the index alone.
  */
 export function tableDefinition(tableName: string): CreateTableCommandInput {
-  const indexes = Object.values(CERTIFICATE_INDEXES);
+  const indexes: Array<{ name: string; partitionKey: string }> = [...Object.values(CERTIFICATE_INDEXES), LOG_QUEUE_INDEX];
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',

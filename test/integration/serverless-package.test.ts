@@ -456,7 +456,7 @@ describe('The packaged stack: each role against the requests its function makes'
 
   it('lets only the list role query, and only the certificate indexes the table declares: never the table, never a scan', () => {
     const indexes = tableDefinition('x').GlobalSecondaryIndexes!.map((i) => i.IndexName!);
-    expect(indexes.sort()).toEqual(['byCommonName', 'byIssueDay', 'byIssuingCa', 'byStation', 'byStatus']);
+    expect(indexes.sort()).toEqual(['byCommonName', 'byIssueDay', 'byIssuingCa', 'byLogQueue', 'byLot', 'byStation', 'byStatus']);
     const query = (resource: string): Request => ({ action: 'dynamodb:Query', resource });
     for (const role of FUNCTION_ROLES) {
       // The CRL publisher (lifecycle role) reads the revoked certificates through the status index.
