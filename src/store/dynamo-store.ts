@@ -27,7 +27,7 @@ import {
   type RevokedEntry,
 } from '../service/ports.js';
 import { listingPage, type PartitionPage, type PartitionQuery } from './certificate-listing.js';
-import { CERTIFICATE_INDEXES, COMMON_NAME_INDEX, INDEX_ATTRIBUTES, ISSUE_ORDER_KEY, certificateIndexKeys } from './table.js';
+import { CERTIFICATE_INDEXES, COMMON_NAME_INDEX, INDEX_ATTRIBUTES, ISSUE_ORDER_KEY, LOG_QUEUE_INDEX, certificateIndexKeys } from './table.js';
 
 const CERT = (serial: string) => `CERT#${serial}`;
 const CLAIM = (key: string) => `CLAIM#${key}`;
@@ -134,7 +134,8 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan, 
   }
 
   private certificateItem(record: CertificateRecord): Record<string, unknown> {
-    return { pk: CERT(record.serialNumber), type: 'certificate', ...record, ...certificateIndexKeys(record) };
+    // Every put queues the item for the issuance log (the sequencer dedupes what is logged already).
+    return { pk: CERT(record.serialNumber), type: 'certificate', ...record, ...certificateIndexKeys(record), [LOG_QUEUE_INDEX.partitionKey]: LOG_QUEUE_INDEX.value };
   }
 
   async getClaim(key: string): Promise<Claim | undefined> {
@@ -322,11 +323,13 @@ export class DynamoStore implements CertificateStore, CaStore, CertificateScan, 
           TableName: this.tableName,
           Key: { pk: CERT(serialNumber) },
           // The record moves to the REVOKED partition of the status index with it.
-          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason, #statusKey = :revokedKey',
+          // And it is queued for the issuance log's revocation entry.
+          UpdateExpression: 'SET #status = :revoked, revokedAt = :at, revocationReason = :reason, #statusKey = :revokedKey, #logQueue = :queued',
           // ISSUED, or SUPERSEDED (signed, never delivered: it may still be revoked, for the record and the CRLs).
           ConditionExpression: 'attribute_exists(pk) AND (#status = :issued OR #status = :superseded)',
-          ExpressionAttributeNames: { '#status': 'status', '#statusKey': CERTIFICATE_INDEXES.byStatus.partitionKey },
+          ExpressionAttributeNames: { '#status': 'status', '#statusKey': CERTIFICATE_INDEXES.byStatus.partitionKey, '#logQueue': LOG_QUEUE_INDEX.partitionKey },
           ExpressionAttributeValues: {
+            ':queued': LOG_QUEUE_INDEX.value,
             ':revoked': 'REVOKED',
             ':issued': 'ISSUED',
             ':superseded': 'SUPERSEDED',
