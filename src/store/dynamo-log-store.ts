@@ -76,7 +76,7 @@ export class DynamoLogStore implements LogLedger {
           Key: { pk },
           UpdateExpression: expression,
           ConditionExpression: condition,
-          ExpressionAttributeNames: names,
+          ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
           ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
         }),
       );
