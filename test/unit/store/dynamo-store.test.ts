@@ -224,6 +224,7 @@ describe('Class: DynamoStore', () => {
         gsi4pk: 'STATUS#ISSUED',
         gsi5pk: 'DAY#2025-03-04',
         gsi1sk: `2025-03-04T05:06:07.890Z#${record.serialNumber}`,
+        gsi7pk: 'LOG#QUEUED',
       });
     });
 
@@ -238,6 +239,10 @@ describe('Class: DynamoStore', () => {
       const update = mock.commandCalls(UpdateCommand)[0]!.args[0].input;
       expect(update.UpdateExpression).toContain('#statusKey = :revokedKey');
       expect(update.ExpressionAttributeNames).toMatchObject({ '#statusKey': 'gsi4pk' });
+      // And queues it for the issuance log's revocation entry.
+      expect(update.UpdateExpression).toContain('#logQueue = :queued');
+      expect(update.ExpressionAttributeNames).toMatchObject({ '#logQueue': 'gsi7pk' });
+      expect(update.ExpressionAttributeValues).toMatchObject({ ':queued': 'LOG#QUEUED' });
       expect(update.ExpressionAttributeValues).toMatchObject({ ':revokedKey': 'STATUS#REVOKED' });
       expect(revoked).not.toHaveProperty('gsi4pk');
     });
