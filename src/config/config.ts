@@ -43,6 +43,17 @@ export interface Config {
   region: string;
   lifecycle: LifecycleConfig;
   crl: CrlConfig;
+  log: LogConfig;
+}
+
+/** The issuance log. */
+export interface LogConfig {
+  /**
+   * LOG_ORIGIN: the first line of every checkpoint, and the key name of its
+   * signature (default `factory-ca/<STAGE or local>`): printable ASCII, no
+   * space and no plus.
+   */
+  origin: string;
 }
 
 /** Certificate revocation lists. */
@@ -219,6 +230,9 @@ export function loadConfig(
     ...(crlBucket ? { bucket: crlBucket } : {}),
     ...(crlBaseUrl ? { baseUrl: crlBaseUrl } : {}),
   };
+  const logOrigin = env.LOG_ORIGIN || `factory-ca/${env.STAGE || 'local'}`;
+  if (!/^[\x21-\x2a\x2c-\x7e]{1,200}$/.test(logOrigin)) problems.push('LOG_ORIGIN must be printable ASCII without spaces or "+", at most 200 characters (such as factory-ca/prod)');
+  const log: LogConfig = { origin: logOrigin };
   if (problems.length || !policy || !template) throw new ConfigError(problems);
-  return { ...config, policy, template, lifecycle, crl };
+  return { ...config, policy, template, lifecycle, crl, log };
 }

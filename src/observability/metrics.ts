@@ -18,6 +18,10 @@ export const METRIC = {
   crlsPublished: 'CrlsPublished',
   /** Hours until the soonest nextUpdate of the CRLs in force: the CRL alarm watches it. */
   crlHoursRemaining: 'CrlHoursRemaining',
+  /** The issuance log: entries appended by a sequencer run, queue items it left, and the latest checkpoint's age. */
+  logEntriesSequenced: 'LogEntriesSequenced',
+  logQueueDepth: 'LogQueueDepth',
+  logCheckpointAgeSeconds: 'LogCheckpointAgeSeconds',
 } as const;
 export const METRICS_NAMESPACE = 'factory-ca';
 

@@ -18,6 +18,8 @@ export type ServiceErrorCode =
   | 'SIGNER_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
   | 'IOT_UNAVAILABLE'
+  /** The issuance log has no such entry within the checkpoint asked for (yet). */
+  | 'LOG_ENTRY_NOT_SEQUENCED'
   | 'INTERNAL';
 
 export interface CaErrorOptions extends CodedErrorOptions {
