@@ -51,10 +51,10 @@ describe('The packaged stack (serverless package)', () => {
     expect(table.DeletionPolicy).toBe('Retain');
   });
 
-  it("requires IAM auth on every route but GET /health, the CRLs (public, as a CRL distribution point is), EST's cacerts and csrattrs, and EST re-enrollment (the device's certificate authenticates it)", () => {
+  it("requires IAM auth on every route but GET /health, the CRLs and the log's checkpoint (public, as a CRL distribution point is), EST's cacerts and csrattrs, and EST re-enrollment (the device's certificate authenticates it)", () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(15);
-    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet', 'ApiGatewayMethodWellDashknownEstSimplereenrollPost'];
+    expect(methods).toHaveLength(19);
+    const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodLogCheckpointGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet', 'ApiGatewayMethodWellDashknownEstSimplereenrollPost'];
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, open.includes(id) ? 'NONE' : 'AWS_IAM']);
     }
@@ -68,7 +68,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(18);
+    expect(functions).toHaveLength(23);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
@@ -134,12 +134,24 @@ describe('The packaged stack (serverless package)', () => {
     expect(resources.IamRoleLambdaExecution).toBeUndefined();
   });
 
-  it('runs the rotation daily and the CRL publication every minute', () => {
+  it('runs the rotation daily, the CRL publication and the log sequencer every minute, the sequencer one run at a time', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => [r.Properties.ScheduleExpression, JSON.stringify(r.Properties.Targets).match(/"(\w+)LambdaFunction"/)?.[1]]);
     expect(rules.sort()).toEqual([
       ['rate(1 day)', 'Rotate'],
       ['rate(1 minute)', 'PublishCrls'],
+      ['rate(1 minute)', 'SequenceLog'],
     ]);
+    expect(resources.SequenceLogLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('gives the log sequencer and the log readers their own roles, the sequencer alone the log key', () => {
+    const roleOf = (fn: string) => resources[fn]!.Properties.Role['Fn::GetAtt'][0];
+    expect(roleOf('SequenceLogLambdaFunction')).toBe('LogSequencerRole');
+    for (const fn of ['GetLogCheckpoint', 'GetLogProof', 'GetLogEntry', 'GetLogConsistency']) expect(roleOf(`${fn}LambdaFunction`)).toBe('LogReadRole');
+    const [sign] = allowing('LogSequencerRole', 'kms:Sign');
+    expect(sign!.Condition).toEqual({ 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/factory-ca-ci-log-1' } });
+    expect(allowing('LogReadRole', 'kms:Sign')).toEqual([]);
+    expect(allowing('LogSequencerRole', 's3:PutObject').map((st: { Resource?: unknown }) => st.Resource)).toEqual([{ 'Fn::Sub': '${CrlBucket.Arn}/log/checkpoints/*' }]);
   });
 
   it('defines the JITP role: trusted by AWS IoT only, with AWSIoTThingsRegistration', () => {
@@ -315,7 +327,7 @@ const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) 
 const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
 const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
 
-const FUNCTION_ROLES = ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole'];
+const FUNCTION_ROLES = ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole', 'LogSequencerRole', 'LogReadRole'];
 const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
 
 /** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
@@ -434,6 +446,7 @@ describe('The packaged stack: each role against the requests its function makes'
           'table/index/byCommonName (any item)',
           'table/index/byIssueDay (any item)',
           'table/index/byIssuingCa (any item)',
+          'table/index/byLot (any item)',
           'table/index/byStation (any item)',
           'table/index/byStatus (any item)',
         ],
@@ -451,6 +464,16 @@ describe('The packaged stack: each role against the requests its function makes'
       CrlReadRole: { 'dynamodb:GetItem': ['CRL#*'] },
       HealthRole: {},
       OpenapiRole: {},
+      // The log's items; the queue's items read and their marker removed; lots' log counters; the queue index.
+      LogSequencerRole: {
+        'dynamodb:GetItem': ['CERT#*', 'LOG#*', 'LOT#*'],
+        'dynamodb:PutItem': ['LOG#*'],
+        'dynamodb:BatchWriteItem': ['LOG#*'],
+        'dynamodb:BatchGetItem': ['LOG#*'],
+        'dynamodb:UpdateItem': ['CERT#*', 'LOG#*', 'LOT#*'],
+        'dynamodb:Query': ['LOG#QUEUED'],
+      },
+      LogReadRole: { 'dynamodb:GetItem': ['LOG#*'], 'dynamodb:BatchGetItem': ['LOG#*'] },
     });
   });
 
@@ -460,7 +483,8 @@ describe('The packaged stack: each role against the requests its function makes'
     const query = (resource: string): Request => ({ action: 'dynamodb:Query', resource });
     for (const role of FUNCTION_ROLES) {
       // The CRL publisher (lifecycle role) reads the revoked certificates through the status index.
-      for (const index of indexes) expect([role, index, allowed(role, query(`${TABLE_ARN}/index/${index}`))]).toEqual([role, index, role === 'ListCertificatesRole' || (role === 'LifecycleRole' && index === 'byStatus')]);
+      // The log sequencer reads its queue.
+      for (const index of indexes) expect([role, index, allowed(role, query(`${TABLE_ARN}/index/${index}`))]).toEqual([role, index, (role === 'ListCertificatesRole' && index !== 'byLogQueue') || (role === 'LifecycleRole' && index === 'byStatus') || (role === 'LogSequencerRole' && index === 'byLogQueue')]);
       expect([role, allowed(role, query(TABLE_ARN))]).toEqual([role, false]);
       expect([role, allowed(role, query(`${TABLE_ARN}/index/byAnythingElse`))]).toEqual([role, false]);
       for (const action of ['dynamodb:Scan', 'dynamodb:PartiQLSelect', 'dynamodb:ExecuteStatement']) {
@@ -480,7 +504,7 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOG#HEAD', 'LOT#lot-1'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
@@ -496,6 +520,8 @@ describe('The packaged stack: each role against the requests its function makes'
       CrlReadRole: ['GetItem CRL#issuing-1'],
       HealthRole: [],
       OpenapiRole: [],
+      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOG#HEAD', 'GetItem LOT#lot-1', 'PutItem LOG#HEAD', 'UpdateItem CERT#0a1b', 'UpdateItem LOG#HEAD', 'UpdateItem LOT#lot-1', 'BatchGetItem LOG#HEAD', 'BatchWriteItem LOG#HEAD'],
+      LogReadRole: ['GetItem LOG#HEAD', 'BatchGetItem LOG#HEAD'],
     });
     // A request naming an allowed and a forbidden item at once is refused (ForAllValues).
     expect(allowed('IssueRole', { ...item('GetItem', 'CA#root-1'), context: { 'dynamodb:LeadingKeys': ['CA#root-1', 'CN#x'] } })).toBe(false);
