@@ -33,7 +33,7 @@ import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig, ConfigError } from '../src/config/config.js';
-import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite } from '../src/local/local-stack.js';
+import { announceEndpoint, bootstrapLocalCa, ensureTable, localDynamoClient, localEnv, removeStaleAnnouncement, runningStack, startDynalite, startLocalSequencer } from '../src/local/local-stack.js';
 import { credentialsFile, ensureLocalCredentials, LOCAL_PROFILE, LOCAL_SIGNING_REGION } from '../src/local/local-credentials.js';
 import { startLocalGateway } from '../src/local/local-gateway.js';
 import { estTlsCredentials, startEstTlsListener } from '../src/local/est-tls-listener.js';
@@ -144,6 +144,8 @@ async function main(): Promise<void> {
   const ca = await bootstrapLocalCa(client, config, consoleLogger());
   for (const action of ca.actions) console.log(`factory-ca local: ${action}`);
   console.log(`factory-ca local: issuing CA ${ca.activeIssuingCaId} ${ca.actions.length ? 'ready' : 'reused'}`);
+  // The issuance log's sequencer, every 5 s (a scheduled function every minute in AWS).
+  startLocalSequencer(client, config, { logger: consoleLogger() });
   const issuing = await new CaDirectory(ledger(config, client), caSigners(config), () => new Date(), 0).activeIssuer();
   await listening('the EST TLS listener', 'EST_TLS_PORT', estTlsPort, async () => startEstTlsListener(estTlsPort, port, await estTlsCredentials(issuing)));
   const rootCaFile = join(stateDir, 'est-tls-root-ca.pem');

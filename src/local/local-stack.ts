@@ -8,6 +8,9 @@ import { tableDefinition } from '../store/table.js';
 import { composeLifecycle } from '../compose/operations.js';
 import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import { withCrls } from '../service/crl.js';
+import { composeLogSequencing } from '../compose/log.js';
+import { sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
+import { describeError } from '../observability/logger.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import { isStartProcess } from './start-lock.js';
@@ -83,6 +86,34 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
 export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
   const fn = composeLifecycle(config, { dynamo: client, ...(logger ? { logger } : {}) });
   return withCrls(fn.crl, await bootstrap(fn.lifecycle));
+}
+
+/**
+ * Local mode's stand-in for the scheduled sequencer: one run every `intervalMs`
+ * (never two at once), with the software log key under the state directory.
+ * Returns a function that stops it (and waits for a run in progress).
+ */
+export function startLocalSequencer(client: DynamoDBClient, config: Config, o: { logger?: Logger; intervalMs?: number; onRun?: (report: SequenceReport) => void } = {}): () => Promise<void> {
+  const fn = composeLogSequencing(config, { dynamo: client, ...(o.logger ? { logger: o.logger } : {}) });
+  let running: Promise<void> | undefined;
+  const run = () => {
+    running ??= sequenceLog(fn.sequencer)
+      .then((report) => {
+        if (report.sequenced || report.conflict) fn.obs.logger.info('log sequencing', { job: 'log', report: { ...report } });
+        o.onRun?.(report);
+      })
+      .catch((e) => fn.obs.logger.error('log sequencing failed', { job: 'log', error: describeError(e) }))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  run();
+  const timer = setInterval(run, o.intervalMs ?? 5000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** Where a running `npm start` announces its DynamoDB endpoint, so local commands share it. */

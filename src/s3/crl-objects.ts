@@ -9,7 +9,8 @@ import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../service/errors.js';
 import type { CrlObjects } from '../service/ports.js';
 
-const KEY = /^crl\/[a-z0-9-]{1,64}\/[0-9]{1,15}\.crl$/;
+/** A CRL (`crl/<ca>/<number>.crl`), or a copy of an issuance log checkpoint (`log/checkpoints/<tree size>`). */
+const KEY = /^(crl\/[a-z0-9-]{1,64}\/[0-9]{1,15}\.crl|log\/checkpoints\/(0|[1-9][0-9]{0,15}))$/;
 
 function checkedKey(key: string): string {
   if (!KEY.test(key)) throw new CaError('INTERNAL', 'Invalid CRL object key', { logDetail: `CRL object key ${JSON.stringify(key)}` });
@@ -26,7 +27,7 @@ export function s3CrlObjects(s3: S3Client, bucket: string): CrlObjects {
   return {
     async put(key, der) {
       try {
-        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: checkedKey(key), Body: der, ContentType: 'application/pkix-crl' }));
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: checkedKey(key), Body: der, ContentType: key.startsWith('log/') ? 'text/plain; charset=utf-8' : 'application/pkix-crl' }));
       } catch (e) {
         throw s3Error(e);
       }
