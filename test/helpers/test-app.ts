@@ -1,5 +1,8 @@
 import { composeCrlPublishing, composeCrlReading, type CrlPublishingFunction, type CrlReadingFunction } from '../../src/compose/crl.js';
 import { getCrlRoute } from '../../src/http/crl-routes.js';
+import { composeLogReading, composeLogSequencing, type LogReadingFunction, type LogSequencingFunction } from '../../src/compose/log.js';
+import { getLogCheckpointRoute, getLogConsistencyRoute, getLogEntryRoute, getLogProofRoute } from '../../src/http/log-routes.js';
+import { DynamoLogStore } from '../../src/store/dynamo-log-store.js';
 import { afterAll, beforeAll } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -123,6 +126,10 @@ export interface TestApp {
   keyBlocking: KeyBlockingFunction;
   crlReading: CrlReadingFunction;
   crlPublishing: CrlPublishingFunction;
+  /** The issuance log's ledger (spy on it to inject faults), its readers and its sequencer (the local software log key). */
+  logStore: DynamoLogStore;
+  logReading: LogReadingFunction;
+  logSequencing: LogSequencingFunction;
   cleanup(): void;
 }
 
@@ -151,6 +158,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
   await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());
   const store = ledger(config, ledgerDb.client);
   const o = { store, logger, metrics, ...overrides };
+  const logStore = new DynamoLogStore(ledgerDb.client, tableName);
   return {
     config,
     logger,
@@ -166,6 +174,9 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     keyBlocking: composeKeyBlocking(config, o),
     crlReading: composeCrlReading(config, o),
     crlPublishing: composeCrlPublishing(config, o),
+    logStore,
+    logReading: composeLogReading(config, { ledger: logStore, logger, metrics }),
+    logSequencing: composeLogSequencing(config, { ledger: logStore, logger, metrics }),
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
@@ -223,5 +234,9 @@ export function routesOf(t: () => TestApp) {
     estCsrAttrs: lazyHandler(() => estCsrAttrsRoute({ ...t().reading, policy: t().config.policy })),
     estSimpleEnroll: lazyHandler(() => estSimpleEnrollRoute(t().issuing)),
     estSimpleReenroll: lazyHandler(() => estSimpleReenrollRoute(t().reenrolling)),
+    getLogCheckpoint: lazyHandler(() => getLogCheckpointRoute(t().logReading)),
+    getLogProof: lazyHandler(() => getLogProofRoute(t().logReading)),
+    getLogEntry: lazyHandler(() => getLogEntryRoute(t().logReading)),
+    getLogConsistency: lazyHandler(() => getLogConsistencyRoute(t().logReading)),
   };
 }

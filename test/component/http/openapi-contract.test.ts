@@ -27,6 +27,10 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   block: ['POST', '/blocked-keys', routes.blockKeys],
   blocked: ['GET', '/blocked-keys/{spkiSha256}', routes.getBlockedKey],
   crl: ['GET', '/crl/{name}', routes.getCrl],
+  checkpoint: ['GET', '/log/checkpoint', routes.getLogCheckpoint],
+  proof: ['GET', '/log/proof/{serialNumber}', routes.getLogProof],
+  entry: ['GET', '/log/entries/{index}', routes.getLogEntry],
+  consistency: ['GET', '/log/consistency', routes.getLogConsistency],
   openapi: ['GET', '/openapi.json', lazyHandler(() => openapiRoute(testApp().issuing.obs, OPENAPI_FILE))],
   cacerts: ['GET', '/.well-known/est/cacerts', routes.estCaCerts],
   csrattrs: ['GET', '/.well-known/est/csrattrs', routes.estCsrAttrs],
@@ -37,7 +41,7 @@ const ROUTES: Record<string, [string, string, Handler]> = {
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
 async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
   const [method, path, handler] = ROUTES[route]!;
-  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x').replace('{name}', init.pathParameters?.name ?? 'x');
+  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x').replace('{name}', init.pathParameters?.name ?? 'x').replace('{index}', init.pathParameters?.index ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
   const isJson = res.headers?.['Content-Type'] === 'application/json';
   const body = (isJson ? JSON.parse(res.body) : res.body) as Record<string, any>;
@@ -180,6 +184,52 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('crl', { pathParameters: { name: 'root.crl' } }, 500);
     jest.spyOn(testApp().store, 'getCrlState').mockRejectedValueOnce(unavailable());
     await check('crl', { pathParameters: { name: 'root.crl' } }, 503);
+  });
+
+  it('GET /log/…: every documented answer', async () => {
+    const t = testApp();
+    jest.spyOn(t.logStore, 'getHead').mockResolvedValueOnce(undefined);
+    await check('checkpoint', {}, 503);
+    const { sequenceLog } = await import('../../../src/service/log-sequencer.js');
+    await sequenceLog(t.logSequencing.sequencer);
+    const issued = await check('issue', json({ csr: csrFor('contract-log-1') }), 201);
+    await sequenceLog(t.logSequencing.sequencer);
+    expect(await check('checkpoint', {}, 200)).toMatch(/^factory-ca\/local\n/);
+    await check('checkpoint', { headers: { Accept: 'application/json' } }, 200);
+    await check('checkpoint', { headers: { Accept: 'image/png' } }, 406);
+    jest.spyOn(t.logStore, 'getHead').mockRejectedValueOnce(bug());
+    await check('checkpoint', {}, 500);
+    jest.spyOn(t.logStore, 'getHead').mockRejectedValueOnce(unavailable());
+    await check('checkpoint', {}, 503);
+
+    const size = (await t.logStore.getHead())!.size;
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber } }, 200);
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber }, query: { treeSize: String(size) } }, 200);
+    await check('proof', { pathParameters: { serialNumber: 'abcdef' } }, 404);
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber }, query: { treeSize: '01' } }, 400);
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber }, headers: { Host: 'localhost:3000', Origin: 'https://evil.example' } }, 403);
+    jest.spyOn(t.logStore, 'getEntryIndex').mockRejectedValueOnce(bug());
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber } }, 500);
+    jest.spyOn(t.logStore, 'getEntryIndex').mockRejectedValueOnce(unavailable());
+    await check('proof', { pathParameters: { serialNumber: issued.serialNumber } }, 503);
+
+    await check('entry', { pathParameters: { index: '0' } }, 200);
+    await check('entry', { pathParameters: { index: String(size) } }, 404);
+    await check('entry', { pathParameters: { index: 'x' } }, 400);
+    await check('entry', { pathParameters: { index: '0' }, headers: { Host: 'evil.example:3000' } }, 403);
+    jest.spyOn(t.logStore, 'getLeaf').mockRejectedValueOnce(bug());
+    await check('entry', { pathParameters: { index: '0' } }, 500);
+    jest.spyOn(t.logStore, 'getLeaf').mockRejectedValueOnce(unavailable());
+    await check('entry', { pathParameters: { index: '0' } }, 503);
+
+    await check('consistency', { query: { from: '0', to: String(size) } }, 200);
+    await check('consistency', { query: { from: String(size), to: '0' } }, 400);
+    await check('consistency', { query: { from: '0', to: String(size + 1) } }, 404);
+    await check('consistency', { query: { from: '0', to: String(size) }, headers: { Host: 'localhost:3000', Origin: 'https://evil.example' } }, 403);
+    jest.spyOn(t.logStore, 'getCheckpoint').mockRejectedValueOnce(bug());
+    await check('consistency', { query: { from: '0', to: String(size) } }, 500);
+    jest.spyOn(t.logStore, 'getCheckpoint').mockRejectedValueOnce(unavailable());
+    await check('consistency', { query: { from: '0', to: String(size) } }, 503);
   });
 
   it('EST: GET /.well-known/est/cacerts, GET /.well-known/est/csrattrs, POST /.well-known/est/simpleenroll (errors as text)', async () => {
