@@ -39,6 +39,24 @@ describe('Every route, driven with arbitrary path parameters and query strings',
     );
   });
 
+  it.each([
+    ['GET /log/proof/{serialNumber}', 'serialNumber', (r: typeof routes) => r.getLogProof],
+    ['GET /log/entries/{index}', 'index', (r: typeof routes) => r.getLogEntry],
+    ['GET /log/consistency', undefined, (r: typeof routes) => r.getLogConsistency],
+  ] as const)('%s never answers 5xx', async (_name, param, pick) => {
+    const { sequenceLog } = await import('../../../src/service/log-sequencer.js');
+    await sequenceLog(testApp().logSequencing.sequencer);
+    const logQuery = fc.dictionary(fc.oneof(fc.constantFrom('treeSize', 'from', 'to'), hostileText), fc.oneof(hostileText, fc.nat().map(String)), { maxKeys: 3 });
+    await fc.assert(
+      fc.asyncProperty(hostileText, logQuery, async (value, q) => {
+        const res = await callRoute(pick(routes), apiEvent({ method: 'GET', ...(param ? { pathParameters: { [param]: value } } : {}), query: q as Record<string, string> }));
+        expect(res.statusCode).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(typeof res.json.error.code).toBe('string');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it.each([['%'], ['%25zz'], ['%E0%A4%A'], ['ab%']])('answers 400 INVALID_REQUEST for the undecodable serial %s', async (serialNumber) => {
     for (const handler of [routes.getCertificate, routes.revoke]) {
       const res = await callRoute(handler, apiEvent({ method: 'POST', pathParameters: { serialNumber } }));
