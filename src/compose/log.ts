@@ -17,7 +17,7 @@ import type { Signer } from '../pki/signer.js';
 import { CaError } from '../service/errors.js';
 import type { LogReadDeps } from '../service/log-reading.js';
 import type { LogSequencerDeps } from '../service/log-sequencer.js';
-import { systemClock, type Clock, type CrlObjects } from '../service/ports.js';
+import { logKeyAliasOf, systemClock, type Clock, type CrlObjects } from '../service/ports.js';
 import { DynamoLogStore } from '../store/dynamo-log-store.js';
 import { crlObjects } from './crl.js';
 import { type ComposedFunction, edge, observability, type ObservabilityOptions } from './shared.js';
@@ -34,7 +34,7 @@ export interface LogOptions extends ObservabilityOptions {
 }
 
 /** The KMS alias of the log key (bootstrap creates it): `<KEY_ALIAS_PREFIX>-log-1`. */
-export const logKeyAlias = (config: Config): string => `${config.lifecycle.keyAliasPrefix}-log-1`;
+export const logKeyAlias = (config: Config): string => logKeyAliasOf(config.lifecycle.keyAliasPrefix);
 
 /** The issuance log's ledger items, in the stage's table. */
 export const logLedger = (config: Config, dynamo?: DynamoDBClient): LogLedger =>
@@ -49,7 +49,7 @@ export function logSigner(config: Config, o: { kms?: KMSClient } = {}): () => Pr
   const alias = logKeyAlias(config);
   const load = async (): Promise<Signer> => {
     if (config.allowSoftwareSigner) {
-      const ref = await softwareKeyManager(config.localStateDir, 'ECC_NIST_P256').createKey(alias, 'issuing');
+      const ref = await softwareKeyManager(config.localStateDir, config.lifecycle.keySpec).createKey(alias, 'log');
       if (ref.kind !== 'software') throw new Error('a local log key is a software key');
       return softwareSigners(config.localStateDir)(ref);
     }

@@ -45,11 +45,14 @@ function keyManager(config: Config, kms: KMSClient, o: OperationsOptions): KeyMa
   if (o.keys) return o.keys;
   const lc = config.lifecycle;
   if (config.allowSoftwareSigner) return softwareKeyManager(config.localStateDir, lc.keySpec);
-  const { issueRoleArn, lifecycleRoleArn } = lc;
+  const { issueRoleArn, lifecycleRoleArn, logSequencerRoleArn } = lc;
   if (!issueRoleArn || !lifecycleRoleArn) throw notConfigured('ISSUE_ROLE_ARN and LIFECYCLE_ROLE_ARN are required to create KMS keys');
   return kmsKeyManager(kms, {
     keySpec: lc.keySpec,
-    keyPolicy: (purpose) => caKeyPolicy({ purpose, issueRoleArn, lifecycleRoleArn }),
+    keyPolicy: (purpose) => {
+      if (purpose === 'log' && !logSequencerRoleArn) throw notConfigured('LOG_SEQUENCER_ROLE_ARN is required to create the issuance log key');
+      return caKeyPolicy({ purpose, issueRoleArn, lifecycleRoleArn, ...(logSequencerRoleArn ? { logSequencerRoleArn } : {}) });
+    },
     tags: { 'factory-ca:table': config.tableName },
   });
 }

@@ -81,6 +81,8 @@ export interface LifecycleConfig {
   /** Roles named in the CA keys' key policies: the issuing function may sign with issuing keys; the lifecycle role with both. */
   issueRoleArn?: string;
   lifecycleRoleArn?: string;
+  /** The issuance log's sequencer role: the one signer in the log key's key policy. */
+  logSequencerRoleArn?: string;
   /** Dry-run only: a registration code from `aws iot get-registration-code` for the verification certificate. */
   registrationCode?: string;
   rotationPeriodDays: number;
@@ -185,6 +187,7 @@ export function loadConfig(
   const jitpRoleArn = arn('JITP_ROLE_ARN', 'iam');
   const issueRoleArn = arn('ISSUE_ROLE_ARN', 'iam');
   const lifecycleRoleArn = arn('LIFECYCLE_ROLE_ARN', 'iam');
+  const logSequencerRoleArn = arn('LOG_SEQUENCER_ROLE_ARN', 'iam');
   const registrationCode = env.IOT_REGISTRATION_CODE || undefined;
   if (registrationCode !== undefined && !/^[A-Za-z0-9]{16,128}$/.test(registrationCode)) {
     problems.push('IOT_REGISTRATION_CODE must be the code `aws iot get-registration-code` prints');
@@ -215,6 +218,7 @@ export function loadConfig(
     ...(jitpRoleArn ? { jitpRoleArn } : {}),
     ...(issueRoleArn ? { issueRoleArn } : {}),
     ...(lifecycleRoleArn ? { lifecycleRoleArn } : {}),
+    ...(logSequencerRoleArn ? { logSequencerRoleArn } : {}),
     ...(registrationCode ? { registrationCode } : {}),
     rotationPeriodDays: number('ROTATION_PERIOD_DAYS', 365, 1, 7300),
     rotationMinRemainingDays: number('ROTATION_MIN_REMAINING_DAYS', policy?.validityDays ?? 3650, 0, 9125),

@@ -9,7 +9,7 @@ import type { LifecycleFunction } from '../compose/operations.js';
 import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
 import { count, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
-import { bootstrap, rotate, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
+import { bootstrap, ensureLogKey, rotate, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
 import { withCrls } from '../service/crl.js';
 
 const DAY_MS = 86_400_000;
@@ -52,7 +52,13 @@ function job<E, R extends LifecycleReport>(name: string, fn: LifecycleFunction, 
 }
 
 /** The bootstrap job: create the CA hierarchy and register it with AWS IoT for JITP. */
-export const bootstrapJob = (fn: LifecycleFunction) => job('bootstrap', fn, async () => withCrls(fn.crl, await bootstrap(fn.lifecycle)));
+export const bootstrapJob = (fn: LifecycleFunction) =>
+  job('bootstrap', fn, async () => {
+    const report = await bootstrap(fn.lifecycle);
+    // The issuance log's key, after the hierarchy: the sequencer signs its checkpoints with it.
+    report.actions.push(...(await ensureLogKey(fn.lifecycle)));
+    return withCrls(fn.crl, report);
+  });
 
 /** The scheduled rotation: acts only when the active issuing CA is due ({"force": true} rotates now). */
 export const rotationJob = (fn: LifecycleFunction) =>

@@ -8,10 +8,12 @@
  * role may schedule deletion.
  */
 export interface KeyPolicyInput {
-  purpose: 'root' | 'issuing';
+  purpose: 'root' | 'issuing' | 'log';
   /** A role ARN of the account (its partition and account id are taken from it). */
   lifecycleRoleArn: string;
   issueRoleArn: string;
+  /** The log key's one signer: the issuance log's sequencer (required for purpose log). */
+  logSequencerRoleArn?: string;
 }
 
 const ADMIN_ACTIONS = [
@@ -36,7 +38,8 @@ export function caKeyPolicy(input: KeyPolicyInput): string {
   const m = /^arn:(aws[a-z-]*):iam::([0-9]{12}):role\//.exec(input.lifecycleRoleArn);
   if (!m) throw new Error(`not an IAM role ARN: ${input.lifecycleRoleArn}`);
   const [, partition, account] = m;
-  const signers = input.purpose === 'root' ? [input.lifecycleRoleArn] : [input.issueRoleArn, input.lifecycleRoleArn];
+  if (input.purpose === 'log' && !input.logSequencerRoleArn) throw new Error('the log key policy names the sequencer role');
+  const signers = input.purpose === 'root' ? [input.lifecycleRoleArn] : input.purpose === 'log' ? [input.logSequencerRoleArn!] : [input.issueRoleArn, input.lifecycleRoleArn];
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [
@@ -48,7 +51,7 @@ export function caKeyPolicy(input: KeyPolicyInput): string {
         Resource: '*',
       },
       {
-        Sid: input.purpose === 'root' ? 'RootKeySignsCaCertificates' : 'IssuingKeySignsDeviceCertificates',
+        Sid: input.purpose === 'root' ? 'RootKeySignsCaCertificates' : input.purpose === 'log' ? 'LogKeySignsCheckpoints' : 'IssuingKeySignsDeviceCertificates',
         Effect: 'Allow',
         Principal: { AWS: signers },
         Action: ['kms:Sign', 'kms:GetPublicKey', 'kms:DescribeKey'],

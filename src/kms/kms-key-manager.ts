@@ -11,10 +11,10 @@ import {
 } from '@aws-sdk/client-kms';
 import { isTransientAwsError } from '../aws/transient.js';
 import { CaError } from '../service/errors.js';
-import type { KeyManager, KeyReference } from '../service/ports.js';
+import type { KeyManager, KeyPurpose, KeyReference } from '../service/ports.js';
 import { keyPolicyDifferences } from './key-policy.js';
 
-type Purpose = 'root' | 'issuing';
+type Purpose = KeyPurpose;
 
 export interface KmsKeyManagerOptions {
   keySpec: KeySpec;
@@ -121,8 +121,9 @@ export function kmsKeyManager(client: KMSClient, options: KmsKeyManagerOptions):
         const out = await client.send(
           new CreateKeyCommand({
             KeyUsage: 'SIGN_VERIFY',
-            KeySpec: options.keySpec,
-            Description: `factory-ca ${purpose} CA key (${alias})`,
+            // Checkpoints are signed notes of type 0x02: ECDSA P-256 only, whatever the CA keys are.
+            KeySpec: purpose === 'log' ? 'ECC_NIST_P256' : options.keySpec,
+            Description: purpose === 'log' ? `factory-ca issuance log key (${alias})` : `factory-ca ${purpose} CA key (${alias})`,
             Policy: options.keyPolicy(purpose),
             Tags: Object.entries(tagsFor(alias, purpose)).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
           }),

@@ -6,7 +6,7 @@ import dynalite from 'dynalite';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from '../store/table.js';
 import { composeLifecycle } from '../compose/operations.js';
-import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
+import { bootstrap, ensureLogKey, type LifecycleReport } from '../service/ca-lifecycle.js';
 import { withCrls } from '../service/crl.js';
 import { composeLogSequencing } from '../compose/log.js';
 import { sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
@@ -85,7 +85,9 @@ export function localEnv(stateDir: string, tableName: string): NodeJS.ProcessEnv
  */
 export async function bootstrapLocalCa(client: DynamoDBClient, config: Config, logger?: Logger): Promise<LifecycleReport> {
   const fn = composeLifecycle(config, { dynamo: client, ...(logger ? { logger } : {}) });
-  return withCrls(fn.crl, await bootstrap(fn.lifecycle));
+  const report = await bootstrap(fn.lifecycle);
+  report.actions.push(...(await ensureLogKey(fn.lifecycle)));
+  return withCrls(fn.crl, report);
 }
 
 /**

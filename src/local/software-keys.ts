@@ -24,10 +24,11 @@ export function softwareKeyManager(stateDir: string, spec: CaKeySpec): KeyManage
     async findKey(alias) {
       return existsSync(join(stateDir, softwareKeyFile(alias))) ? ref(alias) : undefined;
     },
-    async createKey(alias) {
+    async createKey(alias, purpose) {
       mkdirSync(join(stateDir, 'ca'), { recursive: true, mode: 0o700 });
       try {
-        writeFileSync(join(stateDir, softwareKeyFile(alias)), generate(spec), { mode: 0o600, flag: 'wx' });
+        // The log key signs notes of type 0x02: P-256 whatever the CA keys are.
+        writeFileSync(join(stateDir, softwareKeyFile(alias)), generate(purpose === 'log' ? 'ECC_NIST_P256' : spec), { mode: 0o600, flag: 'wx' });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }

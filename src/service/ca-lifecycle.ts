@@ -10,7 +10,7 @@ import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { caCertificateDer, checkedSigner } from './ca-directory.js';
 import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
 import { KEY_INDEX_MARKER } from './key-index.js';
-import type { CaRecord, CaStore, Clock, IotCaRegistration, IotRegistrar, KeyManager, SignerFactory } from './ports.js';
+import { logKeyAliasOf, type CaRecord, type CaStore, type Clock, type IotCaRegistration, type IotRegistrar, type KeyManager, type KeyPurpose, type SignerFactory } from './ports.js';
 
 const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
@@ -80,12 +80,23 @@ const summary = (r: CaRecord): CaSummary => ({
 /** The signer of a CA record, checked against its certificate. */
 const signerOf = async (d: LifecycleDeps, record: CaRecord): Promise<Signer> => (await checkedSigner(d.signerFactory, record)).signer;
 
-async function keyFor(d: LifecycleDeps, alias: string, purpose: 'root' | 'issuing', actions: string[]) {
+async function keyFor(d: LifecycleDeps, alias: string, purpose: KeyPurpose, actions: string[]) {
   const existing = await d.keys.findKey(alias, purpose);
   if (existing) return existing;
   const ref = await d.keys.createKey(alias, purpose);
-  actions.push(`created ${purpose} CA key ${alias}`);
+  actions.push(purpose === 'log' ? `created the issuance log key ${alias}` : `created ${purpose} CA key ${alias}`);
   return ref;
+}
+
+/**
+ * The issuance log's key (`<prefix>-log-1`, ECDSA P-256): created by the
+ * bootstrap's callers after the CA hierarchy (it signs checkpoints, never a
+ * certificate). Idempotent: returns the actions it took.
+ */
+export async function ensureLogKey(d: Pick<LifecycleDeps, 'keys' | 'keyAliasPrefix'>): Promise<string[]> {
+  const actions: string[] = [];
+  await keyFor(d as LifecycleDeps, logKeyAliasOf(d.keyAliasPrefix), 'log', actions);
+  return actions;
 }
 
 /** Puts a new CA record; when another run stored one first, that one stands. */

@@ -288,12 +288,18 @@ export interface CaStore {
   putMarker(name: string, value: string): Promise<void>;
 }
 
+/** What a key signs: CA certificates (root), device certificates (issuing), the issuance log's checkpoints (log: always P-256). */
+export type KeyPurpose = 'root' | 'issuing' | 'log';
+
+/** The issuance log's key: `<prefix>-log-1` (ECDSA P-256), which signs its checkpoints. */
+export const logKeyAliasOf = (keyAliasPrefix: string): string => `${keyAliasPrefix}-log-1`;
+
 /** Creates and finds CA keys by alias (KMS, or software keys in local mode). Never deletes one. */
 export interface KeyManager {
   /** The key `alias` names, if any; a key manager that can tell refuses a key not made for `purpose` by the CA. */
-  findKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference | undefined>;
+  findKey(alias: string, purpose: KeyPurpose): Promise<KeyReference | undefined>;
   /** Creates a signing key reachable through `alias`. Returns the key the alias names if another run created it first. */
-  createKey(alias: string, purpose: 'root' | 'issuing'): Promise<KeyReference>;
+  createKey(alias: string, purpose: KeyPurpose): Promise<KeyReference>;
   /** Makes a key unable to sign (a compromised issuing key); it stays, for the audit, and can be re-enabled by an administrator. */
   disableKey(key: KeyReference): Promise<void>;
 }
