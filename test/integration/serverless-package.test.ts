@@ -128,6 +128,7 @@ describe('The packaged stack (serverless package)', () => {
         JITP_ROLE_ARN: { 'Fn::GetAtt': ['JitpRole', 'Arn'] },
         ISSUE_ROLE_ARN: { 'Fn::GetAtt': ['IssueRole', 'Arn'] },
         LIFECYCLE_ROLE_ARN: { 'Fn::GetAtt': ['LifecycleRole', 'Arn'] },
+        LOG_SEQUENCER_ROLE_ARN: { 'Fn::GetAtt': ['LogSequencerRole', 'Arn'] },
         KEY_ALIAS_PREFIX: 'alias/factory-ca-ci',
       });
     }
@@ -592,10 +593,10 @@ describe('The packaged stack: each role against the requests its function makes'
     expect(allowedBy([trust!], assume({}))).toBe(false);
   });
 
-  it('writes every CA key alias pattern up to the separator after root or issuing, never the bare stage prefix', () => {
-    const patterns = JSON.stringify(policyOf('IssueRole').concat(policyOf('LifecycleRole'))).match(/alias\/[^"]*/g)!;
+  it('writes every CA key alias pattern up to the separator after root or issuing, never the bare stage prefix (the log key by its exact alias)', () => {
+    const patterns = JSON.stringify(policyOf('IssueRole').concat(policyOf('LifecycleRole'), policyOf('LogSequencerRole'))).match(/alias\/[^"]*/g)!;
     expect(patterns.length).toBeGreaterThan(0);
-    for (const p of patterns) expect(p).toMatch(/^alias\/factory-ca-ci-(root|issuing)-\*(-\*)?$/);
+    for (const p of patterns) expect(p).toMatch(/^alias\/factory-ca-ci-((root|issuing)-\*(-\*)?|log-1)$/);
   });
 
   it('lets the lifecycle create, tag and name only this stage\'s CA keys, as the key manager does it', async () => {
@@ -603,10 +604,12 @@ describe('The packaged stack: each role against the requests its function makes'
     const kms = new FakeKms();
     const prefix = resources.BootstrapLambdaFunction!.Properties.Environment.Variables.KEY_ALIAS_PREFIX as string;
     const table = resources.BootstrapLambdaFunction!.Properties.Environment.Variables.TABLE_NAME as string;
-    const roles = { issueRoleArn: `arn:aws:iam::${ACCOUNT}:role/IssueRole`, lifecycleRoleArn: `arn:aws:iam::${ACCOUNT}:role/LifecycleRole` };
+    const roles = { issueRoleArn: `arn:aws:iam::${ACCOUNT}:role/IssueRole`, lifecycleRoleArn: `arn:aws:iam::${ACCOUNT}:role/LifecycleRole`, logSequencerRoleArn: `arn:aws:iam::${ACCOUNT}:role/LogSequencerRole` };
     const keys = kmsKeyManager(kms.install().client, { keySpec: 'ECC_NIST_P256', keyPolicy: (purpose) => caKeyPolicy({ purpose, ...roles }), tags: { 'factory-ca:table': table } });
     await keys.createKey(`${prefix}-root-1`, 'root');
     await keys.createKey(`${prefix}-issuing-2`, 'issuing');
+    await keys.createKey(`${prefix}-log-1`, 'log');
+    expect(kms.callsOf('CreateKey').map((c) => c.KeySpec)).toEqual(['ECC_NIST_P256', 'ECC_NIST_P256', 'ECC_NIST_P256']);
     const tagging = (tags: Array<{ TagKey?: string; TagValue?: string }>): Context => ({
       ...Object.fromEntries(tags.map((t) => [`aws:RequestTag/${t.TagKey}`, t.TagValue!])),
       'aws:TagKeys': tags.map((t) => t.TagKey!),
