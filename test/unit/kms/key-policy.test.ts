@@ -54,6 +54,19 @@ describe('Function: caKeyPolicy', () => {
     expect(root.Statement.find((s) => s.Action.includes('kms:Sign'))!.Sid).toBe('RootKeySignsCaCertificates');
   });
 
+  it('lets only the log sequencer role sign with the log key, and refuses a log key policy without it', () => {
+    // Prepare
+    const SEQUENCER_ROLE = 'arn:aws:iam::123456789012:role/factory-ca-prod-log-sequencer';
+
+    // Act
+    const log = policyOf({ purpose: 'log', issueRoleArn: ISSUE_ROLE, lifecycleRoleArn: LIFECYCLE_ROLE, logSequencerRoleArn: SEQUENCER_ROLE });
+
+    // Assess
+    expect(allowedTo(log, 'kms:Sign')).toEqual([SEQUENCER_ROLE]);
+    expect(log.Statement.find((s) => s.Action.includes('kms:Sign'))!.Sid).toBe('LogKeySignsCheckpoints');
+    expect(() => caKeyPolicy({ purpose: 'log', issueRoleArn: ISSUE_ROLE, lifecycleRoleArn: LIFECYCLE_ROLE })).toThrow(/sequencer/);
+  });
+
   it('lets the lifecycle role alone give the key its alias, from the moment the key exists', () => {
     // Assess
     for (const policy of [issuing, root]) {
