@@ -5,7 +5,11 @@
  * verifier.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ensureTable } from '../../../src/local/local-stack.js';
@@ -182,6 +186,33 @@ describe('Function: sequenceLog', () => {
     expect(await log.queuePage(10)).toStrictEqual({ keys: [] });
     expect(await sequenceLog(deps())).toMatchObject({ sequenced: 0, size: 500, queueDepth: 0 });
     expect((await log.getHead())!.checkpointSize).toBe(500);
+  });
+
+  it('answers proofs the standalone verifier (tools/verify-log-proof.mjs) accepts', async () => {
+    // Prepare
+    const records = Array.from({ length: 11 }, () => cert());
+    for (const r of records) await store.putCertificate(r);
+    await sequenceLog(deps());
+    const dir = mkdtempSync(join(tmpdir(), 'factory-ca-proof-'));
+    try {
+      const { note, size } = await checkpoint();
+      writeFileSync(join(dir, 'cp.txt'), note);
+      writeFileSync(join(dir, 'log.pem'), createPublicKey(privateKey).export({ format: 'pem', type: 'spki' }) as string);
+      const index = (await log.getEntryIndex(`${records[6]!.serialNumber}#issued`))!;
+      const path = await inclusionProof(index, size, log);
+
+      const entry = (await log.getLeaf(index))!.entry;
+
+      // Act
+      const run = (proof: Uint8Array[]) =>
+        execFileSync(process.execPath, ['tools/verify-log-proof.mjs', '--key', join(dir, 'log.pem'), '--checkpoint', join(dir, 'cp.txt'), '--index', String(index), '--entry', Buffer.from(entry).toString('base64'), '--proof', proof.map((h) => Buffer.from(h).toString('hex')).join(',')], { encoding: 'utf8', stdio: 'pipe' });
+
+      // Assess
+      expect(() => run(path)).not.toThrow();
+      expect(() => run([...path.slice(1), path[0]!])).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('signs a checkpoint of the empty log on its first run', async () => {
