@@ -22,7 +22,7 @@ import { ApiClient, DEFAULT_RETRY, type RetryPolicy } from './http.js';
 import { processIo, type Io } from './io.js';
 import { issueBatch, issueSingle } from './issue.js';
 import { blockKeyFile, exportCertificates, getCertificate, listCertificates, REVOCATION_REASONS, revokeCertificate,
-  rotateCa, showCa, type ListFilters, type Operator } from './operator.js';
+  closeLot, openLot, rotateCa, showCa, showLot, type ListFilters, type Operator } from './operator.js';
 
 export interface CliDeps {
   io?: Io;
@@ -169,6 +169,7 @@ interrupted (run it again to finish); 1 anything else.`,
       .option('--csr-dir <dir>', 'a folder of CSRs (*.csr, *.req, *.der, *.pem): one subfolder of --out per CSR, and summary.csv / summary.json')
       .option('--out <dir>', 'where the files go (default with --csr: the CSR\'s folder)')
       .addOption(new Option('--concurrency <n>', 'CSRs in flight at once (with --csr-dir)').argParser(integer(1, 64)).default(4))
+      .option('--lot <lotId>', 'issue under this production lot (its quota, stations and name pattern apply)')
       .addHelpText(
         'after',
         `
@@ -182,13 +183,14 @@ Examples:
   factory-ca issue --url https://abc123.execute-api.eu-west-1.amazonaws.com/prod --csr-dir csrs --out certs --concurrency 8`,
       ),
   ).action(
-    act(async (opts: ConnectionOptions & { csr?: string; csrDir?: string; out?: string; concurrency: number }, cmd: Command) => {
+    act(async (opts: ConnectionOptions & { csr?: string; csrDir?: string; out?: string; concurrency: number; lot?: string }, cmd: Command) => {
       if (!opts.csr && !opts.csrDir) cmd.error('error: give --csr <file> or --csr-dir <dir>');
       if (opts.csrDir && !opts.out) cmd.error('error: --csr-dir needs --out <dir>');
       const client = await connect(opts, io, deps, opts.concurrency);
       try {
-        if (opts.csr) return await issueSingle(client, { csr: opts.csr, ...(opts.out ? { out: opts.out } : {}) }, io, retry);
-        return await issueBatch(client, { csrDir: opts.csrDir!, out: opts.out!, concurrency: opts.concurrency, ...(deps.signal ? { signal: deps.signal } : {}) }, io, retry);
+        const lot = opts.lot ? { lot: opts.lot } : {};
+        if (opts.csr) return await issueSingle(client, { csr: opts.csr, ...(opts.out ? { out: opts.out } : {}), ...lot }, io, retry);
+        return await issueBatch(client, { csrDir: opts.csrDir!, out: opts.out!, concurrency: opts.concurrency, ...lot, ...(deps.signal ? { signal: deps.signal } : {}) }, io, retry);
       } finally {
         client.close();
       }
@@ -264,6 +266,31 @@ Examples:
       .addOption(new Option('--reason <reason>', 'the RFC 5280 reason').choices([...REVOCATION_REASONS]).default('keyCompromise'))
       .option('--entry <label>', 'where the list comes from (an incident or vendor list id), recorded with each key'),
   ).action(act((opts: ConnectionOptions & { file: string; reason: string; entry?: string }) => operator(opts, (op) => blockKeyFile(op, opts.file, opts))));
+
+  const lot = program.command('lot').description('production lots: open, show, close (operators)');
+  connection(
+    lot
+      .command('open')
+      .description('open a lot: a quota of certificates for one product, until --closes-at')
+      .argument('<lotId>', 'the lot id (1-64 of A-Z a-z 0-9 . _ -)')
+      .requiredOption('--product <name>', 'the product the lot makes')
+      .requiredOption('--quota <n>', 'how many certificates may be issued under it', integer(1, 100_000_000))
+      .requiredOption('--closes-at <time>', 'when it closes by itself (ISO 8601 with its zone)')
+      .option('--common-name-pattern <regex>', 'common names must match this too (in full)')
+      .option('--station <id...>', 'only these stations (IAM identities) may issue under it'),
+  ).action(
+    act((lotId: string, opts: ConnectionOptions & { product: string; quota: number; closesAt: string; commonNamePattern?: string; station?: string[] }) =>
+      operator(opts, (op) =>
+        openLot(op, { lotId, product: opts.product, quota: opts.quota, closesAt: opts.closesAt, ...(opts.commonNamePattern ? { commonNamePattern: opts.commonNamePattern } : {}), ...(opts.station ? { stations: opts.station } : {}) }),
+      ),
+    ),
+  );
+  connection(lot.command('show').description('a lot: quota, issued, revoked, remaining').argument('<lotId>').option('--json', 'print the API\'s answer as JSON')).action(
+    act((lotId: string, opts: ConnectionOptions & { json?: boolean }) => operator(opts, (op) => showLot(op, lotId, opts))),
+  );
+  connection(lot.command('close').description('close a lot now: nothing more is issued under it').argument('<lotId>')).action(
+    act((lotId: string, opts: ConnectionOptions) => operator(opts, (op) => closeLot(op, lotId))),
+  );
 
   return program;
 }

@@ -18,6 +18,10 @@ export const METRIC = {
   crlsPublished: 'CrlsPublished',
   /** Hours until the soonest nextUpdate of the CRLs in force: the CRL alarm watches it. */
   crlHoursRemaining: 'CrlHoursRemaining',
+  /** A lot's issuance crossed 90 % of its quota (once per lot). */
+  lotNearQuota: 'LotsNearQuota',
+  /** A lot issued its last seat (once per lot). */
+  lotAtQuota: 'LotsAtQuota',
 } as const;
 export const METRICS_NAMESPACE = 'factory-ca';
 

@@ -18,6 +18,12 @@ export type ServiceErrorCode =
   | 'SIGNER_UNAVAILABLE'
   | 'STORE_UNAVAILABLE'
   | 'IOT_UNAVAILABLE'
+  | 'LOT_EXISTS'
+  | 'LOT_NOT_FOUND'
+  | 'LOT_CLOSED'
+  | 'LOT_QUOTA_EXCEEDED'
+  | 'LOT_STATION_NOT_ALLOWED'
+  | 'LOT_REQUIRED'
   | 'INTERNAL';
 
 export interface CaErrorOptions extends CodedErrorOptions {

@@ -7,10 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { closeLotRoute, getLotRoute, openLotRoute } from '../../src/http/lot-routes.js';
+import { composeLots, type LotFunction } from '../../src/compose/lots.js';
 import { composeIssuing, composeReenrolling, type IssuingFunction, type IssuingOptions, type ReenrollingFunction } from '../../src/compose/issuing.js';
 import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlockingFunction, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
-import { ledger } from '../../src/compose/shared.js';
+import { ledger, lotLedger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
 import { estCaCertsRoute, estCsrAttrsRoute, estSimpleEnrollRoute, estSimpleReenrollRoute } from '../../src/http/est-routes.js';
 import { healthRoute } from '../../src/http/health-route.js';
@@ -123,6 +125,7 @@ export interface TestApp {
   keyBlocking: KeyBlockingFunction;
   crlReading: CrlReadingFunction;
   crlPublishing: CrlPublishingFunction;
+  lots: LotFunction;
   cleanup(): void;
 }
 
@@ -150,7 +153,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
   const metrics = (overrides.metrics as MemoryMetrics | undefined) ?? memoryMetrics();
   await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());
   const store = ledger(config, ledgerDb.client);
-  const o = { store, logger, metrics, ...overrides };
+  const o = { store, lots: lotLedger(config, ledgerDb.client), logger, metrics, ...overrides };
   return {
     config,
     logger,
@@ -166,6 +169,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     keyBlocking: composeKeyBlocking(config, o),
     crlReading: composeCrlReading(config, o),
     crlPublishing: composeCrlPublishing(config, o),
+    lots: composeLots(config, o),
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
@@ -223,5 +227,8 @@ export function routesOf(t: () => TestApp) {
     estCsrAttrs: lazyHandler(() => estCsrAttrsRoute({ ...t().reading, policy: t().config.policy })),
     estSimpleEnroll: lazyHandler(() => estSimpleEnrollRoute(t().issuing)),
     estSimpleReenroll: lazyHandler(() => estSimpleReenrollRoute(t().reenrolling)),
+    openLot: lazyHandler(() => openLotRoute(t().lots)),
+    getLot: lazyHandler(() => getLotRoute(t().lots)),
+    closeLot: lazyHandler(() => closeLotRoute(t().lots)),
   };
 }
