@@ -97,8 +97,12 @@ export class TestLog {
     return JSON.parse(new TextDecoder().decode(this.entries[index])) as Record<string, unknown>;
   }
 
+  readonly #checkpoints = new Map<number, Promise<string>>();
+
+  /** The checkpoint of a size, signed once: an ECDSA signature differs each time. */
   checkpoint(size = this.size): Promise<string> {
-    return signCheckpoint({ origin: ORIGIN, size, rootHash: this.tree.root(size) }, { name: ORIGIN, signer: this.signer });
+    if (!this.#checkpoints.has(size)) this.#checkpoints.set(size, signCheckpoint({ origin: ORIGIN, size, rootHash: this.tree.root(size) }, { name: ORIGIN, signer: this.signer }));
+    return this.#checkpoints.get(size)!;
   }
 
   async prove(index: number, size = this.size): Promise<ProvenEntry> {
