@@ -33,8 +33,8 @@ function base64(text) {
 
 // Exactly these keys, in this order ("k?" when optional).
 function hasKeys(o, keys) {
-  const want = keys.filter((k) => !k.endsWith('?') || k.slice(0, -1) in o).map((k) => k.replace('?', ''));
-  return isObject(o) && JSON.stringify(Object.keys(o)) === JSON.stringify(want);
+  const want = isObject(o) && keys.filter((k) => !k.endsWith('?') || k.slice(0, -1) in o).map((k) => k.replace('?', ''));
+  return want && JSON.stringify(Object.keys(o)) === JSON.stringify(want);
 }
 
 // The log key (ECDSA P-256): a PEM public key under the name `origin`, or a verifier key.
@@ -73,7 +73,7 @@ function openCheckpoint(note, keyText) {
   }
   if (!verified) throw new Failure(`the checkpoint has no signature by the log key ${known.name} (key ID ${hex8(known.id)})`);
   const root = base64(lines[2]);
-  if (lines.length < 3 || lines.includes('') || !/^(0|[1-9][0-9]*)$/.test(lines[1]) || !root || root.length !== 32) throw new Failure('the signed note is not a checkpoint');
+  if (lines.length < 3 || lines.includes('') || !/^(0|[1-9][0-9]*)$/.test(lines[1]) || !isCount(Number(lines[1])) || !root || root.length !== 32) throw new Failure('the signed note is not a checkpoint');
   return { origin: lines[0], size: Number(lines[1]), root, signer: `${known.name} (key ID ${hex8(known.id)})` };
 }
 

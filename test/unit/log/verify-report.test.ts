@@ -59,6 +59,15 @@ describe('Function: verifyReport, a good report', () => {
     if (v.ok) expect(v.summary).toMatchObject({ certificates: 3, revoked: 0, treeSize: size, closed: false });
   });
 
+  it("ignores another key's signature on the checkpoint (a witness's cosignature)", async () => {
+    const witness = await lotLog({ devices, issue: 1, revoke: [] });
+    const cosigned = (await witness.log.checkpoint()).replace(/^(— \S+ )/m, (line) => line.replace(/\S+ $/, 'witness.example ')) ;
+    const r = clone();
+    r.checkpoint = `${r.checkpoint}${cosigned.slice(cosigned.lastIndexOf('\n\n') + 2)}`;
+    expect(r.checkpoint.match(/^— /gm)).toHaveLength(2);
+    expect(reasonsOf(textOf(r))).toEqual([]);
+  });
+
   it('verifies a lot with no certificate', async () => {
     const empty = await lotLog({ devices, issue: 0, revoke: [], close: true });
     expect(reasonsOf(await empty.text(), empty.log.publicKeyPem)).toEqual([]);
@@ -92,6 +101,11 @@ describe('Function: verifyReport, a changed report', () => {
     ['a key added', (r: LotReport) => Object.assign(r, { note: 'x' }), 'does not have exactly format, checkpoint'],
     ['another format', (r: LotReport) => Object.assign(r, { format: 'factory-ca/lot-report/v2' }), 'format is "factory-ca/lot-report/v2"'],
     ['a certificate with a key more', (r: LotReport) => Object.assign(r.certificates[0]!, { note: 1 }), 'certificate 1: not exactly certificatePem, leafIndex, entry, auditPath, revocation?'],
+    ['a lot that is not an object', (r: LotReport) => Object.assign(r, { lot: 'LOT-2026-11-A' }), 'lot: not exactly leafIndex, entry, auditPath'],
+    ['certificates that are not a list', (r: LotReport) => Object.assign(r, { certificates: {} }), 'certificates (a list)'],
+    ['a checkpoint that is not text', (r: LotReport) => Object.assign(r, { checkpoint: 7 }), 'the checkpoint is not a signed note text'],
+    ['a certificate that is not a certificate', (r: LotReport) => (r.certificates[0]!.certificatePem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'), 'certificate 1: certificatePem is not a certificate'],
+    ['a leaf index that is not a whole number', (r: LotReport) => (r.certificates[0]!.leafIndex = 2.5), 'certificate 1: the leaf index, the base64 entry or the hex audit path is malformed'],
     ['an upper-case audit path', (r: LotReport) => (r.certificates[0]!.auditPath[0] = r.certificates[0]!.auditPath[0]!.toUpperCase()), 'certificate 1: the leaf index, the base64 entry or the hex audit path is malformed'],
   ])('fails with %s', (_, change, reason) => {
     const r = clone();
