@@ -211,6 +211,15 @@ describe('Function: verifyReport, keys, quota and proofs', () => {
     expect(reasons).toContainEqual(expect.stringContaining("certificate 3: the audit path of leaf"));
   });
 
+  it("fails when two certificates' PEMs are swapped, each keeping the other's entry and proof", () => {
+    const r = clone();
+    const [a, b] = [r.certificates[0]!, r.certificates[2]!];
+    [a.certificatePem, b.certificatePem] = [b.certificatePem, a.certificatePem];
+    const reasons = reasonsOf(textOf(r));
+    expect(reasons).toContainEqual(expect.stringMatching(/^certificate 1: the certificate's serial number [0-9a-f]+ is not its entry's/));
+    expect(reasons).toContainEqual("certificate 3: the certificate's SHA-256 is not its entry's certificateSha256");
+  });
+
   it("fails when a certificate's revocation is another certificate's", () => {
     const r = clone();
     r.certificates[0]!.revocation = r.certificates[1]!.revocation;
