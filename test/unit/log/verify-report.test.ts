@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatLotReport, type LotReport } from '../../../src/log/lot-report.js';
@@ -251,6 +251,12 @@ describe('tools/verify-report.mjs, the command', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const run = (...args: string[]) => spawnSync(process.execPath, ['tools/verify-report.mjs', ...args], { encoding: 'utf8' });
 
+  it("is short enough to read, and needs nothing but Node's standard library", () => {
+    const source = readFileSync('tools/verify-report.mjs', 'utf8');
+    expect(source.split('\n').length - 1).toBeLessThan(200);
+    expect([...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]).every((m) => m!.startsWith('node:'))).toBe(true);
+  });
+
   it('prints the summary and exits 0; prints each reason and exits 1; a wrong command line exits 2', () => {
     writeFileSync(join(dir, 'report.json'), closedText);
     writeFileSync(join(dir, 'log.pem'), closed.log.publicKeyPem);
@@ -260,6 +266,8 @@ describe('tools/verify-report.mjs, the command', () => {
     expect(ok.stdout).toContain('OK lot LOT-2026-11-A: product sensor-x, quota 10');
     expect(ok.stdout).toContain('4 certificates (lotSeq 1..4), 2 revoked');
     expect(run(join(dir, 'report.json'), '--log-key', closed.log.verifierKey).status).toBe(0);
+    writeFileSync(join(dir, 'log.vkey'), `${closed.log.verifierKey}\n`);
+    expect(run(join(dir, 'report.json'), '--log-key', join(dir, 'log.vkey')).status).toBe(0);
     const r = clone();
     r.certificates.pop();
     writeFileSync(join(dir, 'short.json'), textOf(r));
