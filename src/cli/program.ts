@@ -9,6 +9,8 @@
  *   factory-ca revoke SERIAL --reason R --url URL
  *   factory-ca ca     --url URL [--json] [--out DIR]
  *   factory-ca rotate --url URL [--force] [--reason keyCompromise]
+ *   factory-ca lot report LOT --url URL --out FILE [--tree-size N]
+ *   factory-ca verify-report FILE --log-key PUBKEY
  *
  * Requests are signed with AWS Signature V4 when the URL is an API Gateway
  * endpoint or --sigv4 is given, with the credentials of the SDK's default chain
@@ -20,6 +22,7 @@ import { apiGatewayRegion, defaultCredentialChain, profileName, requireRegion, r
 import { CliError, EXIT } from './errors.js';
 import { ApiClient, DEFAULT_RETRY, type RetryPolicy } from './http.js';
 import { processIo, type Io } from './io.js';
+import { lotReport, verifyReportFile } from './lot-report.js';
 import { issueBatch, issueSingle } from './issue.js';
 import { blockKeyFile, exportCertificates, getCertificate, listCertificates, REVOCATION_REASONS, revokeCertificate,
   closeLot, openLot, rotateCa, showCa, showLot, type ListFilters, type Operator } from './operator.js';
@@ -267,7 +270,7 @@ Examples:
       .option('--entry <label>', 'where the list comes from (an incident or vendor list id), recorded with each key'),
   ).action(act((opts: ConnectionOptions & { file: string; reason: string; entry?: string }) => operator(opts, (op) => blockKeyFile(op, opts.file, opts))));
 
-  const lot = program.command('lot').description('production lots: open, show, close (operators)');
+  const lot = program.command('lot').description('production lots: open, show, close, report (operators)');
   connection(
     lot
       .command('open')
@@ -291,6 +294,21 @@ Examples:
   connection(lot.command('close').description('close a lot now: nothing more is issued under it').argument('<lotId>')).action(
     act((lotId: string, opts: ConnectionOptions) => operator(opts, (op) => closeLot(op, lotId))),
   );
+  connection(
+    lot
+      .command('report')
+      .description("write a lot's report: its certificates with the issuance log's proofs, for an auditor to verify offline")
+      .argument('<lot>', 'the lot id')
+      .requiredOption('--out <file>', 'where the report goes')
+      .option('--tree-size <n>', "the log checkpoint to prove against (default: the latest)", integer(1, Number.MAX_SAFE_INTEGER)),
+  ).action(act((lotId: string, opts: ConnectionOptions & { out: string; treeSize?: number }) => operator(opts, (op) => lotReport(op, lotId, opts))));
+
+  program
+    .command('verify-report')
+    .description("verify a lot report offline with the issuance log's public key (what tools/verify-report.mjs does)")
+    .argument('<file>', 'the report (factory-ca lot report)')
+    .requiredOption('--log-key <key>', "the log's public key: a PEM file, or its verifier key name+hex+base64")
+    .action((file: string, opts: { logKey: string }) => setExit(verifyReportFile(io, file, opts.logKey)));
 
   return program;
 }
