@@ -44,6 +44,7 @@ interface CertificateItem {
   status?: string;
   issuedAt?: string;
   stationId?: string;
+  lotId?: string;
   revokedAt?: string;
   revocationReason?: string;
 }
@@ -77,6 +78,7 @@ export async function getCertificate(op: Operator, serial: string, format: { jso
 /** The list filters, as the API names them. */
 export interface ListFilters {
   commonName?: string;
+  lotId?: string;
   issuingCaId?: string;
   status?: string;
   stationId?: string;
@@ -88,6 +90,7 @@ export interface ListFilters {
 export function listQuery(f: ListFilters, next?: string): Record<string, string | undefined> {
   return {
     commonName: f.commonName,
+    lotId: f.lotId,
     issuingCaId: f.issuingCaId,
     status: f.status,
     stationId: f.stationId,
@@ -107,6 +110,7 @@ interface Page {
 export function matches(c: CertificateItem, f: ListFilters): boolean {
   return (
     (f.commonName === undefined || c.subject?.CN === f.commonName) &&
+    (f.lotId === undefined || c.lotId === f.lotId) &&
     (f.issuingCaId === undefined || c.issuingCaId === f.issuingCaId) &&
     (f.status === undefined || c.status === f.status) &&
     (f.stationId === undefined || c.stationId === f.stationId) &&

@@ -93,6 +93,7 @@ async function connect(opts: ConnectionOptions, io: Io, deps: CliDeps, maxSocket
 const filterOptions = (cmd: Command) =>
   cmd
     .option('--common-name <cn>', 'only this common name')
+    .option('--lot-id <lotId>', 'only certificates issued under this production lot')
     .option('--issuing-ca-id <id>', 'only certificates of this issuing CA (e.g. issuing-1)')
     .addOption(new Option('--status <status>', 'only this status: ISSUED or REVOKED').argParser((v) => {
       const s = v.toUpperCase();
@@ -105,7 +106,7 @@ const filterOptions = (cmd: Command) =>
 
 const filtersOf = (o: Record<string, unknown>): ListFilters => {
   const f: ListFilters = {};
-  for (const k of ['commonName', 'issuingCaId', 'status', 'stationId', 'issuedAfter', 'issuedBefore'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
+  for (const k of ['commonName', 'lotId', 'issuingCaId', 'status', 'stationId', 'issuedAfter', 'issuedBefore'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
   if (typeof o.limit === 'number') f.limit = o.limit;
   return f;
 };
