@@ -18,6 +18,8 @@ export interface ApiRequest {
   query?: Record<string, string | undefined>;
   body?: string | Uint8Array;
   contentType?: string;
+  /** Request headers besides host, accept and the body's (e.g. X-Lot-Id); signed with the rest. */
+  headers?: Record<string, string>;
   signal?: AbortSignal;
 }
 
@@ -107,7 +109,7 @@ export class ApiClient {
     const base = this.options.baseUrl;
     const path = `${base.pathname.replace(/\/+$/, '')}${req.path}`;
     const query = Object.fromEntries(Object.entries(req.query ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
-    const headers: Record<string, string> = { host: base.host, accept: 'application/json' };
+    const headers: Record<string, string> = { ...Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])), host: base.host, accept: 'application/json' };
     const body = req.body === undefined ? undefined : typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : Buffer.from(req.body);
     if (body) {
       headers['content-type'] = req.contentType ?? 'application/json';

@@ -42,8 +42,9 @@ type Result = Omit<SummaryRow, 'csr' | 'folder'> & { problem?: string; files?: s
 const EMPTY = { commonName: '', serialNumber: '', notAfter: '', httpStatus: '' as const, errorCode: '', errorMessage: '' };
 
 /** Sends one CSR (with retries) and writes its four files to `dir`. */
-async function issueInto(client: ApiClient, csr: CsrFile, dir: string, retry: RetryPolicy, signal?: AbortSignal): Promise<Result> {
-  const answer = await sendWithRetries(client, { method: 'POST', path: '/certificates', body: csr.body, contentType: 'application/pkcs10', ...(signal ? { signal } : {}) }, retry);
+async function issueInto(client: ApiClient, csr: CsrFile, dir: string, retry: RetryPolicy, signal?: AbortSignal, lot?: string): Promise<Result> {
+  const headers = lot ? { headers: { 'X-Lot-Id': lot } } : {};
+  const answer = await sendWithRetries(client, { method: 'POST', path: '/certificates', body: csr.body, contentType: 'application/pkcs10', ...headers, ...(signal ? { signal } : {}) }, retry);
   const outcome = outcomeOf(answer.status);
   if (outcome !== 'ok') {
     const p = problemOf(answer);
@@ -69,13 +70,15 @@ async function issueInto(client: ApiClient, csr: CsrFile, dir: string, retry: Re
 export interface SingleOptions {
   csr: string;
   out?: string;
+  /** The production lot to issue under (X-Lot-Id). */
+  lot?: string;
 }
 
 /** `issue --csr FILE`: prints serial, CN and notAfter; the exit status says issued, refused or unavailable. */
 export async function issueSingle(client: ApiClient, options: SingleOptions, io: Io, retry: RetryPolicy): Promise<number> {
   const csr = readCsrFile(options.csr);
   const dir = resolve(options.out ?? dirname(options.csr));
-  const r = await issueInto(client, csr, dir, retry);
+  const r = await issueInto(client, csr, dir, retry, undefined, options.lot);
   if (r.problem) {
     io.err(`${r.status === 'refused' ? 'refused' : 'not issued'}: ${r.problem}`);
     if (r.status === 'unavailable') io.err('The service is busy or unavailable; run the same command again later (it is safe: the same CSR gets the same certificate).');
@@ -93,6 +96,8 @@ export interface BatchOptions {
   csrDir: string;
   out: string;
   concurrency: number;
+  /** The production lot to issue under (X-Lot-Id). */
+  lot?: string;
   signal?: AbortSignal;
 }
 
@@ -188,7 +193,7 @@ export async function issueBatch(client: ApiClient, options: BatchOptions, io: I
       const csr = readCsrFile(job.path);
       const present = existingDeviceFiles(dir, csrPublicKey(csr));
       if (present) return finish(i, { ...EMPTY, ...present, status: 'present' });
-      finish(i, await issueInto(client, csr, dir, retry, signal));
+      finish(i, await issueInto(client, csr, dir, retry, signal, options.lot));
     } catch (e) {
       if (signal.aborted) return; // interrupted: stays pending
       if (e instanceof TransportError && !e.transient) {

@@ -44,6 +44,7 @@ interface CertificateItem {
   status?: string;
   issuedAt?: string;
   stationId?: string;
+  lotId?: string;
   revokedAt?: string;
   revocationReason?: string;
 }
@@ -77,6 +78,7 @@ export async function getCertificate(op: Operator, serial: string, format: { jso
 /** The list filters, as the API names them. */
 export interface ListFilters {
   commonName?: string;
+  lotId?: string;
   issuingCaId?: string;
   status?: string;
   stationId?: string;
@@ -88,6 +90,7 @@ export interface ListFilters {
 export function listQuery(f: ListFilters, next?: string): Record<string, string | undefined> {
   return {
     commonName: f.commonName,
+    lotId: f.lotId,
     issuingCaId: f.issuingCaId,
     status: f.status,
     stationId: f.stationId,
@@ -107,6 +110,7 @@ interface Page {
 export function matches(c: CertificateItem, f: ListFilters): boolean {
   return (
     (f.commonName === undefined || c.subject?.CN === f.commonName) &&
+    (f.lotId === undefined || c.lotId === f.lotId) &&
     (f.issuingCaId === undefined || c.issuingCaId === f.issuingCaId) &&
     (f.status === undefined || c.status === f.status) &&
     (f.stationId === undefined || c.stationId === f.stationId) &&
@@ -298,5 +302,56 @@ export async function blockKeyFile(op: Operator, file: string, options: { reason
     else blocked++;
   }
   op.io.out(`${blocked} keys blocked, ${already} blocked already (${hashes.length + pems.length} in ${file})`);
+  return EXIT.OK;
+}
+
+interface LotAnswer {
+  lotId: string;
+  product: string;
+  quota: number;
+  issued: number;
+  revoked: number;
+  remaining: number;
+  status: string;
+  closesAt: string;
+  closedAt?: string;
+  closedBy?: string;
+  log?: { logged: number };
+}
+
+function showLotAnswer(op: Operator, lot: LotAnswer): void {
+  show(op.io, [
+    ['lot', lot.lotId],
+    ['product', lot.product],
+    ['status', lot.status],
+    ['quota', String(lot.quota)],
+    ['issued', String(lot.issued)],
+    ['revoked', String(lot.revoked)],
+    ['remaining', String(lot.remaining)],
+    ['closes at', lot.closesAt],
+    ['closed at', lot.closedAt],
+    ['closed by', lot.closedBy],
+    ['in the log', lot.log ? String(lot.log.logged) : undefined],
+  ]);
+}
+
+export async function openLot(op: Operator, lot: Record<string, unknown>): Promise<number> {
+  const answer = await call<LotAnswer>(op, { method: 'POST', path: '/lots', body: JSON.stringify(lot), contentType: 'application/json' });
+  op.io.out(answer.answer.status === 201 ? 'opened' : 'already open with these terms');
+  showLotAnswer(op, answer.body);
+  return EXIT.OK;
+}
+
+export async function showLot(op: Operator, lotId: string, options: { json?: boolean }): Promise<number> {
+  const { body } = await call<LotAnswer>(op, { method: 'GET', path: `/lots/${encodeURIComponent(lotId)}` });
+  if (options.json) op.io.out(JSON.stringify(body, null, 2));
+  else showLotAnswer(op, body);
+  return EXIT.OK;
+}
+
+export async function closeLot(op: Operator, lotId: string): Promise<number> {
+  const { body } = await call<LotAnswer>(op, { method: 'POST', path: `/lots/${encodeURIComponent(lotId)}/close` });
+  op.io.out('closed');
+  showLotAnswer(op, body);
   return EXIT.OK;
 }

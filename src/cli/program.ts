@@ -9,6 +9,8 @@
  *   factory-ca revoke SERIAL --reason R --url URL
  *   factory-ca ca     --url URL [--json] [--out DIR]
  *   factory-ca rotate --url URL [--force] [--reason keyCompromise]
+ *   factory-ca lot report LOT --url URL --out FILE [--tree-size N]
+ *   factory-ca verify-report FILE --log-key PUBKEY
  *
  * Requests are signed with AWS Signature V4 when the URL is an API Gateway
  * endpoint or --sigv4 is given, with the credentials of the SDK's default chain
@@ -20,9 +22,10 @@ import { apiGatewayRegion, defaultCredentialChain, profileName, requireRegion, r
 import { CliError, EXIT } from './errors.js';
 import { ApiClient, DEFAULT_RETRY, type RetryPolicy } from './http.js';
 import { processIo, type Io } from './io.js';
+import { lotReport, verifyReportFile } from './lot-report.js';
 import { issueBatch, issueSingle } from './issue.js';
 import { blockKeyFile, exportCertificates, getCertificate, listCertificates, REVOCATION_REASONS, revokeCertificate,
-  rotateCa, showCa, type ListFilters, type Operator } from './operator.js';
+  closeLot, openLot, rotateCa, showCa, showLot, type ListFilters, type Operator } from './operator.js';
 
 export interface CliDeps {
   io?: Io;
@@ -90,6 +93,7 @@ async function connect(opts: ConnectionOptions, io: Io, deps: CliDeps, maxSocket
 const filterOptions = (cmd: Command) =>
   cmd
     .option('--common-name <cn>', 'only this common name')
+    .option('--lot-id <lotId>', 'only certificates issued under this production lot')
     .option('--issuing-ca-id <id>', 'only certificates of this issuing CA (e.g. issuing-1)')
     .addOption(new Option('--status <status>', 'only this status: ISSUED or REVOKED').argParser((v) => {
       const s = v.toUpperCase();
@@ -102,7 +106,7 @@ const filterOptions = (cmd: Command) =>
 
 const filtersOf = (o: Record<string, unknown>): ListFilters => {
   const f: ListFilters = {};
-  for (const k of ['commonName', 'issuingCaId', 'status', 'stationId', 'issuedAfter', 'issuedBefore'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
+  for (const k of ['commonName', 'lotId', 'issuingCaId', 'status', 'stationId', 'issuedAfter', 'issuedBefore'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
   if (typeof o.limit === 'number') f.limit = o.limit;
   return f;
 };
@@ -169,6 +173,7 @@ interrupted (run it again to finish); 1 anything else.`,
       .option('--csr-dir <dir>', 'a folder of CSRs (*.csr, *.req, *.der, *.pem): one subfolder of --out per CSR, and summary.csv / summary.json')
       .option('--out <dir>', 'where the files go (default with --csr: the CSR\'s folder)')
       .addOption(new Option('--concurrency <n>', 'CSRs in flight at once (with --csr-dir)').argParser(integer(1, 64)).default(4))
+      .option('--lot <lotId>', 'issue under this production lot (its quota, stations and name pattern apply)')
       .addHelpText(
         'after',
         `
@@ -182,13 +187,14 @@ Examples:
   factory-ca issue --url https://abc123.execute-api.eu-west-1.amazonaws.com/prod --csr-dir csrs --out certs --concurrency 8`,
       ),
   ).action(
-    act(async (opts: ConnectionOptions & { csr?: string; csrDir?: string; out?: string; concurrency: number }, cmd: Command) => {
+    act(async (opts: ConnectionOptions & { csr?: string; csrDir?: string; out?: string; concurrency: number; lot?: string }, cmd: Command) => {
       if (!opts.csr && !opts.csrDir) cmd.error('error: give --csr <file> or --csr-dir <dir>');
       if (opts.csrDir && !opts.out) cmd.error('error: --csr-dir needs --out <dir>');
       const client = await connect(opts, io, deps, opts.concurrency);
       try {
-        if (opts.csr) return await issueSingle(client, { csr: opts.csr, ...(opts.out ? { out: opts.out } : {}) }, io, retry);
-        return await issueBatch(client, { csrDir: opts.csrDir!, out: opts.out!, concurrency: opts.concurrency, ...(deps.signal ? { signal: deps.signal } : {}) }, io, retry);
+        const lot = opts.lot ? { lot: opts.lot } : {};
+        if (opts.csr) return await issueSingle(client, { csr: opts.csr, ...(opts.out ? { out: opts.out } : {}), ...lot }, io, retry);
+        return await issueBatch(client, { csrDir: opts.csrDir!, out: opts.out!, concurrency: opts.concurrency, ...lot, ...(deps.signal ? { signal: deps.signal } : {}) }, io, retry);
       } finally {
         client.close();
       }
@@ -264,6 +270,46 @@ Examples:
       .addOption(new Option('--reason <reason>', 'the RFC 5280 reason').choices([...REVOCATION_REASONS]).default('keyCompromise'))
       .option('--entry <label>', 'where the list comes from (an incident or vendor list id), recorded with each key'),
   ).action(act((opts: ConnectionOptions & { file: string; reason: string; entry?: string }) => operator(opts, (op) => blockKeyFile(op, opts.file, opts))));
+
+  const lot = program.command('lot').description('production lots: open, show, close, report (operators)');
+  connection(
+    lot
+      .command('open')
+      .description('open a lot: a quota of certificates for one product, until --closes-at')
+      .argument('<lotId>', 'the lot id (1-64 of A-Z a-z 0-9 . _ -)')
+      .requiredOption('--product <name>', 'the product the lot makes')
+      .requiredOption('--quota <n>', 'how many certificates may be issued under it', integer(1, 100_000_000))
+      .requiredOption('--closes-at <time>', 'when it closes by itself (ISO 8601 with its zone)')
+      .option('--common-name-pattern <regex>', 'common names must match this too (in full)')
+      .option('--station <id...>', 'only these stations (IAM identities) may issue under it'),
+  ).action(
+    act((lotId: string, opts: ConnectionOptions & { product: string; quota: number; closesAt: string; commonNamePattern?: string; station?: string[] }) =>
+      operator(opts, (op) =>
+        openLot(op, { lotId, product: opts.product, quota: opts.quota, closesAt: opts.closesAt, ...(opts.commonNamePattern ? { commonNamePattern: opts.commonNamePattern } : {}), ...(opts.station ? { stations: opts.station } : {}) }),
+      ),
+    ),
+  );
+  connection(lot.command('show').description('a lot: quota, issued, revoked, remaining').argument('<lotId>').option('--json', 'print the API\'s answer as JSON')).action(
+    act((lotId: string, opts: ConnectionOptions & { json?: boolean }) => operator(opts, (op) => showLot(op, lotId, opts))),
+  );
+  connection(lot.command('close').description('close a lot now: nothing more is issued under it').argument('<lotId>')).action(
+    act((lotId: string, opts: ConnectionOptions) => operator(opts, (op) => closeLot(op, lotId))),
+  );
+  connection(
+    lot
+      .command('report')
+      .description("write a lot's report: its certificates with the issuance log's proofs, for an auditor to verify offline")
+      .argument('<lot>', 'the lot id')
+      .requiredOption('--out <file>', 'where the report goes')
+      .option('--tree-size <n>', "the log checkpoint to prove against (default: the latest)", integer(1, Number.MAX_SAFE_INTEGER)),
+  ).action(act((lotId: string, opts: ConnectionOptions & { out: string; treeSize?: number }) => operator(opts, (op) => lotReport(op, lotId, opts))));
+
+  program
+    .command('verify-report')
+    .description("verify a lot report offline with the issuance log's public key (what tools/verify-report.mjs does)")
+    .argument('<file>', 'the report (factory-ca lot report)')
+    .requiredOption('--log-key <key>', "the log's public key: a PEM file, or its verifier key name+hex+base64")
+    .action((file: string, opts: { logKey: string }) => setExit(verifyReportFile(io, file, opts.logKey)));
 
   return program;
 }

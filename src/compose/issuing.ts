@@ -11,14 +11,15 @@ import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { CaDirectory } from '../service/ca-directory.js';
 import type { IssueDeps } from '../service/issue-certificate.js';
 import type { ReenrollDeps } from '../service/reenroll-certificate.js';
-import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type SignerFactory, type Sleep } from '../service/ports.js';
-import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
+import { realSleep, systemClock, type CaStore, type CertificateStore, type Clock, type LotStore, type SignerFactory, type Sleep } from '../service/ports.js';
+import { caSigners, type ComposedFunction, edge, ledger, lotLedger, type ObservabilityOptions } from './shared.js';
 import { iotRegistrar, type IotOptions } from './iot.js';
 
 export interface IssuingOptions extends ObservabilityOptions {
   dynamo?: DynamoDBClient;
   kms?: KMSClient;
   store?: CertificateStore & CaStore;
+  lots?: LotStore;
   signers?: SignerFactory;
   clock?: Clock;
   random?: RandomSource;
@@ -43,6 +44,7 @@ export function composeIssuing(config: Config, o: IssuingOptions = {}): IssuingF
     issue: {
       policy: config.policy,
       store,
+      lots: o.lots ?? lotLedger(config, o.dynamo),
       cas: new CaDirectory(store, signers, clock, config.caCacheTtlMs, config.crl.baseUrl),
       clock,
       random: o.random ?? systemRandom,

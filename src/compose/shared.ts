@@ -17,6 +17,7 @@ import { traced, tracer } from '../observability/tracing.js';
 import { observability as baseObservability, type ObservabilityOptions } from './observability.js';
 import type { SignerFactory } from '../service/ports.js';
 import { DynamoStore } from '../store/dynamo-store.js';
+import { DynamoLotStore } from '../store/dynamo-lot-store.js';
 
 export type { ObservabilityOptions } from './observability.js';
 
@@ -82,6 +83,10 @@ function localSigningCredentials(stateDir: string): LocalCredentials {
 /** The ledger (certificates, claims, CA records) in the stage's table. */
 export const ledger = (config: Config, dynamo?: DynamoDBClient): DynamoStore =>
   new DynamoStore(dynamo ?? traced(new DynamoDBClient({ region: config.region, maxAttempts: 4 })), config.tableName);
+
+/** The production lots, in the same table. */
+export const lotLedger = (config: Config, dynamo?: DynamoDBClient): DynamoLotStore =>
+  new DynamoLotStore(dynamo ?? traced(new DynamoDBClient({ region: config.region, maxAttempts: 4 })), config.tableName);
 
 /**
  * CA signers: a KMS key through the KMS client (built on first use, each Sign's

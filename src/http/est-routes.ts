@@ -22,6 +22,7 @@ import { clientCertificateRefused, clientCertificateRequired, reenrollCertificat
 import { countRejections, httpFunction, plainTextErrors, text, type HttpEvent } from './edge.js';
 import { recordIssuance } from './issuing-routes.js';
 import { bodyBytes, header, stationIdOf } from './requests.js';
+import { checkLotId } from '../service/lots.js';
 
 /** RFC 7030 4.1.3 (cacerts). */
 export const CACERTS_TYPE = 'application/pkcs7-mime';
@@ -84,7 +85,9 @@ export const estSimpleEnrollRoute = (fn: IssuingFunction) =>
     async (event, { log }) => {
       const csr = readEstCsr(event, fn.http.maxBodyBytes);
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);
-      const result = await issueCertificate(fn.issue, { csr, stationId: log.stationId as string });
+      const lotId = header(event, 'x-lot-id');
+      if (lotId !== undefined) log.lotId = checkLotId(lotId, 'X-Lot-Id');
+      const result = await issueCertificate(fn.issue, { csr, stationId: log.stationId as string, ...(lotId !== undefined ? { lotId } : {}) });
       recordIssuance(fn, log, result);
       return text(200, certsOnlyBase64(result.record.certificatePem), CERTS_ONLY_TYPE);
     },

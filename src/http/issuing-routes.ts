@@ -26,6 +26,13 @@ export function recordIssuance(fn: IssuingFunction, log: LogFields, result: Issu
     stagesMs: Object.fromEntries(Object.entries(result.timings).map(([k, v]) => [k, round3(v)])),
   });
   if (result.created) count(fn.obs.metrics, METRIC.issued);
+  const { lot } = result;
+  if (lot) {
+    Object.assign(log, { lotId: lot.lotId, lotIssued: lot.issued, lotQuota: lot.quota });
+    // Once per lot each: the seat that crossed 90 %, and the last seat.
+    if (lot.issued === Math.ceil(lot.quota * 0.9) && lot.issued < lot.quota) count(fn.obs.metrics, METRIC.lotNearQuota);
+    if (lot.issued === lot.quota) count(fn.obs.metrics, METRIC.lotAtQuota);
+  }
 }
 
 /**
@@ -41,6 +48,7 @@ export const issueRoute = (fn: IssuingFunction) =>
       const as = negotiate(header(event, 'accept'), CERTIFICATE_MEDIA_TYPES);
       const request = readIssueRequest(event, fn.http.maxBodyBytes);
       log.stationId = stationIdOf(event, fn.http.trustStationHeader);
+      if (request.lotId !== undefined) log.lotId = request.lotId;
       const result = await issueCertificate(fn.issue, { ...request, stationId: log.stationId as string });
       const { record } = result;
       recordIssuance(fn, log, result);

@@ -1,3 +1,4 @@
+import { checkLotId } from '../service/lots.js';
 import { HttpError } from './errors.js';
 import { isSerial } from '../pki/serial.js';
 import type { HttpEvent } from './edge.js';
@@ -31,9 +32,22 @@ const tooLarge = (max: number) => new HttpError('PAYLOAD_TOO_LARGE', `The reques
 export interface IssueRequest {
   csr: string | Uint8Array;
   profile?: string;
+  /** The production lot: `lotId` in a JSON body, or the X-Lot-Id header (either form of body). */
+  lotId?: string;
 }
 
-const JSON_FIELDS = new Set(['csr', 'profile']);
+const JSON_FIELDS = new Set(['csr', 'profile', 'lotId']);
+
+/** The lot of an issuance: the X-Lot-Id header or the body's lotId; both given, they must agree. */
+function lotOf(event: HttpEvent, fromBody: unknown): { lotId?: string } {
+  const fromHeader = header(event, 'x-lot-id');
+  if (fromBody !== undefined && typeof fromBody !== 'string') throw invalid('lotId must be a string', 'lotId', 'must be a lot id');
+  if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
+    throw invalid('The X-Lot-Id header and the body\'s lotId name different lots', 'lotId', 'differs from X-Lot-Id');
+  }
+  const lotId = (fromBody as string | undefined) ?? fromHeader;
+  return lotId !== undefined ? { lotId: checkLotId(lotId) } : {};
+}
 
 /**
  * POST /certificates accepts `application/json` ({"csr": "<PEM>", "profile"?})
@@ -44,7 +58,7 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
   const bytes = bodyBytes(event, maxBytes);
   if (contentType === 'application/pkcs10') {
     if (bytes.length === 0) throw invalid('The request body is empty', 'body', 'a CSR is required');
-    return { csr: bytes[0] === 0x30 ? new Uint8Array(bytes) : bytes.toString('utf8') };
+    return { csr: bytes[0] === 0x30 ? new Uint8Array(bytes) : bytes.toString('utf8'), ...lotOf(event, undefined) };
   }
   if (contentType !== 'application/json') {
     throw new HttpError(
@@ -58,7 +72,7 @@ export function readIssueRequest(event: HttpEvent, maxBytes: number): IssueReque
   if (typeof obj.csr !== 'string' || obj.csr.trim() === '') details.push({ field: 'csr', reason: 'required, a PEM or base64 string' });
   if (obj.profile !== undefined && typeof obj.profile !== 'string') details.push({ field: 'profile', reason: 'must be a string' });
   if (details.length) throw new HttpError('INVALID_REQUEST', 'The request body is not a valid issuance request', { details });
-  return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}) };
+  return { csr: obj.csr as string, ...(obj.profile !== undefined ? { profile: obj.profile as string } : {}), ...lotOf(event, obj.lotId) };
 }
 
 /** What a body sent as JSON is when it is not JSON but a CSR: how to send it instead. */
@@ -201,3 +215,13 @@ export function readSerial(event: HttpEvent): string {
   }
   return serial;
 }
+
+/** POST /lots: the lot's JSON object (its fields are checked by the use case). */
+export function readLotRequest(event: HttpEvent, maxBytes: number): Record<string, unknown> {
+  const contentType = (header(event, 'content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/json') throw new HttpError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType || '(none)'} is not supported; use application/json`);
+  return jsonObject(bodyBytes(event, maxBytes), { shape: '{"lotId", "product", "quota", "closesAt"}' });
+}
+
+/** The {lotId} of a lot route. */
+export const readLotId = (event: HttpEvent): string => checkLotId(event.pathParameters?.lotId ?? '');

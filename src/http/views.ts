@@ -25,6 +25,7 @@ export function certificateView({ record, chain, provisioning }: CertificateDeta
     notBefore: record.notBefore,
     notAfter: record.notAfter,
     status: record.status,
+    ...(record.lotId !== undefined ? { lotId: record.lotId } : {}),
     ...(withLedgerFields ? { issuedAt: record.issuedAt, stationId: record.stationId, ...reenrollmentFields(record) } : {}),
     ...(record.status === 'REVOKED' ? { revokedAt: record.revokedAt, revocationReason: record.revocationReason } : {}),
     provisioning,

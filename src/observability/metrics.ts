@@ -22,6 +22,10 @@ export const METRIC = {
   logEntriesSequenced: 'LogEntriesSequenced',
   logQueueDepth: 'LogQueueDepth',
   logCheckpointAgeSeconds: 'LogCheckpointAgeSeconds',
+  /** A lot's issuance crossed 90 % of its quota (once per lot). */
+  lotNearQuota: 'LotsNearQuota',
+  /** A lot issued its last seat (once per lot). */
+  lotAtQuota: 'LotsAtQuota',
 } as const;
 export const METRICS_NAMESPACE = 'factory-ca';
 

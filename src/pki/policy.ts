@@ -35,6 +35,8 @@ export interface Policy {
   validityDays: number;
   backdateSeconds: number;
   allowDuplicateCommonName: boolean;
+  /** Every issuance (but a re-enrollment, which stays in its predecessor's lot) must name a production lot. Off by default. */
+  requireLot: boolean;
 }
 
 export class PolicyConfigError extends Error {
@@ -46,7 +48,7 @@ export class PolicyConfigError extends Error {
 
 const DEFAULT_MIN = 1;
 const DEFAULT_MAX = 64;
-const KNOWN_KEYS = new Set(['subject', 'keyTypes', 'rsaPublicExponents', 'validityDays', 'backdateSeconds', 'allowDuplicateCommonName', '$comment']);
+const KNOWN_KEYS = new Set(['subject', 'keyTypes', 'rsaPublicExponents', 'validityDays', 'backdateSeconds', 'allowDuplicateCommonName', 'requireLot', '$comment']);
 const SUBJECT_KEYS = new Set(['attributes', 'allowRepeatedAttributes', 'allowMultiValuedRdns', 'stringTypes']);
 const RULE_KEYS = new Set(['presence', 'pattern', 'description', 'value', 'minLength', 'maxLength']);
 const MAX_DESCRIPTION = 200;
@@ -192,6 +194,11 @@ export function parsePolicy(doc: unknown, vars: Record<string, string> = {}): Po
     if (typeof doc.allowDuplicateCommonName === 'boolean') allowDuplicateCommonName = doc.allowDuplicateCommonName;
     else problems.push('allowDuplicateCommonName: must be true or false');
   }
+  let requireLot = false;
+  if (doc.requireLot !== undefined) {
+    if (typeof doc.requireLot === 'boolean') requireLot = doc.requireLot;
+    else problems.push('requireLot: must be true or false');
+  }
   if (problems.length) throw new PolicyConfigError(problems);
   return {
     subject: { attributes, allowRepeatedAttributes, allowMultiValuedRdns, stringTypes },
@@ -200,6 +207,7 @@ export function parsePolicy(doc: unknown, vars: Record<string, string> = {}): Po
     validityDays,
     backdateSeconds,
     allowDuplicateCommonName,
+    requireLot,
   };
 }
 

@@ -20,6 +20,12 @@ export type ServiceErrorCode =
   | 'IOT_UNAVAILABLE'
   /** The issuance log has no such entry within the checkpoint asked for (yet). */
   | 'LOG_ENTRY_NOT_SEQUENCED'
+  | 'LOT_EXISTS'
+  | 'LOT_NOT_FOUND'
+  | 'LOT_CLOSED'
+  | 'LOT_QUOTA_EXCEEDED'
+  | 'LOT_STATION_NOT_ALLOWED'
+  | 'LOT_REQUIRED'
   | 'INTERNAL';
 
 export interface CaErrorOptions extends CodedErrorOptions {

@@ -8,7 +8,8 @@ import { toPem } from '../pki/pem.js';
 import { nameToString } from '../pki/names.js';
 import type { Policy } from '../pki/policy.js';
 import type { CaChain, CaDirectory } from './ca-directory.js';
-import { SerialCollisionError, type KeyEntry, type CertificateRecord, type CertificateStore, type Claim, type Clock, type Sleep } from './ports.js';
+import { admitToLot, takeLotSeat } from './lots.js';
+import { SerialCollisionError, type LotStore, type KeyEntry, type CertificateRecord, type CertificateStore, type Claim, type Clock, type Sleep } from './ports.js';
 
 export interface IssueInput {
   csr: string | Uint8Array;
@@ -22,6 +23,19 @@ export interface IssueInput {
    * held by another ISSUED certificate is ever taken.
    */
   replaces?: CertificateRecord;
+  /**
+   * The production lot to issue under (a re-enrollment stays in the lot of the
+   * certificate it replaces and takes no seat). Every certificate recorded under
+   * a lot holds one of its seats.
+   */
+  lotId?: string;
+}
+
+/** The lot's seats after this issuance took one. */
+export interface LotUsage {
+  lotId: string;
+  issued: number;
+  quota: number;
 }
 
 export interface IssueResult {
@@ -30,11 +44,15 @@ export interface IssueResult {
   /** False when an identical CSR was issued before and its certificate is returned again. */
   created: boolean;
   timings: StageTimings;
+  /** Present when the certificate took a seat of a lot. */
+  lot?: LotUsage;
 }
 
 export interface IssueDeps {
   policy: Policy;
   store: CertificateStore;
+  /** Production lots (the lot counters live in the ledger's table too). */
+  lots: LotStore;
   cas: CaDirectory;
   clock: Clock;
   random: RandomSource;
@@ -79,6 +97,15 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   const accepted = acceptRequest(input.csr, deps.policy, timings);
   const { csr, commonName } = accepted;
   const csrSha256 = sha256(csr.der);
+  const lotId = input.replaces ? input.replaces.lotId : input.lotId;
+  if (!input.replaces) {
+    if (input.lotId !== undefined) await admitToLot(deps, input.lotId, input.stationId, commonName);
+    else if (deps.policy.requireLot) {
+      throw new CaError('LOT_REQUIRED', 'The issuance policy requires a production lot: send lotId in the body or the X-Lot-Id header', {
+        details: [{ field: 'lotId', reason: 'required by the policy' }],
+      });
+    }
+  }
   let ca = await usableIssuer(deps);
   const key = !deps.policy.allowDuplicateCommonName && commonName !== undefined ? `CN#${commonName}` : `CSR#${csrSha256}`;
   const token = Buffer.from(deps.random(16)).toString('hex');
@@ -94,6 +121,9 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
   let claim = acquired.claim;
   /** Set once a record write's outcome is unknown: the claim must then stay held until its lease ends. */
   let undecided = false;
+  /** A lot seat taken for the record this request is about to write (a record written consumes it). */
+  let seatHeld = false;
+  let lot: LotUsage | undefined;
   const publicKeySha256 = sha256(csr.spkiDer);
 
   try {
@@ -101,6 +131,12 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
     await acquireKey(deps, { spkiSha256: publicKeySha256, status: 'IN_USE', claimKey: key, token }, replaces);
     timings.keyIndex = performance.now() - tk;
     for (let attempt = 1; ; attempt++) {
+      // A seat before each certificate that may be recorded: one set aside by a rotation keeps the one it took.
+      if (lotId !== undefined && !input.replaces && !seatHeld) {
+        const held = await takeLotSeat({ lots: deps.lots, clock: deps.clock }, lotId);
+        seatHeld = true;
+        lot = { lotId, issued: held.issued, quota: held.quota };
+      }
       const now = deps.clock();
       const validity = deviceValidity(now, deps.policy.validityDays, deps.policy.backdateSeconds, ca.issuer.notAfter, ca.issuer.notBefore);
       const t0 = performance.now();
@@ -132,6 +168,7 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         status: 'ISSUED',
         issuedAt: now.toISOString(),
         ...(replaces ? { replaces } : {}),
+        ...(lotId !== undefined ? { lotId } : {}),
       }));
       const t1 = performance.now();
       const outcome = await recordCertificate(deps, record);
@@ -144,10 +181,11 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
         });
       }
       if (outcome === 'recorded') {
+        seatHeld = false;
         const t2 = performance.now();
         const current = await deps.cas.confirmActive(ca.record.id);
         timings.confirm = performance.now() - t2;
-        if (current) return { record, ca, created: true, timings };
+        if (current) return { record, ca, created: true, timings, ...(lot ? { lot } : {}) };
         // Rotated while this request signed: never delivered, set aside; sign again with the CA that issues now.
         await deps.store.supersedeCertificate(record, deps.clock().toISOString());
         ca = await usableIssuer(deps);
@@ -163,6 +201,8 @@ export async function issueCertificate(deps: IssueDeps, input: IssueInput): Prom
       claim = next;
     }
   } catch (e) {
+    // A seat whose record was certainly not written goes back to the lot; one whose record may still land stays taken.
+    if (seatHeld && !undecided && lotId !== undefined) await deps.lots.releaseSeat(lotId).catch(() => undefined);
     // Nothing was recorded (or the record is set aside): the name is free at once. Unknown: held until the lease ends.
     // A re-enrollment's name goes back to the certificate it replaces at once: its claim expires, it is never released.
     if (!undecided && replaces) await deps.store.replaceClaim({ ...claim, leaseExpiresAt: 0 }, claim.serialNumber).catch(() => undefined);

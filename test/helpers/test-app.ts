@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { closeLotRoute, getLotRoute, openLotRoute } from '../../src/http/lot-routes.js';
+import { composeLots, type LotFunction } from '../../src/compose/lots.js';
 import { composeIssuing, composeReenrolling, type IssuingFunction, type IssuingOptions, type ReenrollingFunction } from '../../src/compose/issuing.js';
 import { composeKeyBlocking, composeLifecycle, composeRevocation, type KeyBlockingFunction, type LifecycleFunction, type OperationsOptions, type RevocationFunction } from '../../src/compose/operations.js';
 import { composeReading, type ReadingFunction } from '../../src/compose/reading.js';
-import { ledger } from '../../src/compose/shared.js';
+import { ledger, lotLedger } from '../../src/compose/shared.js';
 import { ensureLocalCredentials } from '../../src/local/local-credentials.js';
 import { estCaCertsRoute, estCsrAttrsRoute, estSimpleEnrollRoute, estSimpleReenrollRoute } from '../../src/http/est-routes.js';
 import { healthRoute } from '../../src/http/health-route.js';
@@ -130,6 +132,7 @@ export interface TestApp {
   logStore: DynamoLogStore;
   logReading: LogReadingFunction;
   logSequencing: LogSequencingFunction;
+  lots: LotFunction;
   cleanup(): void;
 }
 
@@ -157,7 +160,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
   const metrics = (overrides.metrics as MemoryMetrics | undefined) ?? memoryMetrics();
   await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());
   const store = ledger(config, ledgerDb.client);
-  const o = { store, logger, metrics, ...overrides };
+  const o = { store, lots: lotLedger(config, ledgerDb.client), logger, metrics, ...overrides };
   const logStore = new DynamoLogStore(ledgerDb.client, tableName);
   return {
     config,
@@ -177,6 +180,7 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
     logStore,
     logReading: composeLogReading(config, { ledger: logStore, logger, metrics }),
     logSequencing: composeLogSequencing(config, { ledger: logStore, logger, metrics }),
+    lots: composeLots(config, o),
     cleanup: () => rmSync(stateDir, { recursive: true, force: true }),
   };
 }
@@ -238,5 +242,8 @@ export function routesOf(t: () => TestApp) {
     getLogProof: lazyHandler(() => getLogProofRoute(t().logReading)),
     getLogEntry: lazyHandler(() => getLogEntryRoute(t().logReading)),
     getLogConsistency: lazyHandler(() => getLogConsistencyRoute(t().logReading)),
+    openLot: lazyHandler(() => openLotRoute(t().lots)),
+    getLot: lazyHandler(() => getLotRoute(t().lots)),
+    closeLot: lazyHandler(() => closeLotRoute(t().lots)),
   };
 }

@@ -197,6 +197,34 @@ describe('factory-ca against local SigV4 mode', () => {
     expect(rotation.stdout).toMatch(/^next rotation due +\d{4}-/m);
   }, 120_000);
 
+  it('lots: open, issue under one with --lot until its quota, show, close; the station sees the documented refusals', async () => {
+    const dir = join(work, 'lot');
+    mkdirSync(dir);
+    const closesAt = new Date(Date.now() + 86_400_000).toISOString();
+    const opened = await factoryCa(['lot', 'open', 'CLI-LOT-1', '--product', 'sensor-v2', '--quota', '2', '--closes-at', closesAt, '--common-name-pattern', 'lot-[0-9]+', ...SIGNED]);
+    expect([opened.code, opened.stderr]).toEqual([0, '']);
+    expect(opened.stdout).toMatch(/^opened$/m);
+    expect(opened.stdout).toMatch(/^remaining +2$/m);
+    for (const cn of ['lot-1', 'lot-2', 'lot-3', 'other-1']) writeFileSync(join(dir, `${cn}.csr`), deviceCsrPem(cn));
+    const issue = (cn: string) => factoryCa(['issue', '--csr', join(dir, `${cn}.csr`), '--out', join(dir, cn), '--lot', 'CLI-LOT-1', ...SIGNED]);
+    expect((await issue('lot-1')).code).toBe(0);
+    const outside = await issue('other-1');
+    expect(outside.code).not.toBe(0);
+    expect(outside.stderr).toContain('POLICY_VIOLATION (HTTP 422)');
+    expect((await issue('lot-2')).code).toBe(0);
+    const over = await issue('lot-3');
+    expect(over.stderr).toContain('LOT_QUOTA_EXCEEDED (HTTP 409)');
+    await opensslVerify(join(dir, 'lot-1', 'root.pem'), join(dir, 'lot-1', 'issuing.pem'), [join(dir, 'lot-1', 'device.pem'), join(dir, 'lot-2', 'device.pem')]);
+
+    const shown = await factoryCa(['lot', 'show', 'CLI-LOT-1', '--json', ...SIGNED]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ lotId: 'CLI-LOT-1', quota: 2, issued: 2, remaining: 0, status: 'OPEN' });
+    const listed = await factoryCa(['export', '--lot-id', 'CLI-LOT-1', '--format', 'ndjson', ...SIGNED]);
+    expect(listed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { subject: { CN: string } }).subject.CN).sort()).toEqual(['lot-1', 'lot-2']);
+    const closed = await factoryCa(['lot', 'close', 'CLI-LOT-1', ...SIGNED]);
+    expect(closed.stdout).toMatch(/^status +CLOSED$/m);
+    expect((await issue('lot-3')).stderr).toContain('LOT_CLOSED (HTTP 409)');
+  }, 120_000);
+
   it('block-keys: a vendor list of 450 hashes and a PEM key, blocked once; a rerun blocks nothing more; the PEM key\'s CSR is refused', async () => {
     const dir = join(work, 'blocklist');
     mkdirSync(dir);

@@ -8,8 +8,9 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { caKeyPolicy } from '../../src/kms/key-policy.js';
 import { kmsKeyManager } from '../../src/kms/kms-key-manager.js';
-import type { CaRecord, CertificateRecord } from '../../src/service/ports.js';
+import type { CaRecord, CertificateRecord, LotRecord } from '../../src/service/ports.js';
 import { DynamoStore } from '../../src/store/dynamo-store.js';
+import { DynamoLotStore } from '../../src/store/dynamo-lot-store.js';
 import { tableDefinition } from '../../src/store/table.js';
 import { FakeKms } from '../helpers/kms-fake.js';
 
@@ -53,7 +54,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it("requires IAM auth on every route but GET /health, the CRLs and the log's checkpoint (public, as a CRL distribution point is), EST's cacerts and csrattrs, and EST re-enrollment (the device's certificate authenticates it)", () => {
     const methods = ofType('AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(19);
+    expect(methods).toHaveLength(22);
     const open = ['ApiGatewayMethodHealthGet', 'ApiGatewayMethodCrlNameVarGet', 'ApiGatewayMethodLogCheckpointGet', 'ApiGatewayMethodWellDashknownEstCacertsGet', 'ApiGatewayMethodWellDashknownEstCsrattrsGet', 'ApiGatewayMethodWellDashknownEstSimplereenrollPost'];
     for (const [id, m] of methods) {
       expect([id, m.Properties.AuthorizationType]).toEqual([id, open.includes(id) ? 'NONE' : 'AWS_IAM']);
@@ -68,7 +69,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('runs the functions on nodejs22.x, and never enables the software signer', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(23);
+    expect(functions).toHaveLength(26);
     for (const [, f] of functions) {
       expect(f.Properties.Runtime).toBe('nodejs22.x');
       expect(f.Properties.Environment.Variables.ALLOW_SOFTWARE_SIGNER).toBe('false');
@@ -95,6 +96,10 @@ describe('The packaged stack (serverless package)', () => {
     expect(alarms.ServerErrorRateAlarm).toMatchObject({ Namespace: 'AWS/ApiGateway', MetricName: '5XXError', Statistic: 'Average', Dimensions: [{ Name: 'ApiName', Value: 'ci-factory-ca' }, { Name: 'Stage', Value: 'ci' }] });
     expect(alarms.IssuingCaExpiryAlarm).toMatchObject({ MetricName: 'IssuingCaDaysRemaining', ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'breaching' });
     expect(alarms.RootCaExpiryAlarm).toMatchObject({ MetricName: 'RootCaDaysRemaining' });
+    // Lots: 90 % and 100 % of a quota, and a station trying a closed lot (a rejection with its reason).
+    expect(alarms.LotNearQuotaAlarm).toMatchObject({ MetricName: 'LotsNearQuota', Threshold: 1 });
+    expect(alarms.LotAtQuotaAlarm).toMatchObject({ MetricName: 'LotsAtQuota', Threshold: 1 });
+    expect(alarms.ClosedLotAttemptAlarm).toMatchObject({ MetricName: 'CertificatesRejected', Dimensions: [{ Name: 'service', Value: 'factory-ca' }, { Name: 'Reason', Value: 'LOT_CLOSED' }] });
     expect(ofType('AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
   });
 
@@ -119,8 +124,10 @@ describe('The packaged stack (serverless package)', () => {
     expect(actionsOf('GetCertificateRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('GetCaRole')).toEqual(['dynamodb:GetItem']);
     expect(actionsOf('ListCertificatesRole')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-    expect(actionsOf('IssueRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'kms:GetPublicKey', 'kms:Sign']);
-    expect(actionsOf('ReenrollRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'iot:UpdateCertificate', 'kms:GetPublicKey', 'kms:Sign']);
+    expect(actionsOf('IssueRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'kms:GetPublicKey', 'kms:Sign']);
+    expect(actionsOf('ReenrollRole')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'iot:UpdateCertificate', 'kms:GetPublicKey', 'kms:Sign']);
+    for (const fn of ['OpenLotLambdaFunction', 'GetLotLambdaFunction', 'CloseLotLambdaFunction']) expect(roleOf(fn)).toBe('LotRole');
+    expect(actionsOf('LotRole')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     expect(roleOf('RevokeCertificateLambdaFunction')).toBe('RevokeRole');
     for (const fn of ['BootstrapLambdaFunction', 'RotateLambdaFunction', 'RotateCaLambdaFunction']) {
       expect(roleOf(fn)).toBe('LifecycleRole');
@@ -328,7 +335,7 @@ const allowedBy = (statements: Statement[], r: Request) => !statements.some((s) 
 const policyOf = (role: string) => resolve((resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)) as Statement[];
 const allowed = (role: string, r: Request) => allowedBy(policyOf(role), r);
 
-const FUNCTION_ROLES = ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole', 'LogSequencerRole', 'LogReadRole'];
+const FUNCTION_ROLES = ['IssueRole', 'ReenrollRole', 'GetCertificateRole', 'ListCertificatesRole', 'GetCaRole', 'RevokeRole', 'KeyBlockRole', 'LotRole', 'LifecycleRole', 'CrlReadRole', 'HealthRole', 'OpenapiRole', 'LogSequencerRole', 'LogReadRole'];
 const item = (action: string, pk: string): Request => ({ action: `dynamodb:${action}`, resource: TABLE_ARN, context: { 'dynamodb:LeadingKeys': [pk] } });
 
 /** The DynamoDB requests `run` makes through the real DynamoStore (a claim conflicts when `claimTaken`). */
@@ -360,6 +367,9 @@ const claim = { key: 'pubkey:abcd', serialNumber: '0a1b', csrSha256: 'cd', lease
 const keyEntry = { spkiSha256: 'ab'.repeat(32), status: 'IN_USE' as const, claimKey: claim.key, token: 't' };
 const certificate = { serialNumber: '0a1b', commonName: 'device-1', issuedAt: '2026-01-01T00:00:00Z' } as CertificateRecord;
 const ca = { id: 'issuing-2' } as CaRecord;
+/** The lot store on the same (mocked) DynamoDB client class. */
+const lotStore = () => new DynamoLotStore(new DynamoDBClient({ region: REGION, credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' } }), 'factory-ca-ci-ledger');
+const lot = { lotId: 'L-1', product: 'p', quota: 5, closesAt: '2027-01-01T00:00:00.000Z', status: 'OPEN', openedAt: 'now', openedBy: 'op', issued: 0, revoked: 0, logged: 0 } as LotRecord;
 
 describe('The packaged stack: each role against the requests its function makes', () => {
   /** What each function does with the ledger (src/service, src/store/dynamo-store.ts). */
@@ -372,7 +382,9 @@ describe('The packaged stack: each role against the requests its function makes'
       ['record and read back a certificate', async (s) => [await s.putCertificate(certificate), await s.getCertificate('0a1b')]],
       ['set aside a certificate never delivered', (s) => s.supersedeCertificate(certificate, '2026-01-01T00:00:00Z')],
       ['take a public key, find who holds it, take over a dead request\'s', async (s) => [await s.claimKey(keyEntry), await s.getKey(keyEntry.spkiSha256), await s.getClaim(claim.key), await s.replaceKeyClaim(keyEntry, 'old')]],
+      ['read a lot, take a seat and give it back', async () => [await lotStore().getLot('L-1'), await lotStore().takeSeat('L-1', 'now'), await lotStore().releaseSeat('L-1')]],
     ],
+    LotRole: [['open, read and close a lot', async () => [await lotStore().createLot(lot), await lotStore().getLot('L-1'), await lotStore().closeLot('L-1', 'now', 'op')]]],
     ReenrollRole: [
       ['find the issuing CA', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1')]],
       ['read the client certificate\'s record', (s) => s.getCertificate('0a1b')],
@@ -388,6 +400,7 @@ describe('The packaged stack: each role against the requests its function makes'
       ['query the ledger by issuing CA', (s) => s.listCertificates({ filters: { issuingCaId: 'issuing-1', stationId: 'line-1' }, limit: 10 })],
       ['query the ledger by station', (s) => s.listCertificates({ filters: { stationId: 'arn:aws:iam::123456789012:user/station-9' }, limit: 10 })],
       ['query the ledger by status', (s) => s.listCertificates({ filters: { status: 'REVOKED', issuedAfter: '2026-01-01T00:00:00.000Z' }, limit: 10 })],
+      ['query the ledger by lot', (s) => s.listCertificates({ filters: { lotId: 'L-1' }, limit: 10 })],
       ['query the ledger by time alone', (s) => s.listCertificates({ filters: { issuedAfter: '2026-01-01T00:00:00.000Z', issuedBefore: '2026-01-04T00:00:00.000Z' }, limit: 10 })],
     ],
     GetCaRole: [['read the active CA chain', async (s) => [await s.getActiveIssuingCaId(), await s.getCa('issuing-1'), await s.getCa('root-1')]]],
@@ -430,15 +443,17 @@ describe('The packaged stack: each role against the requests its function makes'
     };
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, summary(r)]))).toEqual({
       IssueRole: {
-        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*'],
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*', 'LOT#*'],
         'dynamodb:PutItem': ['CERT#*', 'CLAIM#*', 'KEY#*'],
         'dynamodb:DeleteItem': ['CLAIM#*'],
+        'dynamodb:UpdateItem': ['LOT#*'],
       },
       // The issuing role's, exactly: the old certificate is superseded by a conditional put, as a certificate set aside is.
       ReenrollRole: {
-        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*'],
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CLAIM#*', 'KEY#*', 'LOT#*'],
         'dynamodb:PutItem': ['CERT#*', 'CLAIM#*', 'KEY#*'],
         'dynamodb:DeleteItem': ['CLAIM#*'],
+        'dynamodb:UpdateItem': ['LOT#*'],
       },
       GetCertificateRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*'] },
       ListCertificatesRole: {
@@ -455,6 +470,7 @@ describe('The packaged stack: each role against the requests its function makes'
       GetCaRole: { 'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing'] },
       RevokeRole: { 'dynamodb:GetItem': ['CA#*', 'CERT#*', 'KEY#*'], 'dynamodb:UpdateItem': ['CERT#*', 'CRL#*', 'KEY#*'] },
       KeyBlockRole: { 'dynamodb:GetItem': ['KEY#*'], 'dynamodb:UpdateItem': ['KEY#*'] },
+      LotRole: { 'dynamodb:GetItem': ['LOT#*'], 'dynamodb:PutItem': ['LOT#*'], 'dynamodb:UpdateItem': ['LOT#*'] },
       LifecycleRole: {
         'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CRL#*', 'META#*'],
         'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'],
@@ -505,23 +521,24 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOG#HEAD', 'LOT#lot-1'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOT#L-1', 'LOG#HEAD'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
       // The key index by conditional put only: no update, so the issuing function can never unblock a key.
-      IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'DeleteItem CLAIM#pubkey:abcd'],
-      ReenrollRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'DeleteItem CLAIM#pubkey:abcd'],
+      IssueRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'GetItem LOT#L-1', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'UpdateItem LOT#L-1', 'DeleteItem CLAIM#pubkey:abcd'],
+      ReenrollRole: ['GetItem CERT#0a1b', 'GetItem CLAIM#pubkey:abcd', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem KEY#abab', 'GetItem LOT#L-1', 'PutItem CERT#0a1b', 'PutItem CLAIM#pubkey:abcd', 'PutItem KEY#abab', 'UpdateItem LOT#L-1', 'DeleteItem CLAIM#pubkey:abcd'],
       GetCertificateRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2'],
       ListCertificatesRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2'],
       GetCaRole: ['GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing'],
       RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab', 'UpdateItem CRL#issuing-1'],
       KeyBlockRole: ['GetItem KEY#abab', 'UpdateItem KEY#abab'],
+      LotRole: ['GetItem LOT#L-1', 'PutItem LOT#L-1', 'UpdateItem LOT#L-1'],
       LifecycleRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'GetItem CRL#issuing-1', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete', 'UpdateItem CRL#issuing-1'],
       CrlReadRole: ['GetItem CRL#issuing-1'],
       HealthRole: [],
       OpenapiRole: [],
-      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOG#HEAD', 'GetItem LOT#lot-1', 'PutItem LOG#HEAD', 'UpdateItem CERT#0a1b', 'UpdateItem LOG#HEAD', 'UpdateItem LOT#lot-1', 'BatchGetItem LOG#HEAD', 'BatchWriteItem LOG#HEAD'],
+      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOT#L-1', 'GetItem LOG#HEAD', 'PutItem LOG#HEAD', 'UpdateItem CERT#0a1b', 'UpdateItem LOT#L-1', 'UpdateItem LOG#HEAD', 'BatchGetItem LOG#HEAD', 'BatchWriteItem LOG#HEAD'],
       LogReadRole: ['GetItem LOG#HEAD', 'BatchGetItem LOG#HEAD'],
     });
     // A request naming an allowed and a forbidden item at once is refused (ForAllValues).

@@ -119,13 +119,13 @@ describe('Route: GET /certificates (ledger query)', () => {
 
   it('requires a filter and names them', async () => {
     const error = await invalid({}, 'query');
-    expect(error.message).toMatch(/commonName, issuingCaId, stationId, status, or issuedAfter/);
+    expect(error.message).toMatch(/commonName, lotId, issuingCaId, stationId, status, or issuedAfter/);
     await invalid({ limit: '5' }, 'query');
   });
 
   it('refuses an unknown parameter, naming the known ones, and a parameter given twice', async () => {
     const error = await invalid({ commonName: 'dev-a', CommonName: 'dev-b' }, 'CommonName');
-    expect(error.details[0].reason).toMatch(/commonName, issuingCaId, stationId, status, issuedAfter, issuedBefore, limit, next/);
+    expect(error.details[0].reason).toMatch(/commonName, lotId, issuingCaId, stationId, status, issuedAfter, issuedBefore, limit, next/);
     await invalid({ commonName: 'dev-b' }, 'commonName', { multiValueQueryStringParameters: { commonName: ['dev-a', 'dev-b'] } });
   });
 

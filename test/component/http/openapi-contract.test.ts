@@ -36,12 +36,15 @@ const ROUTES: Record<string, [string, string, Handler]> = {
   csrattrs: ['GET', '/.well-known/est/csrattrs', routes.estCsrAttrs],
   enroll: ['POST', '/.well-known/est/simpleenroll', routes.estSimpleEnroll],
   reenroll: ['POST', '/.well-known/est/simplereenroll', routes.estSimpleReenroll],
+  openLot: ['POST', '/lots', routes.openLot],
+  lot: ['GET', '/lots/{lotId}', routes.getLot],
+  closeLot: ['POST', '/lots/{lotId}/close', routes.closeLot],
 };
 
 /** Calls a route and checks its answer against openapi.yaml; returns it. */
 async function check(route: keyof typeof ROUTES, init: EventInit, expected: number) {
   const [method, path, handler] = ROUTES[route]!;
-  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x').replace('{name}', init.pathParameters?.name ?? 'x').replace('{index}', init.pathParameters?.index ?? 'x');
+  const concrete = path.replace('{serialNumber}', init.pathParameters?.serialNumber ?? 'x').replace('{spkiSha256}', init.pathParameters?.spkiSha256 ?? 'x').replace('{name}', init.pathParameters?.name ?? 'x').replace('{lotId}', init.pathParameters?.lotId ?? 'x').replace('{index}', init.pathParameters?.index ?? 'x');
   const res = await handler(apiEvent({ method, path: concrete, ...init, headers: { Host: 'localhost:3000', ...init.headers } }), lambdaContext());
   const isJson = res.headers?.['Content-Type'] === 'application/json';
   const body = (isJson ? JSON.parse(res.body) : res.body) as Record<string, any>;
@@ -149,6 +152,48 @@ describe('openapi.yaml and the implementation agree', () => {
     await check('health', {}, 200);
     const served = await check('openapi', {}, 200);
     expect(served).toEqual(parse(readFileSync(OPENAPI_FILE, 'utf8')));
+  });
+
+  const STATION = 'arn:aws:iam::123456789012:user/station-1';
+  it('POST /lots, GET /lots/{lotId}, POST /lots/{lotId}/close, and issuance under a lot', async () => {
+    const lot = { lotId: 'contract-lot', product: 'sensor', quota: 1, closesAt: new Date(Date.now() + 86_400_000).toISOString(), stations: [STATION], commonNamePattern: 'contract-lot-[0-9]+' };
+    await check('openLot', json(lot), 201);
+    await check('openLot', json(lot), 200);
+    expect((await check('openLot', json({ ...lot, quota: 2 }), 409)).error.code).toBe('LOT_EXISTS');
+    await check('openLot', json({ ...lot, quota: 0 }), 400);
+    await check('openLot', { body: 'A'.repeat(16 * 1024 + 1), headers: { 'content-type': 'application/json' } }, 413);
+    await check('openLot', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415);
+    await check('openLot', { ...json(lot), headers: { 'content-type': 'application/json', Host: 'evil.example:3000' } }, 403);
+    const lots = testApp().lots.lots.lots;
+    jest.spyOn(lots, 'createLot').mockRejectedValueOnce(bug());
+    await check('openLot', json(lot), 500);
+    jest.spyOn(lots, 'createLot').mockRejectedValueOnce(unavailable());
+    await check('openLot', json(lot), 503);
+
+    await check('lot', { pathParameters: { lotId: 'contract-lot' } }, 200);
+    await check('lot', { pathParameters: { lotId: 'a b' } }, 400);
+    await check('lot', { pathParameters: { lotId: 'no-such-lot' } }, 404);
+    await check('lot', { pathParameters: { lotId: 'contract-lot' }, headers: { Host: 'evil.example:3000' } }, 403);
+    jest.spyOn(lots, 'getLot').mockRejectedValueOnce(bug());
+    await check('lot', { pathParameters: { lotId: 'contract-lot' } }, 500);
+    jest.spyOn(lots, 'getLot').mockRejectedValueOnce(unavailable());
+    await check('lot', { pathParameters: { lotId: 'contract-lot' } }, 503);
+
+    // Issuance under the lot: its own answers, in the issuing route's documented statuses.
+    const asStation = (body: unknown, userArn = STATION) => ({ ...json(body), userArn });
+    expect((await check('issue', asStation({ csr: csrFor('contract-lot-1'), lotId: 'contract-lot' }), 201)).lotId).toBe('contract-lot');
+    expect((await check('issue', asStation({ csr: csrFor('contract-lot-2'), lotId: 'contract-lot' }), 409)).error.code).toBe('LOT_QUOTA_EXCEEDED');
+    expect((await check('issue', asStation({ csr: csrFor('contract-x'), lotId: 'contract-lot' }), 422)).error.code).toBe('POLICY_VIOLATION');
+    expect((await check('issue', asStation({ csr: csrFor('contract-lot-3'), lotId: 'contract-lot' }, 'arn:aws:iam::123456789012:user/other'), 403)).error.code).toBe('LOT_STATION_NOT_ALLOWED');
+
+    await check('closeLot', { pathParameters: { lotId: 'contract-lot' } }, 200);
+    await check('closeLot', { pathParameters: { lotId: '-' } }, 400);
+    await check('closeLot', { pathParameters: { lotId: 'no-such-lot' } }, 404);
+    await check('closeLot', { pathParameters: { lotId: 'contract-lot' }, headers: { Host: 'evil.example:3000' } }, 403);
+    jest.spyOn(lots, 'closeLot').mockRejectedValueOnce(bug());
+    await check('closeLot', { pathParameters: { lotId: 'contract-lot' } }, 500);
+    jest.spyOn(lots, 'closeLot').mockRejectedValueOnce(unavailable());
+    await check('closeLot', { pathParameters: { lotId: 'contract-lot' } }, 503);
   });
 
   it('POST /blocked-keys and GET /blocked-keys/{spkiSha256}', async () => {

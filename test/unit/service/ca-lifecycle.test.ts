@@ -18,6 +18,7 @@ import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder
 import { FakeIot, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
 import { ConnectionRefused, JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
+import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { NAMING, shippedPolicy, shippedTemplate } from '../../helpers/shipped-config.js';
 
@@ -81,7 +82,7 @@ function world(o: WorldOptions = {}): World {
   };
   // No CA cache: a rotation is seen by the next issuance.
   const cas = new CaDirectory(store, signerFactory, clock, 0);
-  const issuance: IssueDeps = { policy, store, cas, clock, random: systemRandom, sleep: realSleep, claimLeaseMs: 120_000, inFlightWaitMs: 5_000 };
+  const issuance: IssueDeps = { policy, store, lots: new MemoryLotStore(), cas, clock, random: systemRandom, sleep: realSleep, claimLeaseMs: 120_000, inFlightWaitMs: 5_000 };
   let n = 0;
   const issue = async (cn: string) => {
     const csr = buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
@@ -491,6 +492,7 @@ describe('Use case: rotate for a compromised key', () => {
     const warm: IssueDeps = {
       policy: shippedPolicy(),
       store: w.store,
+      lots: new MemoryLotStore(),
       cas: new CaDirectory(w.store, w.deps.signerFactory, clock, 300_000),
       clock,
       random: systemRandom,

@@ -10,6 +10,7 @@ import { x509 } from '../../../src/pki/x509.js';
 import { signerError } from '../../../src/kms/kms-signer.js';
 import { chainProblems } from '../../helpers/chain.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
 import { MemoryStore, storeThrottled } from '../../helpers/memory-store.js';
 import { shippedPolicy } from '../../helpers/shipped-config.js';
 import { softwareCa } from '../../helpers/software-ca.js';
@@ -49,6 +50,7 @@ async function newIssuer(o: IssuerOptions = {}): Promise<{ deps: IssueDeps; stor
   const deps: IssueDeps = {
     policy: shippedPolicy(o.policy),
     store,
+    lots: new MemoryLotStore(),
     cas: new CaDirectory(store, signerFactory, clock, 300_000),
     clock,
     random: o.random ?? systemRandom,

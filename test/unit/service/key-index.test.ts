@@ -8,6 +8,7 @@ import { issueCertificate, type IssueDeps } from '../../../src/service/issue-cer
 import { realSleep, systemClock, type IotRegistrar } from '../../../src/service/ports.js';
 import { revokeCertificate, type RevokeDeps } from '../../../src/service/revoke-certificate.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { shippedPolicy } from '../../helpers/shipped-config.js';
 import { softwareCa } from '../../helpers/software-ca.js';
@@ -24,6 +25,7 @@ async function world() {
   const issue: IssueDeps = {
     policy: shippedPolicy(),
     store,
+    lots: new MemoryLotStore(),
     cas: new CaDirectory(store, signerFactory, systemClock, 300_000),
     clock: systemClock,
     random: systemRandom,

@@ -9,6 +9,7 @@ import { certificatesFromPem } from '../../../src/pki/pem.js';
 import { systemRandom } from '../../../src/pki/serial.js';
 import { buildCsrDer, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { rejectionOf } from '../../helpers/errors.js';
+import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
 import { MemoryStore, storeThrottled } from '../../helpers/memory-store.js';
 import { shippedPolicy } from '../../helpers/shipped-config.js';
 import { softwareCa } from '../../helpers/software-ca.js';
@@ -44,6 +45,7 @@ async function setup(o: { claimLeaseMs?: number } = {}): Promise<Setup> {
   const issue: IssueDeps = {
     policy: shippedPolicy(),
     store,
+    lots: new MemoryLotStore(),
     cas: new CaDirectory(store, signerFactory, clock, 300_000),
     clock,
     random: systemRandom,

@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import { CodedError } from '../../../src/pki/errors.js';
+import { CaDirectory } from '../../../src/service/ca-directory.js';
+import { CaError } from '../../../src/service/errors.js';
+import { issueCertificate, type IssueDeps } from '../../../src/service/issue-certificate.js';
+import { compileLotPattern, lotView, newLot, openLot } from '../../../src/service/lots.js';
+import { realSleep, systemClock } from '../../../src/service/ports.js';
+import { systemRandom } from '../../../src/pki/serial.js';
+import type { Policy } from '../../../src/pki/policy.js';
+import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
+import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
+import { MemoryStore } from '../../helpers/memory-store.js';
+import { shippedPolicy } from '../../helpers/shipped-config.js';
+import { softwareCa } from '../../helpers/software-ca.js';
+
+const csrFor = (cn: string) => buildCsr({ key: newP256Key(), subjectDer: subject({ CN: STRING.utf8(cn) }) });
+const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => (e instanceof CodedError ? e.code : Promise.reject(e)));
+const future = () => new Date(Date.now() + 86_400_000).toISOString();
+
+async function issuer(policy: Partial<Policy> = {}) {
+  const store = new MemoryStore();
+  const lots = new MemoryLotStore();
+  const { signerFactory } = await softwareCa(store, { activate: true, clock: systemClock, issuing: 1 });
+  const deps: IssueDeps = {
+    policy: shippedPolicy(policy),
+    store,
+    lots,
+    cas: new CaDirectory(store, signerFactory, systemClock, 300_000),
+    clock: systemClock,
+    random: systemRandom,
+    sleep: realSleep,
+    claimLeaseMs: 60_000,
+    inFlightWaitMs: 1_000,
+  };
+  const open = (lotId: string, quota: number, extra: Record<string, unknown> = {}) => openLot({ lots, clock: systemClock }, { lotId, product: 'p', quota, closesAt: future(), ...extra }, 'operator');
+  return { deps, store, lots, open };
+}
+
+describe('The lot pattern runs in linear time', () => {
+  it.each(['LOT42-[0-9]{6}', '(A|B)-[0-9]+', 'sensor-(eu|us)-[a-f0-9]{8}', '[(]+x', 'a\\(+b', '(ab)+', '(?:x[0-9])*', '(?<id>[0-9]{4})-x', '((a))+x*'])('accepts %s', (p) => {
+    expect(compileLotPattern(p)).toBeInstanceOf(RegExp);
+  });
+  it.each(['(a+)+$', '(a*)*', '(a|a)*', '(?:a|ab)+', '((a+))+', '(\\d+)+', '(a)\\1', '(?=a)a', '(?<!b)a', '', 'x'.repeat(257), '['])('refuses %j', (p) => {
+    expect(() => compileLotPattern(p)).toThrow(CaError);
+  });
+  it('matches the whole name only', () => {
+    expect(compileLotPattern('L-[0-9]+').test('L-12')).toBe(true);
+    expect(compileLotPattern('L-[0-9]+').test('xL-12')).toBe(false);
+    expect(compileLotPattern('A|B').test('AB')).toBe(false);
+  });
+});
+
+describe('A lot as an operator sends it', () => {
+  it('is normalised (closesAt in UTC, stations without repeats) and starts with nothing issued', () => {
+    const lot = newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt: '2030-01-01T01:00:00+01:00', stations: ['a', 'a', 'b'] }, new Date('2026-01-01T00:00:00Z'), 'op');
+    expect(lot).toMatchObject({ closesAt: '2030-01-01T00:00:00.000Z', stations: ['a', 'b'], issued: 0, status: 'OPEN', openedBy: 'op' });
+  });
+  it('is shown CLOSED with nothing remaining once past closesAt', () => {
+    const lot = newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt: '2030-01-01T00:00:00Z' }, new Date('2026-01-01T00:00:00Z'), 'op');
+    expect(lotView(lot, new Date('2031-01-01T00:00:00Z'))).toMatchObject({ status: 'CLOSED', remaining: 0, closedAt: '2030-01-01T00:00:00.000Z' });
+  });
+});
+
+describe('Issuance under a lot (in-memory ledger)', () => {
+  it('gives the seat back when nothing was recorded (the signer failed), and keeps it when the record may have landed', async () => {
+    const { deps, store, lots, open } = await issuer();
+    await open('L-faults', 5);
+    store.failNext('putCertificate', { error: new CaError('STORE_UNAVAILABLE', 'throttled', { notApplied: true }) });
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('f-1'), stationId: 's', lotId: 'L-faults' }))).toBe('STORE_UNAVAILABLE');
+    expect(lots.lots.get('L-faults')!.issued).toBe(0);
+    // A record write with no answer and no read-back: it may land, so the seat stays taken (the lot may end one short, never one over).
+    store.failNext('putCertificate');
+    expect(await codeOf(issueCertificate(deps, { csr: csrFor('f-2'), stationId: 's', lotId: 'L-faults' }))).toBe('STORE_UNAVAILABLE');
+    expect(lots.lots.get('L-faults')!.issued).toBe(1);
+  });
+
+  it('a replay takes no seat; a lot is required only when the policy says so (LOT_REQUIRED)', async () => {
+    const { deps, lots, open } = await issuer();
+    await open('L-replay', 1);
+    const csr = csrFor('r-1');
+    const first = await issueCertificate(deps, { csr, stationId: 's', lotId: 'L-replay' });
+    const again = await issueCertificate(deps, { csr, stationId: 's', lotId: 'L-replay' });
+    expect([first.created, again.created, again.record.serialNumber, first.lot]).toEqual([true, false, first.record.serialNumber, { lotId: 'L-replay', issued: 1, quota: 1 }]);
+    expect([lots.seatRequests, first.record.lotId]).toEqual([1, 'L-replay']);
+    expect((await issueCertificate(deps, { csr: csrFor('r-2'), stationId: 's' })).created).toBe(true);
+    const strict = await issuer({ requireLot: true });
+    expect(await codeOf(issueCertificate(strict.deps, { csr: csrFor('r-3'), stationId: 's' }))).toBe('LOT_REQUIRED');
+  });
+
+  it('100 racing requests for a quota of 50: exactly 50 certificates', async () => {
+    const { deps, store, open } = await issuer();
+    await open('L-race', 50);
+    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => issueCertificate(deps, { csr: csrFor(`race-${i}`), stationId: 's', lotId: 'L-race' }).then(() => 'issued', (e: CaError) => e.code)));
+    expect(outcomes.filter((o) => o === 'issued')).toHaveLength(50);
+    expect(outcomes.filter((o) => o === 'LOT_QUOTA_EXCEEDED')).toHaveLength(50);
+    const page = await store.listCertificates({ filters: { lotId: 'L-race' }, limit: 1000 });
+    expect(page.records).toHaveLength(50);
+  });
+});
