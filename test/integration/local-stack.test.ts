@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useLocalStack } from '../helpers/local-stack-fixture.js';
 import { csrFixture } from '../helpers/fixtures.js';
@@ -103,6 +103,32 @@ describe('The local stack (npm start) over HTTP', () => {
     expect(byId.json).toMatchObject({ serialNumber: res.json.serialNumber, stationId: 'station-it', status: 'ISSUED' });
     const list = await get('/certificates?commonName=it-device-0001');
     expect(list.json.items.map((i: { serialNumber: string }) => i.serialNumber)).toEqual([res.json.serialNumber]);
+  });
+
+  it('logs an issued certificate within seconds: its proof verifies against the checkpoint the local log key signed', async () => {
+    const csr = opensslCsr('dev-log', '/C=US/O=Example Corp/OU=Line 1/CN=it-device-log/serialNumber=SN-L');
+    const issued = await post(csr, 'application/pkcs10', { 'X-Station-Id': 'station-it' });
+    expect(issued.status).toBe(201);
+    let proof: Awaited<ReturnType<typeof get>> | undefined;
+    for (let i = 0; i < 60; i++) {
+      proof = await get(`/log/proof/${issued.json.serialNumber}`);
+      if (proof.status === 200) break;
+      expect(proof.json.error.code).toBe('LOG_ENTRY_NOT_SEQUENCED');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(proof!.status).toBe(200);
+    const checkpoint = await fetch(`${local.stack.baseUrl}/log/checkpoint`);
+    expect(checkpoint.status).toBe(200);
+    const note = await checkpoint.text();
+    expect(note.startsWith('factory-ca/local\n')).toBe(true);
+    // The standalone verifier, with the local log key's public half.
+    const key = execFileSync('openssl', ['pkey', '-in', join(stateDir, 'ca', 'factory-ca-local-log-1.key'), '-pubout'], { encoding: 'utf8' });
+    const keyFile = join(work, 'log.pem');
+    const cpFile = join(work, 'cp.txt');
+    writeFileSync(keyFile, key);
+    writeFileSync(cpFile, proof!.json.checkpoint);
+    const out = execFileSync(process.execPath, ['tools/verify-log-proof.mjs', '--key', keyFile, '--checkpoint', cpFile, '--index', String(proof!.json.leafIndex), '--entry', proof!.json.entry, '--proof', proof!.json.auditPath.join(',')], { encoding: 'utf8' });
+    expect(out).toBeTruthy();
   });
 
   it('issues for RSA and P-384 keys sent as JSON', async () => {
