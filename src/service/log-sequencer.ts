@@ -241,6 +241,8 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
         const r = item.record;
         if (!read.issued && !plannedIds.has(issuedIdentity(r.serialNumber))) {
           const c = r.lotId !== undefined ? await counter(r.lotId) : undefined;
+          // A lot's opening comes before its first certificate in the log, whatever the queue's order.
+          if (c?.lot && !(await logged(lotOpenedIdentity(c.lot.lotId)))) plan(lotOpenedEntry(c.lot));
           plan(issuedEntry(r, c ? c.logged + 1 : undefined));
           if (c) c.logged++;
         }

@@ -1,0 +1,98 @@
+/**
+ * The sequencer's choices on the in-memory log ledger: what it refuses, how
+ * much one run takes, and the lot rules (the dynalite tests cover the rest).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { decodeEntry } from '../../../src/log/entries.js';
+import { createSoftwareSigner } from '../../../src/pki/signer.js';
+import { sequenceLog, type LogSequencerDeps } from '../../../src/service/log-sequencer.js';
+import type { CertificateRecord, LotRecord } from '../../../src/service/ports.js';
+import { certificate } from '../../helpers/ledger-records.js';
+import { MemoryLogStore } from '../../helpers/memory-log-store.js';
+
+const signer = createSoftwareSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+let n = 0;
+const cert = (overrides: Partial<CertificateRecord> = {}) => {
+  const serialNumber = `4c${(++n).toString(16).padStart(6, '0')}`;
+  return certificate({ serialNumber, certificateId: createHash('sha256').update(serialNumber).digest('hex'), ...overrides });
+};
+const lot = (overrides: Partial<LotRecord> = {}): LotRecord => ({
+  lotId: 'L-1', product: 'p', quota: 10, closesAt: '2026-03-02T00:00:00.000Z', status: 'OPEN', openedAt: '2026-03-01T00:00:00.000Z', openedBy: 'op', issued: 0, revoked: 0, logged: 0, ...overrides,
+});
+const world = (overrides: Partial<LogSequencerDeps> = {}) => {
+  const ledger = new MemoryLogStore();
+  let now = new Date('2026-03-01T12:00:00.000Z');
+  const deps: LogSequencerDeps = { ledger, logSigner: async () => signer, origin: 'factory-ca/unit', clock: () => now, claimLeaseMs: 120_000, ...overrides };
+  const types = () => [...ledger.leaves.values()].map((l) => decodeEntry(l.entry).type);
+  return { ledger, deps, types, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
+};
+
+describe('Function: sequenceLog', () => {
+  it('leaves a record whose entry cannot be built queued, names it, and logs the others', async () => {
+    // Prepare
+    const w = world();
+    const bad = cert({ certificateId: 'not-a-sha256' });
+    w.ledger.putCertificate(cert());
+    w.ledger.putCertificate(bad);
+    w.ledger.putCertificate(cert());
+
+    // Act
+    const report = await sequenceLog(w.deps);
+
+    // Assess
+    expect(report).toMatchObject({ sequenced: 2, size: 2, refused: [bad.serialNumber], queueDepth: 1 });
+    expect((await w.ledger.queuePage(10)).keys).toEqual([`CERT#${bad.serialNumber}`]);
+  });
+
+  it('appends at most maxEntries a run; the next run takes the rest', async () => {
+    const w = world({ maxEntries: 3, pageSize: 2 });
+    for (let i = 0; i < 7; i++) w.ledger.putCertificate(cert());
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 4, size: 4 });
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 3, size: 7, queueDepth: 0 });
+  });
+
+  it('closes a lot that passed closesAt unclosed, once its seats are logged, and keeps an open lot queued until then', async () => {
+    // Prepare: the certificate sorts before its lot in the queue; the lot is opened in the log first all the same.
+    const w = world();
+    w.ledger.putLot(lot({ issued: 1 }));
+    w.ledger.putCertificate(cert({ lotId: 'L-1', issuedAt: '2025-12-31T00:00:00.000Z' }));
+
+    // Act
+    await sequenceLog(w.deps);
+    const open = (await w.ledger.queuePage(10)).keys;
+    w.advance(86_400_000);
+    await sequenceLog(w.deps);
+
+    // Assess
+    expect(open).toEqual(['LOT#L-1']);
+    expect(w.types()).toEqual(['lot-opened', 'issued', 'lot-closed']);
+    expect(decodeEntry(w.ledger.leaves.get(2)!.entry)).toMatchObject({ closedAt: '2026-03-02T00:00:00.000Z', issued: 1 });
+    expect(w.ledger.lot('L-1')).toMatchObject({ logged: 1, openedLogIndex: 0, closedLogIndex: 2, closedCount: 1 });
+    expect((await w.ledger.queuePage(10)).keys).toEqual([]);
+  });
+
+  it('stops at a taken index without moving the head, and the next run adopts what the other sequencer wrote', async () => {
+    // Prepare
+    const w = world();
+    w.ledger.putCertificate(cert());
+    await sequenceLog(w.deps);
+    const other = world();
+    w.ledger.putCertificate(cert());
+    // Another sequencer's leaf at index 1, not yet under the head.
+    const theirs = cert();
+    w.ledger.putCertificate(theirs);
+    const { encodeEntry } = await import('../../../src/log/entries.js');
+    const { issuedEntry } = await import('../../../src/service/log-sequencer.js');
+    await w.ledger.putLeaf({ index: 1, entry: encodeEntry(issuedEntry(theirs)), id: `${theirs.serialNumber}#issued` });
+    void other;
+
+    // Act
+    const report = await sequenceLog(w.deps);
+
+    // Assess: adopted theirs, then appended the other certificate, never theirs twice.
+    expect(report).toMatchObject({ adopted: 1, sequenced: 1, size: 3, conflict: false });
+    const ids = [...w.ledger.leaves.values()].map((l) => l.id);
+    expect(new Set(ids).size).toBe(3);
+  });
+});
