@@ -198,7 +198,7 @@ describe('factory-ca against local SigV4 mode', () => {
   }, 120_000);
 
   it('lots: open, issue under one with --lot until its quota, show, close; the station sees the documented refusals', async () => {
-    const dir = join(work, 'lot');
+    const dir = join(work, 'production-lot');
     mkdirSync(dir);
     const closesAt = new Date(Date.now() + 86_400_000).toISOString();
     const opened = await factoryCa(['lot', 'open', 'CLI-LOT-1', '--product', 'sensor-v2', '--quota', '2', '--closes-at', closesAt, '--common-name-pattern', 'lot-[0-9]+', ...SIGNED]);
