@@ -12,6 +12,7 @@ import { writeFileAtomic } from './files.js';
 import { EXIT_OF, formatProblem, outcomeOf, problemOf, sendWithRetries, type ApiRequest } from './http.js';
 import type { Io } from './io.js';
 import type { Operator } from './operator.js';
+import { mapLimited } from '../service/map-limited.js';
 
 /** GET /log/proof/{serial} and GET /log/entries/{index}: an entry, its proof, and the checkpoint it proves against. */
 interface ProofAnswer extends ProvenEntry {
@@ -44,20 +45,6 @@ async function get<T>(op: Operator, path: string, query: ApiRequest['query'] = {
 
 const notYet = (what: string, treeSize: number) =>
   new CliError(EXIT.FAILED, `${what} is not sequenced in the log's checkpoint of size ${treeSize} yet: run again once the sequencer has run (every minute), or with a later --tree-size`);
-
-/** Runs `fn` over `items`, at most `limit` at once, results in order. */
-async function mapLimited<A, B>(items: readonly A[], limit: number, fn: (a: A) => Promise<B>): Promise<B[]> {
-  const out: B[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 /**
  * `factory-ca lot report LOT --out FILE [--tree-size N]`: the lot-opened entry,

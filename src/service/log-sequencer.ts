@@ -24,6 +24,7 @@ import type { LogHead, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../log
 import { CompactTree, emptyRoot, leafHash, rangeNodes, type NodeHash } from '../log/merkle.js';
 import type { Signer } from '../pki/signer.js';
 import type { CertificateRecord, Clock, CrlObjects, LotRecord } from './ports.js';
+import { mapLimited } from './map-limited.js';
 
 export interface LogSequencerDeps {
   ledger: LogLedger;
@@ -63,20 +64,6 @@ export interface SequenceReport {
 
 const MAX_PAGE = 500;
 const READ_CONCURRENCY = 16;
-
-/** Runs `fn` over `items`, `limit` at a time, results in order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
 
 export function issuedEntry(record: CertificateRecord, lotSeq?: number): LogEntry {
   return {

@@ -42,6 +42,23 @@ describe('Lots: open, read, close', () => {
     expect((await show('L-open-1')).json.quota).toBe(10);
   });
 
+  it("two operators racing to open different lots under one id: one 201, the other 409 LOT_EXISTS, and the winner's terms stand", async () => {
+    const [a, b] = await Promise.all([open({ lotId: 'L-race-open', product: 'a', quota: 5, closesAt: inAWeek() }), open({ lotId: 'L-race-open', product: 'b', quota: 7, closesAt: inAWeek() })]);
+    expect([a.statusCode, b.statusCode].sort()).toEqual([201, 409]);
+    const winner = a.statusCode === 201 ? a.json : b.json;
+    expect((await show('L-race-open')).json).toMatchObject({ product: winner.product, quota: winner.quota });
+  });
+
+  it('a close racing issuances: every certificate recorded took a seat before the close, and none after', async () => {
+    await open({ lotId: 'L-race-close', product: 'p', quota: 40, closesAt: inAWeek() });
+    const [answers] = await Promise.all([Promise.all(Array.from({ length: 30 }, (_, i) => issue(`rc-${i}`, 'L-race-close'))), close('L-race-close')]);
+    const issued = answers.filter((r) => r.statusCode === 201).length;
+    expect(answers.every((r) => r.statusCode === 201 || r.json.error.code === 'LOT_CLOSED')).toBe(true);
+    expect(await lotCertificates('L-race-close')).toBe(issued);
+    expect((await show('L-race-close')).json).toMatchObject({ issued, status: 'CLOSED' });
+    expect((await issue('rc-late', 'L-race-close')).json.error.code).toBe('LOT_CLOSED');
+  });
+
   it.each([
     ['no lotId', { product: 'p', quota: 1, closesAt: 'X' }, 'lotId'],
     ['a lotId with a slash', { lotId: 'a/b', product: 'p', quota: 1 }, 'lotId'],

@@ -57,6 +57,47 @@ describe('Every route, driven with arbitrary path parameters and query strings',
     );
   });
 
+  it.each([
+    ['GET /lots/{lotId}', 'GET', (r: typeof routes) => r.getLot],
+    ['POST /lots/{lotId}/close', 'POST', (r: typeof routes) => r.closeLot],
+  ] as const)('%s never answers 5xx for any lot id', async (_name, method, pick) => {
+    await fc.assert(
+      fc.asyncProperty(hostileText, async (lotId) => {
+        const res = await callRoute(pick(routes), apiEvent({ method, pathParameters: { lotId } }));
+        expect(res.statusCode).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(typeof res.json.error.code).toBe('string');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('POST /lots never answers 5xx for any JSON body, and opens nothing it refused', async () => {
+    const value = fc.oneof(hostileText, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(hostileText, { maxLength: 3 }));
+    const body = fc.record(
+      { lotId: fc.oneof(hostileText, fc.constant('fuzz-lot')), product: value, quota: value, closesAt: fc.oneof(value, fc.constant('2030-01-01T00:00:00Z')), commonNamePattern: value, stations: value },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (b) => {
+        const res = await callRoute(routes.openLot, apiEvent({ method: 'POST', body: JSON.stringify(b), headers: { 'content-type': 'application/json' } }));
+        expect(res.statusCode).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(typeof res.json.error.code).toBe('string');
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('POST /certificates never answers 5xx for any X-Lot-Id or body lotId', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileText, fc.oneof(hostileText, fc.integer(), fc.constant(null)), async (header, bodyLot) => {
+        const res = await callRoute(routes.issue, apiEvent({ method: 'POST', body: JSON.stringify({ csr: 'x', lotId: bodyLot }), headers: { 'content-type': 'application/json', 'X-Lot-Id': header } }));
+        expect(res.statusCode).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(typeof res.json.error.code).toBe('string');
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it.each([['%'], ['%25zz'], ['%E0%A4%A'], ['ab%']])('answers 400 INVALID_REQUEST for the undecodable serial %s', async (serialNumber) => {
     for (const handler of [routes.getCertificate, routes.revoke]) {
       const res = await callRoute(handler, apiEvent({ method: 'POST', pathParameters: { serialNumber } }));
