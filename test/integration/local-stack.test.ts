@@ -128,8 +128,9 @@ describe('The local stack (npm start) over HTTP', () => {
     writeFileSync(keyFile, key);
     writeFileSync(cpFile, proof!.json.checkpoint);
     const out = execFileSync(process.execPath, ['tools/verify-log-proof.mjs', '--key', keyFile, '--checkpoint', cpFile, '--index', String(proof!.json.leafIndex), '--entry', proof!.json.entry, '--proof', proof!.json.auditPath.join(',')], { encoding: 'utf8' });
-    expect(out).toBeTruthy();
-  });
+    expect(out).toMatch(/^OK checkpoint: origin factory-ca\/local, tree size \d+/m);
+    expect(out).toContain(`OK entry: leaf ${proof!.json.leafIndex} of ${proof!.json.treeSize}, leaf hash ${proof!.json.leafHash}`);
+  }, 60_000);
 
   it('issues for RSA and P-384 keys sent as JSON', async () => {
     for (const [name, args] of [
