@@ -15,15 +15,19 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runLifecycle, type LifecycleCommand } from '../src/cli/lifecycle.js';
 
-type Report = import('../src/service/ca-lifecycle.js').RotationReport;
+type Report = import('../src/service/rotation.js').KeysRotationReport;
 
-function report(r: Omit<Report, 'rotated' | 'reason'> & Partial<Pick<Report, 'rotated' | 'reason'>>): void {
+function report(r: Omit<Report, 'rotated' | 'reason' | 'logKey'> & Partial<Pick<Report, 'rotated' | 'reason' | 'logKey'>>): void {
   if (r.rotated !== undefined) console.log(`rotation: ${r.reason}`);
   for (const a of r.actions) console.log(`  - ${a}`);
   if (!r.actions.length) console.log('  nothing to do: everything is in place');
   console.log(`active issuing CA: ${r.activeIssuingCaId} (root ${r.rootCaId})`);
   for (const ca of r.cas) console.log(`  ${ca.id.padEnd(12)} ${ca.role.padEnd(8)} ${ca.status.padEnd(8)} until ${ca.notAfter}${ca.iotStatus ? `  AWS IoT ${ca.iotStatus}` : ''}`);
   if (r.rotated === false && r.nextDueAt) console.log(`next rotation due: ${r.nextDueAt} (npm run rotate -- --force rotates now)`);
+  if (r.logKey) {
+    console.log(`issuance log key: ${r.logKey.keyAlias} (${r.logKey.rotated ? `rotated: ${r.logKey.reason}` : r.logKey.reason})`);
+    for (const a of r.logKey.actions) console.log(`  - ${a}`);
+  }
   for (const n of r.notices ?? []) console.log(`NOTE: ${n}`);
 }
 
@@ -31,7 +35,8 @@ function report(r: Omit<Report, 'rotated' | 'reason'> & Partial<Pick<Report, 'ro
 async function local(command: LifecycleCommand, { force }: { force: boolean }): Promise<number> {
   const { composeLifecycle } = await import('../src/compose/operations.js');
   const { ConfigError, loadConfig } = await import('../src/config/config.js');
-  const { bootstrap, rotate } = await import('../src/service/ca-lifecycle.js');
+  const { bootstrap } = await import('../src/service/ca-lifecycle.js');
+  const { rotateKeys } = await import('../src/service/rotation.js');
   const { withCrls } = await import('../src/service/crl.js');
   const { ensureTable, localDynamoClient, localEnv, runningEndpoint, startDynalite } = await import('../src/local/local-stack.js');
   const { consoleLogger } = await import('./console-logger.js');
@@ -47,7 +52,7 @@ async function local(command: LifecycleCommand, { force }: { force: boolean }): 
       await ensureTable(client, config.tableName);
       const { lifecycle, crl } = composeLifecycle(config, { dynamo: client, logger: consoleLogger() });
       if (command === 'bootstrap') report(await withCrls(crl, await bootstrap(lifecycle)));
-      else report(await withCrls(crl, await rotate(lifecycle, { force })));
+      else report(await withCrls(crl, await rotateKeys(lifecycle, { force })));
       if (shared) console.log("(a running npm start issues with the new issuing CA from its next certificate on)");
     } finally {
       client.destroy();

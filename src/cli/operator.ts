@@ -234,13 +234,15 @@ interface RotationAnswer {
   nextDueAt?: string;
   actions?: string[];
   cas?: { id: string; role?: string; status?: string; notAfter?: string; iotStatus?: string }[];
+  logKey?: { rotated: boolean; reason: string; keyAlias: string; previousGeneration?: number; cosignUntil?: string; nextDueAt?: string; actions?: string[] };
 }
 
-export async function rotateCa(op: Operator, options: { force?: boolean; reason?: string }): Promise<number> {
+export async function rotateCa(op: Operator, options: { force?: boolean; reason?: string; logKey?: boolean }): Promise<number> {
   const force = Boolean(options.force || options.reason === 'keyCompromise');
+  const request = { force, ...(options.reason ? { reason: options.reason } : {}), ...(options.logKey ? { key: 'log' } : {}) };
   // Never repeated on its own: a forced rotation sent twice would rotate twice.
-  const { body } = await call<RotationAnswer>(op, { method: 'POST', path: '/ca/rotate', body: JSON.stringify({ force }), contentType: 'application/json' }, { retry: false });
-  op.io.out(body.rotated ? `rotated: ${body.reason}` : `not rotated: ${body.reason}`);
+  const { body } = await call<RotationAnswer>(op, { method: 'POST', path: '/ca/rotate', body: JSON.stringify(request), contentType: 'application/json' }, { retry: false });
+  op.io.out(`issuing CA: ${body.rotated ? 'rotated' : 'not rotated'}: ${body.reason}`);
   show(op.io, [
     ['active issuing CA', body.activeIssuingCaId],
     ['previous', body.previousIssuingCaId],
@@ -248,13 +250,27 @@ export async function rotateCa(op: Operator, options: { force?: boolean; reason?
   ]);
   for (const a of body.actions ?? []) op.io.out(`  - ${a}`);
   for (const ca of body.cas ?? []) op.io.out(`  ${ca.id.padEnd(12)} ${(ca.role ?? '').padEnd(8)} ${(ca.status ?? '').padEnd(8)} until ${ca.notAfter ?? '?'}${ca.iotStatus ? `  AWS IoT ${ca.iotStatus}` : ''}`);
-  if (options.reason === 'keyCompromise' && body.previousIssuingCaId) {
+  const log = body.logKey;
+  if (log) {
+    op.io.out(`issuance log key: ${log.rotated ? 'rotated' : 'not rotated'}: ${log.reason}`);
+    show(op.io, [
+      ['log key', log.keyAlias],
+      ['co-signed until', log.cosignUntil && `${log.cosignUntil} (by generation ${log.previousGeneration})`],
+      ['next log key rotation due', log.nextDueAt],
+    ]);
+    for (const a of log.actions ?? []) op.io.out(`  - ${a}`);
+  }
+  if (options.reason === 'keyCompromise' && options.logKey && log?.rotated) {
+    op.io.out('');
+    op.io.out(`Checkpoints are signed by ${log.keyAlias} alone from now on, and the compromised log key is disabled. Next (README, "If a key is compromised"):`);
+    op.io.out(`  1. give auditors the new public key: aws kms get-public-key --key-id ${log.keyAlias}`);
+    op.io.out('  2. tell them from when checkpoints signed only by the old key are not to be trusted');
+  } else if (options.reason === 'keyCompromise' && body.previousIssuingCaId) {
     const old = body.previousIssuingCaId;
     op.io.out('');
-    op.io.out(`The compromised issuing CA ${old} no longer issues. Next (README, "If a key is compromised"):`);
+    op.io.out(`The compromised issuing CA ${old} no longer issues, and its KMS key is disabled. Next (README, "If a key is compromised"):`);
     op.io.out(`  1. in AWS IoT, set its CA certificate INACTIVE: aws iot update-ca-certificate --certificate-id <its AWS IoT id> --new-status INACTIVE`);
-    op.io.out(`  2. disable its KMS key: aws kms disable-key --key-id <alias/factory-ca-<stage>-${old}>`);
-    op.io.out(`  3. list the devices it signed, to re-issue them: factory-ca export --url <url> --issuing-ca-id ${old} --format csv --out ${old}-devices.csv`);
+    op.io.out(`  2. list the devices it signed, to re-issue them: factory-ca export --url <url> --issuing-ca-id ${old} --format csv --out ${old}-devices.csv`);
   }
   return EXIT.OK;
 }

@@ -33,36 +33,43 @@ export interface LogOptions extends ObservabilityOptions {
   clock?: Clock;
 }
 
-/** The KMS alias of the log key (bootstrap creates it): `<KEY_ALIAS_PREFIX>-log-1`. */
-export const logKeyAlias = (config: Config): string => logKeyAliasOf(config.lifecycle.keyAliasPrefix);
+/** The KMS alias of a log key generation: `<KEY_ALIAS_PREFIX>-log-<generation>` (bootstrap creates the first, rotation the next). */
+export const logKeyAlias = (config: Config, generation = 1): string => logKeyAliasOf(config.lifecycle.keyAliasPrefix, generation);
 
 /** The issuance log's ledger items, in the stage's table. */
-export const logLedger = (config: Config, dynamo?: DynamoDBClient): LogLedger =>
+export const logLedger = (config: Config, dynamo?: DynamoDBClient): DynamoLogStore =>
   new DynamoLogStore(dynamo ?? traced(new DynamoDB({ region: config.region, maxAttempts: 4 })), config.tableName);
 
 /**
- * The log key, loaded once: the KMS key behind the alias (ECC_NIST_P256), or
- * locally a P-256 software key file under the state directory, made on first use.
+ * The log keys, each loaded once: the KMS key behind a generation's alias
+ * (ECC_NIST_P256), or locally a P-256 software key file under the state
+ * directory, made on first use.
  */
-export function logSigner(config: Config, o: { kms?: KMSClient } = {}): () => Promise<Signer> {
-  let loaded: Promise<Signer> | undefined;
-  const alias = logKeyAlias(config);
-  const load = async (): Promise<Signer> => {
+export function logSigner(config: Config, o: { kms?: KMSClient } = {}): (generation: number) => Promise<Signer> {
+  const loaded = new Map<number, Promise<Signer>>();
+  let kms = o.kms;
+  const load = async (generation: number): Promise<Signer> => {
+    const alias = logKeyAlias(config, generation);
     if (config.allowSoftwareSigner) {
       const ref = await softwareKeyManager(config.localStateDir, config.lifecycle.keySpec).createKey(alias, 'log');
       if (ref.kind !== 'software') throw new Error('a local log key is a software key');
       return softwareSigners(config.localStateDir)(ref);
     }
-    const signer = await createKmsSigner(o.kms ?? traced(new KMSClient({ region: config.region, maxAttempts: 4 })), alias);
+    kms ??= traced(new KMSClient({ region: config.region, maxAttempts: 4 }));
+    const signer = await createKmsSigner(kms, alias);
     if (signer.algorithm !== 'ECDSA_SHA_256') throw new CaError('INTERNAL', 'The log key is not usable', { logDetail: `${alias} signs with ${signer.algorithm}, not ECDSA P-256 SHA-256` });
     return signer;
   };
-  return () => {
-    loaded ??= load().catch((e) => {
-      loaded = undefined;
-      throw e;
-    });
-    return loaded;
+  return (generation) => {
+    let signer = loaded.get(generation);
+    if (!signer) {
+      signer = load(generation).catch((e) => {
+        loaded.delete(generation);
+        throw e;
+      });
+      loaded.set(generation, signer);
+    }
+    return signer;
   };
 }
 

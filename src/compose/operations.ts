@@ -22,6 +22,8 @@ import type { RevokeDeps } from '../service/revoke-certificate.js';
 import type { BlockDeps } from '../service/blocked-keys.js';
 import { caSigners, type ComposedFunction, edge, ledger, type ObservabilityOptions } from './shared.js';
 import { crlObjects } from './crl.js';
+import { logLedger } from './log.js';
+import type { LogKeyStore } from '../log/ledger.js';
 import type { CrlPublishDeps } from '../service/crl.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -36,6 +38,8 @@ export interface OperationsOptions extends ObservabilityOptions, IotOptions {
   signers?: SignerFactory;
   clock?: Clock;
   random?: RandomSource;
+  /** The issuance log key's state (the ledger's table by default). */
+  logKeys?: LogKeyStore;
 }
 
 const notConfigured = (detail: string) => new CaError('INTERNAL', 'The CA lifecycle is not configured', { logDetail: detail });
@@ -114,6 +118,8 @@ export function composeLifecycle(config: Config, o: OperationsOptions = {}): Lif
       jitpRoleArn,
       rotation: { periodDays: lc.rotationPeriodDays, minRemainingDays: lc.rotationMinRemainingDays },
       tags: { 'factory-ca:table': config.tableName },
+      logKeys: o.logKeys ?? logLedger(config, o.dynamo),
+      logKeyRotation: { periodDays: config.log.keyRotationDays, cosignDays: config.log.keyCosignDays },
     },
   };
 }

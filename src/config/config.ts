@@ -54,6 +54,10 @@ export interface LogConfig {
    * space and no plus.
    */
   origin: string;
+  /** LOG_KEY_ROTATION_DAYS: a log key signs this long before the scheduled rotation replaces it (default 365). */
+  keyRotationDays: number;
+  /** LOG_KEY_COSIGN_DAYS: how long the previous log key co-signs checkpoints after a rotation (default 30). */
+  keyCosignDays: number;
 }
 
 /** Certificate revocation lists. */
@@ -236,7 +240,11 @@ export function loadConfig(
   };
   const logOrigin = env.LOG_ORIGIN || `factory-ca/${env.STAGE || 'local'}`;
   if (!/^[\x21-\x2a\x2c-\x7e]{1,200}$/.test(logOrigin)) problems.push('LOG_ORIGIN must be printable ASCII without spaces or "+", at most 200 characters (such as factory-ca/prod)');
-  const log: LogConfig = { origin: logOrigin };
+  const log: LogConfig = {
+    origin: logOrigin,
+    keyRotationDays: number('LOG_KEY_ROTATION_DAYS', 365, 1, 3650),
+    keyCosignDays: number('LOG_KEY_COSIGN_DAYS', 30, 1, 365),
+  };
   if (problems.length || !policy || !template) throw new ConfigError(problems);
   return { ...config, policy, template, lifecycle, crl, log };
 }

@@ -1,3 +1,4 @@
+import type { RotationRequest } from '../service/rotation.js';
 import { checkLotId } from '../service/lots.js';
 import { HttpError } from './errors.js';
 import { isSerial } from '../pki/serial.js';
@@ -179,13 +180,14 @@ export function readKeyHash(event: HttpEvent): string {
 }
 
 /** POST /ca/rotate: {"force"?: boolean, "reason"?: "keyCompromise"}. */
-export function readRotateRequest(event: HttpEvent, maxBytes: number): { force: boolean; reason?: 'keyCompromise' } {
-  const { force = false, reason } = optionalJsonBody(event, maxBytes, ['force', 'reason']);
+export function readRotateRequest(event: HttpEvent, maxBytes: number): RotationRequest {
+  const { force = false, reason, key = 'issuing' } = optionalJsonBody(event, maxBytes, ['force', 'reason', 'key']);
   if (typeof force !== 'boolean') throw invalid('force must be true or false', 'force', 'must be a boolean');
+  if (key !== 'issuing' && key !== 'log') throw invalid('key is issuing (the issuing CA, the default) or log (the issuance log key)', 'key', 'must be issuing or log');
   if (reason !== undefined && reason !== 'keyCompromise') {
-    throw invalid('The only rotation reason is keyCompromise (the active issuing key is compromised)', 'reason', 'must be keyCompromise');
+    throw invalid(`The only rotation reason is keyCompromise (the ${key === 'log' ? 'issuance log key' : 'active issuing key'} is compromised)`, 'reason', 'must be keyCompromise');
   }
-  return { force: force || reason === 'keyCompromise', ...(reason ? { reason } : {}) };
+  return { force: force || reason === 'keyCompromise', ...(reason ? { reason } : {}), ...(key === 'log' ? { key } : {}) };
 }
 
 /**

@@ -9,7 +9,9 @@ import type { LifecycleFunction } from '../compose/operations.js';
 import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
 import { count, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
-import { bootstrap, ensureLogKey, rotate, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
+import { bootstrap, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
+import { ensureLogKey } from '../service/log-keys.js';
+import { rotateKeys, type KeysRotationReport } from '../service/rotation.js';
 import { withCrls } from '../service/crl.js';
 
 const DAY_MS = 86_400_000;
@@ -37,6 +39,7 @@ function jobLog(name: string, fn: LifecycleFunction): middy.MiddlewareObj<unknow
       if (!response) return;
       reportValidity(fn.obs.metrics, fn.lifecycle.clock().getTime(), response);
       if ((response as Partial<RotationReport>).rotated) count(fn.obs.metrics, METRIC.rotations);
+      if ((response as Partial<KeysRotationReport>).logKey?.rotated) count(fn.obs.metrics, METRIC.logKeyRotations);
       fn.obs.logger.info(name, { job: name, outcome: 'success', durationMs: durationMs(internal), report: { ...response } });
     },
     onError: ({ error, internal }) => {
@@ -60,10 +63,16 @@ export const bootstrapJob = (fn: LifecycleFunction) =>
     return withCrls(fn.crl, report);
   });
 
-/** The scheduled rotation: acts only when the active issuing CA is due ({"force": true} rotates now). */
+/**
+ * The scheduled rotation: the issuing CA and the log key, each only when due.
+ * An event rotates now: {"force": true}, {"reason": "keyCompromise"}, and
+ * with "key": "log" the same for the issuance log's key.
+ */
 export const rotationJob = (fn: LifecycleFunction) =>
-  job('rotation', fn, (event: { force?: unknown; reason?: unknown } | undefined) =>
-    rotate(fn.lifecycle, { force: event?.force === true, ...(event?.reason === 'keyCompromise' ? { reason: 'keyCompromise' as const } : {}) }).then((r) =>
-      withCrls(fn.crl, r),
-    ),
+  job('rotation', fn, (event: { force?: unknown; reason?: unknown; key?: unknown } | undefined) =>
+    rotateKeys(fn.lifecycle, {
+      force: event?.force === true,
+      ...(event?.reason === 'keyCompromise' ? { reason: 'keyCompromise' as const } : {}),
+      ...(event?.key === 'log' ? { key: 'log' as const } : {}),
+    }).then((r) => withCrls(fn.crl, r)),
   );

@@ -20,6 +20,7 @@ export const logJob = (fn: LogSequencingFunction) => {
       const { metrics, logger } = fn.obs;
       metrics.addMetric(METRIC.logEntriesSequenced, MetricUnit.Count, report.sequenced);
       metrics.addMetric(METRIC.logQueueDepth, MetricUnit.Count, report.queueDepth);
+      metrics.addMetric(METRIC.logBacklogAgeSeconds, MetricUnit.Seconds, report.backlogAgeSeconds);
       if (report.checkpointAgeSeconds !== undefined) metrics.addMetric(METRIC.logCheckpointAgeSeconds, MetricUnit.Seconds, report.checkpointAgeSeconds);
       const durationMs = Math.round(performance.now() - started);
       const fields = { job: 'log', outcome: report.conflict ? 'conflict' : 'success', durationMs, report: { ...report } };

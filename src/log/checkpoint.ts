@@ -71,6 +71,12 @@ export function decodeBase64Canonical(text: string): Uint8Array | undefined {
 
 const toBase64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 
+/** A signing key of a note: its key name and its signer (ECDSA P-256, SHA-256). */
+export interface NoteSigningKey {
+  name: string;
+  signer: Signer;
+}
+
 /** A key name: non-empty, no Unicode space, no plus. */
 export const isValidKeyName = (name: string): boolean => name !== '' && !/[\s\u0085+]/u.test(name);
 
@@ -228,16 +234,27 @@ const resolveKey = (input: NoteKeyInput | NoteKey): NoteKey =>
  * Signs a note text with a P-256 signer (type 0x02: the DER ECDSA signature of
  * the text's SHA-256 digest), under the key name given.
  */
-export async function signNote(text: string, key: { name: string; signer: Signer }): Promise<string> {
-  const { name, signer } = key;
-  if (signer.algorithm !== 'ECDSA_SHA_256') throw new NoteError(`notes are signed with ECDSA P-256 and SHA-256, not ${signer.algorithm}`);
-  const { keyId: id } = noteKey(name, signer.publicKey);
+/**
+ * Signs a note text with one key, or with several (a log key and, during a
+ * rotation, its predecessor): one signature line each, in the order given.
+ */
+export async function signNote(text: string, keys: NoteSigningKey | readonly NoteSigningKey[]): Promise<string> {
+  const all = Array.isArray(keys) ? (keys as readonly NoteSigningKey[]) : [keys as NoteSigningKey];
+  if (all.length === 0 || all.length > MAX_SIGNATURES) throw new NoteError(`a note is signed by 1 to ${MAX_SIGNATURES} keys`);
   if (!text.endsWith('\n')) throw new NoteError('a note text ends with a newline');
   if (CONTROL.test(text) || LONE_SURROGATE.test(text)) throw new NoteError('a note text is UTF-8 without control characters but newlines');
-  const signature = await signer.sign(new Uint8Array(Buffer.from(text, 'utf8')));
-  const idBytes = Buffer.alloc(4);
-  idBytes.writeUInt32BE(id);
-  return `${text}\n${EM_DASH_SPACE}${name} ${toBase64(Buffer.concat([idBytes, signature]))}\n`;
+  const data = new Uint8Array(Buffer.from(text, 'utf8'));
+  const lines = await Promise.all(
+    all.map(async ({ name, signer }) => {
+      if (signer.algorithm !== 'ECDSA_SHA_256') throw new NoteError(`notes are signed with ECDSA P-256 and SHA-256, not ${signer.algorithm}`);
+      const { keyId: id } = noteKey(name, signer.publicKey);
+      const signature = await signer.sign(data);
+      const idBytes = Buffer.alloc(4);
+      idBytes.writeUInt32BE(id);
+      return `${EM_DASH_SPACE}${name} ${toBase64(Buffer.concat([idBytes, signature]))}\n`;
+    }),
+  );
+  return `${text}\n${lines.join('')}`;
 }
 
 function verifySignature(key: NoteKey, text: string, signature: Uint8Array): boolean {
@@ -276,8 +293,8 @@ export function verifyNote(note: string | Uint8Array, keyInput: NoteKeyInput | N
 }
 
 /** Formats and signs a checkpoint. */
-export const signCheckpoint = (checkpoint: Checkpoint, key: { name: string; signer: Signer }): Promise<string> =>
-  signNote(formatCheckpoint(checkpoint), key);
+export const signCheckpoint = (checkpoint: Checkpoint, keys: NoteSigningKey | readonly NoteSigningKey[]): Promise<string> =>
+  signNote(formatCheckpoint(checkpoint), keys);
 
 /** Verifies a signed checkpoint and parses it; with `origin`, its origin must be that one. */
 export function verifyCheckpoint(note: string | Uint8Array, key: NoteKeyInput | NoteKey, options: { origin?: string } = {}): Checkpoint {

@@ -43,7 +43,38 @@ export interface LotEffects {
   closedCount?: number;
 }
 
-export interface LogLedger extends NodeReader {
+/**
+ * The log key's state: the generation that signs checkpoints (KMS alias
+ * `<prefix>-log-<generation>`), and after a rotation the previous one, which
+ * co-signs until `cosignUntil` so that a verifier holding either key accepts
+ * every checkpoint of the transition. Absent before the first rotation: then
+ * generation 1 signs alone.
+ */
+export interface LogKeys {
+  generation: number;
+  /** When this generation began signing. */
+  since: string;
+  previous?: { generation: number; cosignUntil: string };
+  /** Generations retired because their key was compromised, when, and when their KMS key was disabled (they never co-sign). */
+  compromised?: Array<{ generation: number; at: string; disabledAt?: string }>;
+}
+
+/** The log key's state in the ledger: read by the sequencer, replaced (conditionally) by the key rotation. */
+export interface LogKeyStore {
+  /** The state, read consistently; undefined before the first rotation. */
+  getLogKeys(): Promise<LogKeys | undefined>;
+  /** Replaces the state only if its generation is still `expected` (undefined: there is no state yet); false otherwise. */
+  putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean>;
+}
+
+/** The generations that sign a checkpoint at `now`: the current one, and the previous one while it co-signs. */
+export function signingGenerations(keys: LogKeys | undefined, now: Date): number[] {
+  if (!keys) return [1];
+  const { previous } = keys;
+  return previous && now.getTime() < Date.parse(previous.cosignUntil) ? [keys.generation, previous.generation] : [keys.generation];
+}
+
+export interface LogLedger extends NodeReader, Pick<LogKeyStore, 'getLogKeys'> {
   /** The head, read consistently; undefined before the first entry. */
   getHead(): Promise<LogHead | undefined>;
   /** Moves the head from `expectedSize` (0 also when there is no head) to `head.size`; false when its size is no longer `expectedSize`. */
@@ -58,8 +89,12 @@ export interface LogLedger extends NodeReader {
   putEntryIndexes(leaves: readonly Pick<LogLeaf, 'id' | 'index'>[]): Promise<void>;
   /** Writes complete-subtree hashes (deterministic from the leaves: rewriting one writes the same value). */
   putNodes(nodes: readonly NodeHash[]): Promise<void>;
-  /** Records a signed checkpoint of `size` leaves, and makes it the head's latest unless a larger one is. */
-  recordCheckpoint(size: number, note: string, at: string): Promise<void>;
+  /**
+   * Records a signed checkpoint of `size` leaves, and makes it the head's latest
+   * unless a larger one is. With `resigned` (the same tree signed again by
+   * another set of log keys) it replaces the note already kept for `size`.
+   */
+  recordCheckpoint(size: number, note: string, at: string, resigned?: boolean): Promise<void>;
   /** The checkpoint published for `size` leaves. */
   getCheckpoint(size: number): Promise<string | undefined>;
   /** One page of the queue (an index: eventually consistent, in queue order): the keys of its items. */

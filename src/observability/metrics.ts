@@ -22,6 +22,10 @@ export const METRIC = {
   logEntriesSequenced: 'LogEntriesSequenced',
   logQueueDepth: 'LogQueueDepth',
   logCheckpointAgeSeconds: 'LogCheckpointAgeSeconds',
+  /** How long the oldest certificate or revocation not yet logged has waited: the log's alarm watches it. */
+  logBacklogAgeSeconds: 'LogBacklogAgeSeconds',
+  /** The issuance log's key was replaced. */
+  logKeyRotations: 'LogKeyRotations',
   /** A lot's issuance crossed 90 % of its quota (once per lot). */
   lotNearQuota: 'LotsNearQuota',
   /** A lot issued its last seat (once per lot). */

@@ -1,4 +1,5 @@
 import { ROOT_CA_ID, issuingCaId, issuingCaRecords } from './ca-ids.js';
+import type { LogKeyStore } from '../log/ledger.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { certificateParts } from '../pki/certificate.js';
 import { CaError } from './errors.js';
@@ -10,7 +11,7 @@ import type { ProvisioningTemplate } from '../provisioning/template.js';
 import { caCertificateDer, checkedSigner } from './ca-directory.js';
 import { createIssuingCa, createRootCa, ISSUING_VALIDITY_YEARS, type CaNaming } from './ca-setup.js';
 import { KEY_INDEX_MARKER } from './key-index.js';
-import { logKeyAliasOf, type CaRecord, type CaStore, type Clock, type IotCaRegistration, type IotRegistrar, type KeyManager, type KeyPurpose, type SignerFactory } from './ports.js';
+import { type CaRecord, type CaStore, type Clock, type IotCaRegistration, type IotRegistrar, type KeyManager, type KeyPurpose, type SignerFactory } from './ports.js';
 
 const DAY_MS = 86_400_000;
 const YEAR_MS = 365.25 * DAY_MS;
@@ -34,6 +35,9 @@ export interface LifecycleDeps {
   rotation: { periodDays: number; minRemainingDays: number };
   /** Extra tags on AWS IoT registrations. */
   tags?: Record<string, string>;
+  /** The issuance log key's state, and its rotation (src/service/log-keys.ts). */
+  logKeys: LogKeyStore;
+  logKeyRotation: { periodDays: number; cosignDays: number };
 }
 
 export interface CaSummary {
@@ -80,23 +84,13 @@ const summary = (r: CaRecord): CaSummary => ({
 /** The signer of a CA record, checked against its certificate. */
 const signerOf = async (d: LifecycleDeps, record: CaRecord): Promise<Signer> => (await checkedSigner(d.signerFactory, record)).signer;
 
-async function keyFor(d: LifecycleDeps, alias: string, purpose: KeyPurpose, actions: string[]) {
+/** The key an alias names, created when there is none (idempotent: a key another run made first is the one). */
+export async function keyFor(d: Pick<LifecycleDeps, 'keys'>, alias: string, purpose: KeyPurpose, actions: string[]) {
   const existing = await d.keys.findKey(alias, purpose);
   if (existing) return existing;
   const ref = await d.keys.createKey(alias, purpose);
   actions.push(purpose === 'log' ? `created the issuance log key ${alias}` : `created ${purpose} CA key ${alias}`);
   return ref;
-}
-
-/**
- * The issuance log's key (`<prefix>-log-1`, ECDSA P-256): created by the
- * bootstrap's callers after the CA hierarchy (it signs checkpoints, never a
- * certificate). Idempotent: returns the actions it took.
- */
-export async function ensureLogKey(d: Pick<LifecycleDeps, 'keys' | 'keyAliasPrefix'>): Promise<string[]> {
-  const actions: string[] = [];
-  await keyFor(d as LifecycleDeps, logKeyAliasOf(d.keyAliasPrefix), 'log', actions);
-  return actions;
 }
 
 /** Puts a new CA record; when another run stored one first, that one stands. */

@@ -19,8 +19,8 @@
  * first put was adopted (its identities written) before it read the queue.
  */
 import { encodeEntry, decodeEntry, entryIdentity, issuedIdentity, lotClosedIdentity, lotOpenedIdentity, revokedIdentity, EntryError, type LogEntry } from '../log/entries.js';
-import { signNote, formatCheckpoint } from '../log/checkpoint.js';
-import type { LogHead, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../log/ledger.js';
+import { formatCheckpoint, noteKey, parseNote, signNote } from '../log/checkpoint.js';
+import { signingGenerations, type LogHead, type LogLeaf, type LogLedger, type LotEffects, type QueuedItem } from '../log/ledger.js';
 import { CompactTree, emptyRoot, leafHash, rangeNodes, type NodeHash } from '../log/merkle.js';
 import type { Signer } from '../pki/signer.js';
 import type { CertificateRecord, Clock, CrlObjects, LotRecord } from './ports.js';
@@ -28,8 +28,11 @@ import { mapLimited } from './map-limited.js';
 
 export interface LogSequencerDeps {
   ledger: LogLedger;
-  /** The log key (KMS in AWS, a software key locally); called only when a checkpoint is signed. */
-  logSigner: () => Promise<Signer>;
+  /**
+   * The log key of a generation (KMS alias `<prefix>-log-<generation>` in AWS,
+   * a software key locally); called when a checkpoint may need signing.
+   */
+  logSigner: (generation: number) => Promise<Signer>;
   /** The checkpoint origin (config LOG_ORIGIN); also the note's key name. */
   origin: string;
   clock: Clock;
@@ -58,6 +61,12 @@ export interface SequenceReport {
   checkpointSize?: number;
   /** How old the latest checkpoint is after the run. */
   checkpointAgeSeconds?: number;
+  /**
+   * How long the oldest certificate or revocation this run left unlogged has
+   * waited (since its issuance or revocation), 0 when none: what the log's
+   * alarm watches. Lots waiting to close are not counted (they wait by design).
+   */
+  backlogAgeSeconds: number;
   /** Queue items whose entries could not be built (a malformed record): left queued, for an operator. */
   refused: string[];
 }
@@ -137,6 +146,26 @@ interface Planned {
   id: string;
 }
 
+/** Since when a queued certificate waits for the log: its revocation once revoked, else its issuance. */
+const pendingSince = (r: CertificateRecord): string => (r.status === 'REVOKED' && r.revokedAt ? r.revokedAt : r.issuedAt);
+
+/** The keys that sign a checkpoint now: the current log key, and its predecessor while it co-signs. */
+async function checkpointSigners(d: LogSequencerDeps) {
+  const generations = signingGenerations(await d.ledger.getLogKeys(), d.clock());
+  return Promise.all(
+    generations.map(async (generation) => {
+      const signer = await d.logSigner(generation);
+      return { name: d.origin, signer, keyId: noteKey(d.origin, signer.publicKey).keyId };
+    }),
+  );
+}
+
+/** Whether a note's signatures are by exactly these key IDs. */
+function signedByExactly(note: string, keyIds: readonly number[]): boolean {
+  const ids = new Set(parseNote(note).signatures.map((s) => s.keyId));
+  return ids.size === new Set(keyIds).size && keyIds.every((id) => ids.has(id));
+}
+
 /** One sequencer run. */
 export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> {
   const { ledger } = d;
@@ -168,7 +197,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   // 1. Roll forward.
   const adopted: LogLeaf[] = [];
   for (let leaf = await ledger.getLeaf(tree.size); leaf; leaf = await ledger.getLeaf(tree.size + adopted.length)) adopted.push(leaf);
-  const report = (extra: Partial<SequenceReport>): SequenceReport => ({ sequenced: 0, adopted: adopted.length, size: tree.size, queueDepth: 0, conflict: false, refused, ...extra });
+  const report = (extra: Partial<SequenceReport>): SequenceReport => ({ sequenced: 0, adopted: adopted.length, size: tree.size, queueDepth: 0, conflict: false, refused, backlogAgeSeconds: 0, ...extra });
   if (!(await commit(adopted))) return report({ conflict: true });
 
   // 2. The queue: what each item still needs, in queue order.
@@ -196,6 +225,9 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
 
   let seen = 0;
   let drained = false;
+  const refusedItems: QueuedItem[] = [];
+  /** The last certificate read, when the run stops before the queue's end: what follows it waits at least since then. */
+  let lastRead: QueuedItem | undefined;
   const keysSeen = new Set<string>();
   for (let after: string | undefined, first = true; first || after; first = false) {
     if (planned.length >= maxEntries) break;
@@ -218,6 +250,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
     for (const read of items) {
       if (!read) continue;
       const { item } = read;
+      if (item.kind === 'certificate') lastRead = item;
       const mark = planned.length;
       try {
         if (item.kind === 'lot') {
@@ -248,6 +281,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
           if (p.entry.type === 'revoked' && p.entry.lotId) counters.get(p.entry.lotId)!.revoked--;
         }
         refused.push(item.kind === 'certificate' ? item.record.serialNumber : item.lot.lotId);
+        refusedItems.push(item);
       }
     }
     if (!after) drained = true;
@@ -289,17 +323,26 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
 
   let dequeued = 0;
   const finished = owners.filter((o) => o.upTo <= leaves.length).map((o) => o.item);
-  for (const ok of await mapLimited(finished, READ_CONCURRENCY, (item) => ledger.dequeue(item))) if (ok) dequeued++;
+  const taken = await mapLimited(finished, READ_CONCURRENCY, (item) => ledger.dequeue(item));
+  for (const ok of taken) if (ok) dequeued++;
+  // What waits for the log: certificates left queued (changed since read, refused, beyond this run's share).
+  const left = new Set(finished.filter((_, i) => taken[i]));
+  const waiting = [...owners.map((o) => o.item), ...refusedItems].filter((item) => item.kind === 'certificate' && !left.has(item));
+  if (!drained && lastRead) waiting.push(lastRead);
+  const oldest = Math.min(...waiting.map((item) => (item.kind === 'certificate' ? Date.parse(pendingSince(item.record)) : Number.POSITIVE_INFINITY)));
+  const backlogAgeSeconds = Number.isFinite(oldest) ? Math.max(0, Math.round((d.clock().getTime() - oldest) / 1000)) : 0;
 
-  // 4. A checkpoint when the log grew (and the first one, of the empty log).
+  // 4. A checkpoint when the log grew (and the first one, of the empty log), or
+  // when the keys that sign changed (a rotation): the same tree, signed again.
   const latest = (await ledger.getHead()) ?? head;
   let checkpointSize: number | undefined;
   let checkpointAt = latest.checkpointAt;
-  if (latest.checkpointSize === undefined || tree.size > latest.checkpointSize) {
-    const signer = await d.logSigner();
-    const note = await signNote(formatCheckpoint({ origin: d.origin, size: tree.size, rootHash: tree.root() }), { name: d.origin, signer });
+  const signers = await checkpointSigners(d);
+  const resigned = latest.checkpoint !== undefined && latest.checkpointSize === tree.size && !signedByExactly(latest.checkpoint, signers.map((k) => k.keyId));
+  if (latest.checkpointSize === undefined || tree.size > latest.checkpointSize || resigned) {
+    const note = await signNote(formatCheckpoint({ origin: d.origin, size: tree.size, rootHash: tree.root() }), signers);
     checkpointAt = d.clock().toISOString();
-    await ledger.recordCheckpoint(tree.size, note, checkpointAt);
+    await ledger.recordCheckpoint(tree.size, note, checkpointAt, resigned);
     const stored = (await ledger.getCheckpoint(tree.size)) ?? note;
     if (d.objects) await d.objects.put(`log/checkpoints/${tree.size}`, new Uint8Array(Buffer.from(stored, 'utf8')));
     checkpointSize = tree.size;
@@ -307,6 +350,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   return report({
     sequenced: leaves.length,
     queueDepth: seen - dequeued,
+    backlogAgeSeconds,
     ...(checkpointSize !== undefined ? { checkpointSize } : {}),
     ...(checkpointAt ? { checkpointAgeSeconds: Math.max(0, Math.round((d.clock().getTime() - Date.parse(checkpointAt)) / 1000)) } : {}),
   });

@@ -291,8 +291,8 @@ export interface CaStore {
 /** What a key signs: CA certificates (root), device certificates (issuing), the issuance log's checkpoints (log: always P-256). */
 export type KeyPurpose = 'root' | 'issuing' | 'log';
 
-/** The issuance log's key: `<prefix>-log-1` (ECDSA P-256), which signs its checkpoints. */
-export const logKeyAliasOf = (keyAliasPrefix: string): string => `${keyAliasPrefix}-log-1`;
+/** The issuance log's key of a generation: `<prefix>-log-<generation>` (ECDSA P-256), which signs its checkpoints. */
+export const logKeyAliasOf = (keyAliasPrefix: string, generation = 1): string => `${keyAliasPrefix}-log-${generation}`;
 
 /** Creates and finds CA keys by alias (KMS, or software keys in local mode). Never deletes one. */
 export interface KeyManager {

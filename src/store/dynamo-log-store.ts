@@ -5,7 +5,7 @@
  */
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { LogHead, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../log/ledger.js';
+import type { LogHead, LogKeys, LogKeyStore, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../log/ledger.js';
 import { certificateKey, lotKey } from '../log/ledger.js';
 import type { NodeHash, NodeId } from '../log/merkle.js';
 import { CaError } from '../service/errors.js';
@@ -18,6 +18,7 @@ const LEAF = (index: number) => `LOG#LEAF#${index}`;
 const ID = (identity: string) => `LOG#ID#${identity}`;
 const NODE = ({ level, index }: NodeId) => `LOG#NODE#${level}#${index}`;
 const CHECKPOINT = (size: number) => `LOG#CHECKPOINT#${size}`;
+const KEYS = 'LOG#KEYS';
 
 /** BatchWriteItem takes 25 items, BatchGetItem 100 keys. */
 const WRITE_BATCH = 25;
@@ -41,7 +42,7 @@ function without(item: Record<string, unknown>, keys: readonly string[]): Record
   return copy;
 }
 
-export class DynamoLogStore implements LogLedger {
+export class DynamoLogStore implements LogLedger, LogKeyStore {
   private readonly doc: DynamoDBDocumentClient;
 
   constructor(client: DynamoDBClient, private readonly tableName: string) {
@@ -57,9 +58,17 @@ export class DynamoLogStore implements LogLedger {
   }
 
   /** A conditional put; false when the condition does not hold. */
-  private async putIf(item: Record<string, unknown>, condition: string): Promise<boolean> {
+  private async putIf(item: Record<string, unknown>, condition: string, names?: Record<string, string>, values?: Record<string, unknown>): Promise<boolean> {
     try {
-      await this.doc.send(new PutCommand({ TableName: this.tableName, Item: item, ConditionExpression: condition }));
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: condition,
+          ...(names ? { ExpressionAttributeNames: names } : {}),
+          ...(values ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
       return true;
     } catch (e) {
       if (isConditionFailure(e)) return false;
@@ -171,17 +180,37 @@ export class DynamoLogStore implements LogLedger {
     });
   }
 
-  async recordCheckpoint(size: number, note: string, at: string): Promise<void> {
-    // Racing sequencers may sign the same size twice (ECDSA differs each time): the first stored note is the one.
-    if (!(await this.putIf({ pk: CHECKPOINT(size), type: 'log-checkpoint', size, note, at }, 'attribute_not_exists(pk)'))) {
+  async recordCheckpoint(size: number, note: string, at: string, resigned = false): Promise<void> {
+    const item = { pk: CHECKPOINT(size), type: 'log-checkpoint', size, note, at };
+    if (resigned) {
+      await this.putIf(item, 'attribute_not_exists(pk) OR #at <= :at', { '#at': 'at' }, { ':at': at });
+      note = (await this.getCheckpoint(size)) ?? note;
+    } else if (!(await this.putIf(item, 'attribute_not_exists(pk)'))) {
+      // Racing sequencers may sign the same size twice (ECDSA differs each time): the first stored note is the one.
       note = (await this.getCheckpoint(size)) ?? note;
     }
     await this.updateIf(
       HEAD,
       'SET checkpoint = :note, checkpointSize = :size, checkpointAt = :at',
-      'attribute_exists(pk) AND (attribute_not_exists(checkpointSize) OR checkpointSize < :size)',
+      resigned
+        ? 'attribute_exists(pk) AND (attribute_not_exists(checkpointSize) OR checkpointSize < :size OR (checkpointSize = :size AND checkpointAt <= :at))'
+        : 'attribute_exists(pk) AND (attribute_not_exists(checkpointSize) OR checkpointSize < :size)',
       { ':note': note, ':size': size, ':at': at },
       {},
+    );
+  }
+
+  async getLogKeys(): Promise<LogKeys | undefined> {
+    const item = await this.get(KEYS);
+    return item ? (without(item, ['version']) as unknown as LogKeys) : undefined;
+  }
+
+  putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean> {
+    return this.putIf(
+      { ...next, pk: KEYS, type: 'log-keys' },
+      expected === undefined ? 'attribute_not_exists(pk)' : '#generation = :expected',
+      expected === undefined ? undefined : { '#generation': 'generation' },
+      expected === undefined ? undefined : { ':expected': expected },
     );
   }
 

@@ -10,13 +10,13 @@
  * `failNext(operation)` makes the next call of an operation throw before it
  * touches anything.
  */
-import type { LogHead, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../../src/log/ledger.js';
+import type { LogHead, LogKeys, LogKeyStore, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../../src/log/ledger.js';
 import { certificateKey, lotKey, lotQueueOrder } from '../../src/log/ledger.js';
 import type { NodeHash, NodeId } from '../../src/log/merkle.js';
 import type { CertificateRecord, LotRecord } from '../../src/service/ports.js';
 import { issueOrder } from '../../src/store/table.js';
 
-type Operation = keyof LogLedger;
+type Operation = keyof LogLedger | keyof LogKeyStore;
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const copy = <T>(v: T): T => structuredClone(v);
 
@@ -27,8 +27,10 @@ interface Item {
   order: string;
 }
 
-export class MemoryLogStore implements LogLedger {
+export class MemoryLogStore implements LogLedger, LogKeyStore {
   head: LogHead | undefined;
+  logKeys: LogKeys | undefined;
+  readonly checkpointTimes = new Map<number, string>();
   readonly leaves = new Map<number, LogLeaf>();
   readonly ids = new Map<string, number>();
   readonly nodeHashes = new Map<string, Uint8Array>();
@@ -123,12 +125,27 @@ export class MemoryLogStore implements LogLedger {
     });
   }
 
-  async recordCheckpoint(size: number, note: string, at: string): Promise<void> {
+  async recordCheckpoint(size: number, note: string, at: string, resigned = false): Promise<void> {
     await this.enter('recordCheckpoint');
-    if (!this.checkpoints.has(size)) this.checkpoints.set(size, note);
-    if (this.head && (this.head.checkpointSize === undefined || this.head.checkpointSize < size)) {
+    if (!this.checkpoints.has(size) || (resigned && this.checkpointTimes.get(size)! <= at)) {
+      this.checkpoints.set(size, note);
+      this.checkpointTimes.set(size, at);
+    }
+    if (this.head && (this.head.checkpointSize === undefined || this.head.checkpointSize < size || (resigned && this.head.checkpointSize === size && this.head.checkpointAt! <= at))) {
       this.head = { ...this.head, checkpoint: this.checkpoints.get(size)!, checkpointSize: size, checkpointAt: at };
     }
+  }
+
+  async getLogKeys(): Promise<LogKeys | undefined> {
+    await this.enter('getLogKeys');
+    return this.logKeys && copy(this.logKeys);
+  }
+
+  async putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean> {
+    await this.enter('putLogKeys');
+    if (this.logKeys?.generation !== expected) return false;
+    this.logKeys = copy(next);
+    return true;
   }
 
   async getCheckpoint(size: number): Promise<string | undefined> {

@@ -160,8 +160,8 @@ export async function createTestApp(ledgerDb: TestLedger, env: Record<string, st
   const metrics = (overrides.metrics as MemoryMetrics | undefined) ?? memoryMetrics();
   await bootstrapLocalCa(ledgerDb.client, config, memoryLogger());
   const store = ledger(config, ledgerDb.client);
-  const o = { store, lots: lotLedger(config, ledgerDb.client), logger, metrics, ...overrides };
   const logStore = new DynamoLogStore(ledgerDb.client, tableName);
+  const o = { store, lots: lotLedger(config, ledgerDb.client), logKeys: logStore, logger, metrics, ...overrides };
   return {
     config,
     logger,

@@ -99,6 +99,8 @@ describe('The packaged stack (serverless package)', () => {
     // Lots: 90 % and 100 % of a quota, and a station trying a closed lot (a rejection with its reason).
     expect(alarms.LotNearQuotaAlarm).toMatchObject({ MetricName: 'LotsNearQuota', Threshold: 1 });
     expect(alarms.LotAtQuotaAlarm).toMatchObject({ MetricName: 'LotsAtQuota', Threshold: 1 });
+    // The log: a certificate waiting 5 minutes, or the sequencer silent (a disabled log key stops every checkpoint).
+    expect(alarms.LogBacklogAlarm).toMatchObject({ MetricName: 'LogBacklogAgeSeconds', Statistic: 'Maximum', Threshold: 300, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'breaching', AlarmActions: [{ Ref: 'AlarmTopic' }] });
     expect(alarms.ClosedLotAttemptAlarm).toMatchObject({ MetricName: 'CertificatesRejected', Dimensions: [{ Name: 'service', Value: 'factory-ca' }, { Name: 'Reason', Value: 'LOT_CLOSED' }] });
     expect(ofType('AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
   });
@@ -157,7 +159,14 @@ describe('The packaged stack (serverless package)', () => {
     expect(roleOf('SequenceLogLambdaFunction')).toBe('LogSequencerRole');
     for (const fn of ['GetLogCheckpoint', 'GetLogProof', 'GetLogEntry', 'GetLogConsistency']) expect(roleOf(`${fn}LambdaFunction`)).toBe('LogReadRole');
     const [sign] = allowing('LogSequencerRole', 'kms:Sign');
-    expect(sign!.Condition).toEqual({ 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/factory-ca-ci-log-1' } });
+    expect(sign!.Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/factory-ca-ci-log-*' } });
+    // Every generation of this stage's log key; no key of a stage named ci-log…, no CA key.
+    const signs = (aliases: string[]) => allowed('LogSequencerRole', { action: 'kms:Sign', resource: KEY_ARN, context: { 'kms:ResourceAliases': aliases } });
+    expect(signs(['alias/factory-ca-ci-log-1'])).toBe(true);
+    expect(signs(['alias/factory-ca-ci-log-7'])).toBe(true);
+    expect(signs(['alias/factory-ca-ci-log-root-1'])).toBe(false);
+    expect(signs(['alias/factory-ca-ci-log-log-1'])).toBe(false);
+    expect(signs(['alias/factory-ca-ci-issuing-1'])).toBe(false);
     expect(allowing('LogReadRole', 'kms:Sign')).toEqual([]);
     expect(allowing('LogSequencerRole', 's3:PutObject').map((st: { Resource?: unknown }) => st.Resource)).toEqual([{ 'Fn::Sub': '${CrlBucket.Arn}/log/checkpoints/*' }]);
   });
@@ -209,7 +218,7 @@ describe('The packaged stack (serverless package)', () => {
     }
   });
 
-  it('lets only the lifecycle role disable a key, and only a key behind this stage\'s issuing-key aliases', () => {
+  it('lets only the lifecycle role disable a key, and only a key behind this stage\'s issuing-key or log-key aliases', () => {
     for (const [id] of ofType('AWS::IAM::Role')) {
       const grants = statementsOf(id).filter((st: { Action: string | string[] }) => ([] as string[]).concat(st.Action).includes('kms:DisableKey'));
       if (id !== 'LifecycleRole') {
@@ -217,7 +226,9 @@ describe('The packaged stack (serverless package)', () => {
         continue;
       }
       expect(grants).toHaveLength(1);
-      expect(grants[0].Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': [expect.stringMatching(/-issuing-\*$/)] } });
+      expect(grants[0].Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': [expect.stringMatching(/-issuing-\*$/), expect.stringMatching(/-log-\*$/)] } });
+      const disables = (aliases: string[]) => allowed('LifecycleRole', { action: 'kms:DisableKey', resource: KEY_ARN, context: { 'kms:ResourceAliases': aliases } });
+      expect([disables(['alias/factory-ca-ci-issuing-1']), disables(['alias/factory-ca-ci-log-1']), disables(['alias/factory-ca-ci-root-1'])]).toEqual([true, true, false]);
     }
   });
 
@@ -472,8 +483,8 @@ describe('The packaged stack: each role against the requests its function makes'
       KeyBlockRole: { 'dynamodb:GetItem': ['KEY#*'], 'dynamodb:UpdateItem': ['KEY#*'] },
       LotRole: { 'dynamodb:GetItem': ['LOT#*'], 'dynamodb:PutItem': ['LOT#*'], 'dynamodb:UpdateItem': ['LOT#*'] },
       LifecycleRole: {
-        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CRL#*', 'META#*'],
-        'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'META#*'],
+        'dynamodb:GetItem': ['CA#*', 'CA_ACTIVE#issuing', 'CERT#*', 'CRL#*', 'LOG#KEYS', 'META#*'],
+        'dynamodb:PutItem': ['CA#*', 'CA_ACTIVE#issuing', 'LOG#KEYS', 'META#*'],
         // CRL numbers and pending revocations only; the revoked certificates through the status index's REVOKED partition.
         'dynamodb:UpdateItem': ['CRL#*'],
         'dynamodb:Query': ['STATUS#REVOKED'],
@@ -521,7 +532,7 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOT#L-1', 'LOG#HEAD'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOT#L-1', 'LOG#HEAD', 'LOG#KEYS'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
@@ -534,12 +545,13 @@ describe('The packaged stack: each role against the requests its function makes'
       RevokeRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem KEY#abab', 'UpdateItem CERT#0a1b', 'UpdateItem KEY#abab', 'UpdateItem CRL#issuing-1'],
       KeyBlockRole: ['GetItem KEY#abab', 'UpdateItem KEY#abab'],
       LotRole: ['GetItem LOT#L-1', 'PutItem LOT#L-1', 'UpdateItem LOT#L-1'],
-      LifecycleRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'GetItem CRL#issuing-1', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete', 'UpdateItem CRL#issuing-1'],
+      // The log key's state, not the log: the sequencer alone writes the log.
+      LifecycleRole: ['GetItem CERT#0a1b', 'GetItem CA#root-1', 'GetItem CA#issuing-2', 'GetItem CA_ACTIVE#issuing', 'GetItem META#keyIndexComplete', 'GetItem CRL#issuing-1', 'GetItem LOG#KEYS', 'PutItem CA#root-1', 'PutItem CA#issuing-2', 'PutItem CA_ACTIVE#issuing', 'PutItem META#keyIndexComplete', 'PutItem LOG#KEYS', 'UpdateItem CRL#issuing-1'],
       CrlReadRole: ['GetItem CRL#issuing-1'],
       HealthRole: [],
       OpenapiRole: [],
-      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOT#L-1', 'GetItem LOG#HEAD', 'PutItem LOG#HEAD', 'UpdateItem CERT#0a1b', 'UpdateItem LOT#L-1', 'UpdateItem LOG#HEAD', 'BatchGetItem LOG#HEAD', 'BatchWriteItem LOG#HEAD'],
-      LogReadRole: ['GetItem LOG#HEAD', 'BatchGetItem LOG#HEAD'],
+      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOT#L-1', 'GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'PutItem LOG#HEAD', 'PutItem LOG#KEYS', 'UpdateItem CERT#0a1b', 'UpdateItem LOT#L-1', 'UpdateItem LOG#HEAD', 'UpdateItem LOG#KEYS', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS', 'BatchWriteItem LOG#HEAD', 'BatchWriteItem LOG#KEYS'],
+      LogReadRole: ['GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS'],
     });
     // A request naming an allowed and a forbidden item at once is refused (ForAllValues).
     expect(allowed('IssueRole', { ...item('GetItem', 'CA#root-1'), context: { 'dynamodb:LeadingKeys': ['CA#root-1', 'CN#x'] } })).toBe(false);
@@ -610,10 +622,10 @@ describe('The packaged stack: each role against the requests its function makes'
     expect(allowedBy([trust!], assume({}))).toBe(false);
   });
 
-  it('writes every CA key alias pattern up to the separator after root or issuing, never the bare stage prefix (the log key by its exact alias)', () => {
+  it('writes every CA key alias pattern up to the separator after root, issuing or log, never the bare stage prefix', () => {
     const patterns = JSON.stringify(policyOf('IssueRole').concat(policyOf('LifecycleRole'), policyOf('LogSequencerRole'))).match(/alias\/[^"]*/g)!;
     expect(patterns.length).toBeGreaterThan(0);
-    for (const p of patterns) expect(p).toMatch(/^alias\/factory-ca-ci-((root|issuing)-\*(-\*)?|log-1)$/);
+    for (const p of patterns) expect(p).toMatch(/^alias\/factory-ca-ci-(root|issuing|log)-\*(-\*)?$/);
   });
 
   it('lets the lifecycle create, tag and name only this stage\'s CA keys, as the key manager does it', async () => {
@@ -664,6 +676,8 @@ describe('The packaged stack: each role against the requests its function makes'
     ['an alias of stage cix', 'alias/factory-ca-cix-root-1', false],
     ['the root alias of stage ci-root', 'alias/factory-ca-ci-root-root-1', false],
     ['an issuing alias of stage ci-issuing', 'alias/factory-ca-ci-issuing-issuing-1', false],
+    ['this stage\'s next log key alias', 'alias/factory-ca-ci-log-2', true],
+    ['the root alias of stage ci-log', 'alias/factory-ca-ci-log-root-1', false],
     ['an alias outside the CA', 'alias/payments', false],
   ])('lets the lifecycle create %s: %s → %s', (_case, alias, expected) => {
     expect(allowed('LifecycleRole', { action: 'kms:CreateAlias', resource: aliasArn(alias) })).toBe(expected);

@@ -5,6 +5,10 @@ import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { callRoute, routesOf, useTestApp } from '../../helpers/test-app.js';
 import { opensslVerify } from '../../helpers/openssl.js';
+import { logKeyAlias } from '../../../src/compose/log.js';
+import { softwareKeyFile } from '../../../src/local/software-keys.js';
+import { noteKey, parseNote, verifyCheckpoint } from '../../../src/log/checkpoint.js';
+import { sequenceLog } from '../../../src/service/log-sequencer.js';
 
 // No CA cache: a rotation is seen by the next request.
 const testApp = useTestApp({ CA_CACHE_TTL_SECONDS: '0' });
@@ -149,6 +153,43 @@ describe('Route: POST /ca/rotate', () => {
   it('refuses a rotation reason other than keyCompromise', async () => {
     const res = await call(rotateCa, rotateEvent({ force: true, reason: 'superseded' }));
     expect([res.statusCode, res.json.error.code, res.json.error.details]).toEqual([400, 'INVALID_REQUEST', [{ field: 'reason', reason: 'must be keyCompromise' }]]);
+  });
+
+  it('rotates the issuance log key on request: the current tree is signed again by both keys, and a compromised one is dropped and moved aside', async () => {
+    // Prepare: a checkpoint signed by the first log key.
+    await call(issue, jsonPost({ csr: csrFor('log-key-1') }));
+    await sequenceLog(testApp().logSequencing.sequencer);
+    const key = (generation: number) => noteKey('factory-ca/local', readFileSync(join(testApp().stateDir, softwareKeyFile(logKeyAlias(testApp().config, generation))), 'utf8'));
+    const checkpoint = async () => (await call(routes.getLogCheckpoint, apiEvent({ path: '/log/checkpoint', headers: { accept: 'application/json' } }))).json.checkpoint as string;
+    const first = await checkpoint();
+    expect(parseNote(first).signatures).toHaveLength(1);
+
+    // Act: a forced log key rotation; the issuing CA is not due.
+    const res = await call(rotateCa, rotateEvent({ key: 'log', force: true }));
+
+    // Assess
+    expect(res.statusCode).toBe(200);
+    expect(res.json).toMatchObject({ rotated: false, reason: 'not due', logKey: { rotated: true, reason: 'log key rotation requested', generation: 2, keyAlias: 'alias/factory-ca-local-log-2', previousGeneration: 1 } });
+    await sequenceLog(testApp().logSequencing.sequencer);
+    const cosigned = await checkpoint();
+    const size = verifyCheckpoint(first, key(1)).size;
+    expect([verifyCheckpoint(cosigned, key(1)).size, verifyCheckpoint(cosigned, key(2)).size]).toEqual([size, size]);
+
+    // A compromise of key 2: key 3 signs alone, key 1 no longer co-signs, key 2's file is moved aside.
+    const compromised = await call(rotateCa, rotateEvent({ key: 'log', reason: 'keyCompromise' }));
+    expect(compromised.json.logKey).toMatchObject({ rotated: true, generation: 3 });
+    expect(compromised.json.logKey.previousGeneration).toBeUndefined();
+    const file2 = join(testApp().stateDir, softwareKeyFile('alias/factory-ca-local-log-2'));
+    expect([existsSync(file2), existsSync(`${file2}.disabled`)]).toEqual([false, true]);
+    await sequenceLog(testApp().logSequencing.sequencer);
+    const after = await checkpoint();
+    expect(parseNote(after).signatures).toHaveLength(1);
+    expect(verifyCheckpoint(after, key(3)).size).toBe(size);
+  });
+
+  it('refuses a rotation key other than issuing or log', async () => {
+    const res = await call(rotateCa, rotateEvent({ key: 'root', force: true }));
+    expect([res.statusCode, res.json.error.code, res.json.error.details]).toEqual([400, 'INVALID_REQUEST', [{ field: 'key', reason: 'must be issuing or log' }]]);
   });
 
   it('a compromise rotation moves issuance at once and moves the old software key aside; the next certificate is of the new CA', async () => {

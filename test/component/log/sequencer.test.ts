@@ -396,3 +396,49 @@ describe('Function: sequenceLog', () => {
     for (const c of checkpoints) expect(verifyCheckpoint((await log.getCheckpoint(c.size))!, KEY).size).toBe(c.size);
   });
 });
+
+describe('The log key state and a rotation, on dynalite', () => {
+  const second = createSoftwareSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
+  const SECOND = noteKey(ORIGIN, second.publicKey);
+  const signers = (generation: number) => Promise.resolve(generation === 1 ? signer : second);
+
+  it('moves the state only from the generation expected', async () => {
+    expect(await log.getLogKeys()).toBeUndefined();
+    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T10:00:00.000Z' }, 1)).toBe(false);
+    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T10:00:00.000Z' }, undefined)).toBe(true);
+    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T11:00:00.000Z' }, undefined)).toBe(false);
+    const next = { generation: 2, since: '2026-03-02T10:00:00.000Z', previous: { generation: 1, cosignUntil: '2026-04-01T10:00:00.000Z' } };
+    const racing = await Promise.all([log.putLogKeys(next, 1), log.putLogKeys({ ...next, since: '2026-03-02T10:00:01.000Z' }, 1)]);
+    expect(racing.sort()).toStrictEqual([false, true]);
+    expect((await log.getLogKeys())!.generation).toBe(2);
+    expect(await log.putLogKeys({ generation: 3, since: '2026-03-03T10:00:00.000Z' }, 1)).toBe(false);
+  });
+
+  it('signs the same tree again when the keys change, and keeps that note as the checkpoint of its size', async () => {
+    // Prepare: three entries under key 1.
+    for (let i = 0; i < 3; i++) await store.putCertificate(cert());
+    await sequenceLog(deps({ logSigner: signers }));
+    const before = (await log.getCheckpoint(3))!;
+    expect(verifyCheckpoint(before, KEY).size).toBe(3);
+    expect(() => verifyCheckpoint(before, SECOND)).toThrow();
+
+    // Act: key 2 signs, key 1 co-signs.
+    await log.putLogKeys({ generation: 2, since: now.toISOString(), previous: { generation: 1, cosignUntil: '2026-03-31T10:00:00.000Z' } }, undefined);
+    now = new Date(now.getTime() + 60_000);
+    const run = await sequenceLog(deps({ logSigner: signers }));
+
+    // Assess: a new note for size 3 in the head and the checkpoint item, signed by both.
+    expect(run.checkpointSize).toBe(3);
+    const after = (await log.getCheckpoint(3))!;
+    expect(after).not.toBe(before);
+    expect((await log.getHead())!.checkpoint).toBe(after);
+    expect(verifyCheckpoint(after, KEY).size).toBe(3);
+    expect(verifyCheckpoint(after, SECOND).size).toBe(3);
+    // An older note of the same size cannot replace it.
+    await log.recordCheckpoint(3, before, '2026-03-01T10:00:00.000Z', true);
+    expect(await log.getCheckpoint(3)).toBe(after);
+    expect((await log.getHead())!.checkpoint).toBe(after);
+    // Nothing changes: the next run signs nothing.
+    expect((await sequenceLog(deps({ logSigner: signers }))).checkpointSize).toBeUndefined();
+  });
+});

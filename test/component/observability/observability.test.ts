@@ -174,7 +174,7 @@ describe('The jobs and the cold start', () => {
     const jobMetrics = memoryMetrics();
     delete process.env.AWS_LAMBDA_INITIALIZATION_TYPE;
     const logger = memoryLogger();
-    const job = bootstrapJob(composeLifecycle(t.config, { store: t.store, logger, metrics: jobMetrics }));
+    const job = bootstrapJob(composeLifecycle(t.config, { store: t.store, logKeys: t.logStore, logger, metrics: jobMetrics }));
     const report = await job(undefined, { ...lambdaContext(), functionName: 'factory-ca-test-bootstrap' });
     expect(report.activeIssuingCaId).toBe('issuing-1');
     expect(logger.entries.find((e) => e.message === 'bootstrap')?.fields).toMatchObject({ job: 'bootstrap', outcome: 'success' });
@@ -188,7 +188,7 @@ describe('The jobs and the cold start', () => {
     const logger = memoryLogger();
     const store = Object.create(t.store) as typeof t.store;
     store.getActiveIssuingCaId = () => Promise.reject(new Error('table gone'));
-    const job = bootstrapJob(composeLifecycle(t.config, { store, logger, metrics: memoryMetrics() }));
+    const job = bootstrapJob(composeLifecycle(t.config, { store, logKeys: t.logStore, logger, metrics: memoryMetrics() }));
     await expect(job(undefined, lambdaContext())).rejects.toThrow('table gone');
     const line = logger.entries.find((e) => e.message === 'bootstrap failed')!;
     expect(line.level).toBe('ERROR');

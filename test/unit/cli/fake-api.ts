@@ -206,8 +206,16 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     if (method === 'GET' && path === '/certificates') return list(seen, res);
     if (method === 'GET' && path === '/ca') return send(res, 200, { id: 'issuing-1', certificatePem: issuingPem, notBefore: notBefore.toISOString(), notAfter: issuing.notAfter.toISOString(), rootCertificatePem: rootPem, chainPem: issuingPem + rootPem });
     if (method === 'POST' && path === '/ca/rotate') {
-      const { force = false } = seen.body.length ? (JSON.parse(seen.body.toString()) as { force?: boolean }) : {};
-      return send(res, 200, force ? { rotated: true, reason: 'forced', activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1', actions: ['created issuing-2'], cas: [] } : { rotated: false, reason: 'not due', activeIssuingCaId: 'issuing-1', nextDueAt: '2030-01-01T00:00:00.000Z', actions: [], cas: [] });
+      const { force = false, key } = seen.body.length ? (JSON.parse(seen.body.toString()) as { force?: boolean; key?: string }) : {};
+      const logKey =
+        force && key === 'log'
+          ? { rotated: true, reason: 'forced', generation: 2, keyAlias: 'alias/factory-ca-test-log-2', previousGeneration: 1, cosignUntil: '2030-02-01T00:00:00.000Z', actions: ['created alias/factory-ca-test-log-2'] }
+          : { rotated: false, reason: 'not due', generation: 1, keyAlias: 'alias/factory-ca-test-log-1', nextDueAt: '2031-01-01T00:00:00.000Z', actions: [] };
+      const ca =
+        force && key !== 'log'
+          ? { rotated: true, reason: 'forced', activeIssuingCaId: 'issuing-2', previousIssuingCaId: 'issuing-1', actions: ['created issuing-2'], cas: [] }
+          : { rotated: false, reason: 'not due', activeIssuingCaId: 'issuing-1', nextDueAt: '2030-01-01T00:00:00.000Z', actions: [], cas: [] };
+      return send(res, 200, { ...ca, logKey });
     }
     const one = /^\/certificates\/([0-9a-f]+)(\/revoke)?$/.exec(path);
     const record = one && records.find((r) => r.serialNumber === one[1]);

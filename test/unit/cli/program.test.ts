@@ -183,10 +183,27 @@ describe('factory-ca operator commands against the API', () => {
     expect(JSON.parse(last().body.toString())).toEqual({ force: false });
     expect(r.out).toContain('not rotated: not due');
     expect(r.out).toMatch(/^next rotation due +2030-01-01T00:00:00.000Z$/m);
+    expect(r.out).toMatch(/^next log key rotation due +2031-01-01T00:00:00.000Z$/m);
     const forced = await run(['rotate', '--url', api.url, '--reason', 'keyCompromise']);
-    expect(JSON.parse(last().body.toString())).toEqual({ force: true });
-    expect(forced.out).toContain('rotated: forced');
+    // The reason goes to the service, which disables the compromised key itself.
+    expect(JSON.parse(last().body.toString())).toEqual({ force: true, reason: 'keyCompromise' });
+    expect(forced.out).toContain('issuing CA: rotated: forced');
+    expect(forced.out).toContain('its KMS key is disabled');
     expect(forced.out).toContain('--issuing-ca-id issuing-1');
+  });
+
+  it('rotate --log-key sends the log key as the target, and shows the co-signing key and until when', async () => {
+    const r = await run(['rotate', '--url', api.url, '--log-key', '--force']);
+    expect(JSON.parse(last().body.toString())).toEqual({ force: true, key: 'log' });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('issuing CA: not rotated: not due');
+    expect(r.out).toContain('issuance log key: rotated: forced');
+    expect(r.out).toMatch(/^log key +alias\/factory-ca-test-log-2$/m);
+    expect(r.out).toMatch(/^co-signed until +2030-02-01T00:00:00.000Z \(by generation 1\)$/m);
+    const compromised = await run(['rotate', '--url', api.url, '--log-key', '--reason', 'keyCompromise']);
+    expect(JSON.parse(last().body.toString())).toEqual({ force: true, reason: 'keyCompromise', key: 'log' });
+    expect(compromised.out).toContain('aws kms get-public-key --key-id alias/factory-ca-test-log-2');
+    expect(compromised.out).not.toContain('--issuing-ca-id');
   });
 
   it('an API that ignores a filter cannot widen the answer: the filters apply to what comes back', async () => {

@@ -18,6 +18,7 @@ import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder
 import { FakeIot, iotError, type FakeIotOperation } from '../../helpers/iot-fake.js';
 import { ConnectionRefused, JitpSimulator } from '../../helpers/jitp-simulator.js';
 import { FakeKms, kmsError, type FakeKmsOperation } from '../../helpers/kms-fake.js';
+import { MemoryLogStore } from '../../helpers/memory-log-store.js';
 import { MemoryLotStore } from '../../helpers/memory-lot-store.js';
 import { MemoryStore } from '../../helpers/memory-store.js';
 import { NAMING, shippedPolicy, shippedTemplate } from '../../helpers/shipped-config.js';
@@ -79,6 +80,8 @@ function world(o: WorldOptions = {}): World {
     jitpRoleArn: ROLES.JITP_ROLE_ARN,
     rotation: o.rotation ?? { periodDays: 365, minRemainingDays: policy.validityDays },
     tags,
+    logKeys: new MemoryLogStore(),
+    logKeyRotation: { periodDays: 365, cosignDays: 30 },
   };
   // No CA cache: a rotation is seen by the next issuance.
   const cas = new CaDirectory(store, signerFactory, clock, 0);

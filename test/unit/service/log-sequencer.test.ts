@@ -45,6 +45,36 @@ describe('Function: sequenceLog', () => {
     expect((await w.ledger.queuePage(10)).keys).toEqual([`CERT#${bad.serialNumber}`]);
   });
 
+  it('reports how long the oldest unlogged certificate has waited: a refused one, the rest of a long queue, never a lot waiting to close', async () => {
+    // Prepare: the clock is 2026-03-01T12:00Z.
+    const w = world({ maxEntries: 2, pageSize: 2 });
+    w.ledger.putLot(lot());
+    expect((await sequenceLog(w.deps)).backlogAgeSeconds).toBe(0);
+    const bad = cert({ certificateId: 'not-a-sha256', issuedAt: '2026-03-01T11:50:00.000Z' });
+    w.ledger.putCertificate(bad);
+    for (let i = 0; i < 3; i++) w.ledger.putCertificate(cert({ issuedAt: `2026-03-01T11:5${5 + i}:00.000Z` }));
+
+    // Act and assess: the refused one has waited 10 minutes, and stays the oldest.
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 2, refused: [bad.serialNumber], backlogAgeSeconds: 600 });
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 1, backlogAgeSeconds: 600 });
+    // A revocation waits from when it was revoked.
+    const revoked = cert({ issuedAt: '2026-01-01T00:00:00.000Z' });
+    w.ledger.putCertificate(revoked);
+    await sequenceLog(w.deps);
+    w.ledger.revoke(revoked.serialNumber, '2026-03-01T11:59:00.000Z', 'keyCompromise');
+    w.ledger.items.get(`CERT#${bad.serialNumber}`)!.queued = false;
+    w.ledger.failNext('putLeaf');
+    await expect(sequenceLog(w.deps)).rejects.toThrow('injected fault in putLeaf');
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 1, backlogAgeSeconds: 0, queueDepth: 1 });
+  });
+
+  it('counts what lies past a run\'s share of a long queue as waiting since the last certificate it read', async () => {
+    const w = world({ maxEntries: 2, pageSize: 2 });
+    for (let i = 0; i < 4; i++) w.ledger.putCertificate(cert({ issuedAt: `2026-03-01T11:0${i}:00.000Z` }));
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 2, backlogAgeSeconds: 3540 });
+    expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 2, backlogAgeSeconds: 0, queueDepth: 0 });
+  });
+
   it('appends at most maxEntries a run; the next run takes the rest', async () => {
     const w = world({ maxEntries: 3, pageSize: 2 });
     for (let i = 0; i < 7; i++) w.ledger.putCertificate(cert());
