@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,3 +76,11 @@ export async function startLocalStack(stateDir: string, env: Record<string, stri
   }
   return { baseUrl, port, estTlsPort, output: () => out, stop };
 }
+
+/**
+ * The public half (PEM) of the log key a local stack signs its checkpoints
+ * with: the software key under its state directory, read as the README tells an
+ * operator to (`openssl pkey -in .local/ca/factory-ca-local-log-1.key -pubout`).
+ */
+export const localLogPublicKeyPem = (stateDir: string): string =>
+  execFileSync('openssl', ['pkey', '-in', join(stateDir, 'ca', 'factory-ca-local-log-1.key'), '-pubout'], { encoding: 'utf8' });

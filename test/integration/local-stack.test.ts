@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useLocalStack } from '../helpers/local-stack-fixture.js';
+import { localLogPublicKeyPem } from '../helpers/local-stack-process.js';
 import { csrFixture } from '../helpers/fixtures.js';
 import { opensslVerify } from '../helpers/openssl.js';
 import { expectConforms } from '../helpers/openapi.js';
@@ -122,10 +123,9 @@ describe('The local stack (npm start) over HTTP', () => {
     const note = await checkpoint.text();
     expect(note.startsWith('factory-ca/local\n')).toBe(true);
     // The standalone verifier, with the local log key's public half.
-    const key = execFileSync('openssl', ['pkey', '-in', join(stateDir, 'ca', 'factory-ca-local-log-1.key'), '-pubout'], { encoding: 'utf8' });
     const keyFile = join(work, 'log.pem');
     const cpFile = join(work, 'cp.txt');
-    writeFileSync(keyFile, key);
+    writeFileSync(keyFile, localLogPublicKeyPem(stateDir));
     writeFileSync(cpFile, proof!.json.checkpoint);
     const out = execFileSync(process.execPath, ['tools/verify-log-proof.mjs', '--key', keyFile, '--checkpoint', cpFile, '--index', String(proof!.json.leafIndex), '--entry', proof!.json.entry, '--proof', proof!.json.auditPath.join(',')], { encoding: 'utf8' });
     expect(out).toMatch(/^OK checkpoint: origin factory-ca\/local, tree size \d+/m);

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawnSync } from 'node:child_process';
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from '../../bench/http-load.js';
 import { buildCsr, newP256Key, STRING, subject } from '../helpers/csr-builder.js';
-import { startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
+import { localLogPublicKeyPem, startLocalStack, type RunningStack } from '../helpers/local-stack-process.js';
 import { ensureDebianTools, type DebianTool } from '../helpers/debian-tools.js';
 import { expectConforms } from '../helpers/openapi.js';
+import { rfcLeafHash, rfcVerifyInclusion } from '../helpers/rfc9162.js';
 
 /**
  * The local stack (npm start: serverless-offline + dynalite) under concurrent
@@ -16,6 +17,9 @@ import { expectConforms } from '../helpers/openapi.js';
  * many times at once, and an issuing CA rotation in the middle of a load.
  * Every answer is checked against openapi.yaml, and every certificate is
  * verified by two independent X.509 implementations (OpenSSL and GnuTLS).
+ * The 500 distinct issuances must then be in the issuance log, each proof
+ * checked with an RFC 9162 implementation of the tests' own
+ * (test/helpers/rfc9162.ts) and the checkpoint with tools/verify-log-proof.mjs.
  *
  * One stack for the whole file, started with CA_CACHE_TTL_SECONDS=1 — which
  * does not reach the functions in local mode (see the rotation test), so warm
@@ -143,7 +147,13 @@ function device(cn: string, key = newP256Key()): Device {
 }
 const devices = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => device(`${prefix}-${i}`));
 
-const issue = (csr: string) => () => call('POST', '/certificates', { headers: { 'Content-Type': 'application/pkcs10' }, body: csr });
+/** Certificates issued by this file (201 answers): each is one `issued` entry of the issuance log. */
+let created = 0;
+const issue = (csr: string) => async () => {
+  const sent = await call('POST', '/certificates', { headers: { 'Content-Type': 'application/pkcs10' }, body: csr });
+  if (sent.answer.status === 201) created++;
+  return sent;
+};
 
 /** The PEM blocks of a bundle, normalized. */
 const pemBlocks = (pem: string) => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((b) => b.replace(/\s+/g, '')) ?? [];
@@ -295,6 +305,72 @@ const groupByCa = (answers: Answer[]) => {
 };
 
 // ---------------------------------------------------------------------------
+// The issuance log.
+
+const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec));
+
+/** How many certificates GET /certificates?<filter> lists, every page followed. */
+async function countCertificates(filter: string): Promise<number> {
+  let count = 0;
+  for (let next: string | undefined, first = true; first || next; first = false) {
+    const page = await request('GET', `/certificates?${filter}&limit=1000${next ? `&next=${next}` : ''}`);
+    expect(page.status).toBe(200);
+    count += page.json.items.length;
+    next = page.json.next;
+  }
+  return count;
+}
+
+/** A signed checkpoint: the note, and its tree size and root hash as its 2nd and 3rd lines say. */
+interface SignedCheckpoint {
+  note: string;
+  treeSize: number;
+  root: Buffer;
+}
+
+/**
+ * Checks a GET /log/proof answer for the certificate of an issuance answer,
+ * with the tests' own RFC 9162 code: the proof is against `checkpoint`, the
+ * leaf hash is SHA-256(0x00 || entry), the audit path leads from it to the
+ * checkpoint's root, and the entry is exactly (keys in their order, as
+ * src/log/entries.ts documents) the `issued` entry of that certificate: its
+ * serial, the SHA-256 of its DER computed here, its CA, CN and station (locally
+ * "local"), issued while it was being issued. Returns what is wrong (empty when nothing).
+ */
+function logProofProblems(proof: Record<string, any>, answer: Record<string, any>, cn: string, checkpoint: SignedCheckpoint, issuedBetween: [number, number]): string[] {
+  const serial = answer.serialNumber as string;
+  const out: string[] = [];
+  if (proof.treeSize !== checkpoint.treeSize || proof.checkpoint !== checkpoint.note) out.push(`${serial}: a proof against the tree of ${proof.treeSize}, not the checkpoint of ${checkpoint.treeSize}`);
+  if ('revocation' in proof) out.push(`${serial}: a revocation entry`);
+  const entry = Buffer.from(proof.entry, 'base64');
+  if (entry.toString('base64') !== proof.entry) out.push(`${serial}: the entry is not canonical base64`);
+  const leaf = rfcLeafHash(entry);
+  if (leaf.toString('hex') !== proof.leafHash) out.push(`${serial}: leafHash ${proof.leafHash}, but SHA-256(0x00 || entry) is ${leaf.toString('hex')}`);
+  const path = (proof.auditPath as string[]).map((h) => Buffer.from(h, 'hex'));
+  if (!rfcVerifyInclusion(proof.leafIndex, checkpoint.treeSize, leaf, path, checkpoint.root)) out.push(`${serial}: the audit path does not prove leaf ${proof.leafIndex} in the tree of ${checkpoint.treeSize}`);
+  const text = entry.toString('utf8');
+  let logged: Record<string, unknown> = {};
+  try {
+    logged = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    out.push(`${serial}: the entry is not JSON: ${text.slice(0, 200)}`);
+  }
+  const certificateSha256 = sha256Hex(new X509Certificate(answer.certificatePem).raw);
+  if (certificateSha256 !== answer.certificateId) out.push(`${serial}: certificateId ${answer.certificateId}, but the certificate's SHA-256 is ${certificateSha256}`);
+  const expected = JSON.stringify({ v: 1, type: 'issued', serialNumber: serial, certificateSha256, issuingCaId: answer.issuingCaId, commonName: cn, stationId: 'local', issuedAt: logged.issuedAt });
+  if (text !== expected) out.push(`${serial}: the entry is ${text}, expected ${expected}`);
+  const at = typeof logged.issuedAt === 'string' ? Date.parse(logged.issuedAt) : NaN;
+  if (!(at >= issuedBetween[0] && at <= issuedBetween[1] && new Date(at).toISOString() === logged.issuedAt)) {
+    out.push(`${serial}: issuedAt ${String(logged.issuedAt)} is not an ISO time between ${new Date(issuedBetween[0]).toISOString()} and ${new Date(issuedBetween[1]).toISOString()}`);
+  }
+  return out;
+}
+
+/** tools/verify-log-proof.mjs, the standalone verifier an auditor runs. */
+const verifyLogProof = (args: string[]) => spawnSync(process.execPath, ['tools/verify-log-proof.mjs', ...args], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+
+// ---------------------------------------------------------------------------
 
 describe('factory-ca under concurrent load (one local stack)', () => {
   // First, while few workers run: the burst after the rotation then surely starts new ones.
@@ -386,6 +462,9 @@ describe('factory-ca under concurrent load (one local stack)', () => {
     let issued: Answer[] = [];
     let warm: Answer[] = [];
     let ca: Answer;
+    /** When the 500 were issued: wall clock (ms since the epoch) before the first was sent and after the last answered. */
+    let issuedBetween: [number, number] = [0, 0];
+    let issuedDone = 0;
 
     it('answers 500 × 201 with 500 distinct serials, each certificate for the key and CN that asked', async () => {
       ca = await request('GET', '/ca');
@@ -393,7 +472,10 @@ describe('factory-ca under concurrent load (one local stack)', () => {
       warm = await warmUp('stress-warm32', 64, 32);
 
       const t0 = performance.now();
+      const from = Date.now();
       const { answers, result } = await load(batch.map((d) => issue(d.csr)), 32);
+      issuedBetween = [from, Date.now()];
+      issuedDone = performance.now();
       timings.push(`issue ${describeLoad(result)}`);
       issued = expectAllConform(answers, result);
       expect(countBy(issued, (a) => String(a.status))).toEqual({ 201: 500 });
@@ -469,6 +551,58 @@ describe('factory-ca under concurrent load (one local stack)', () => {
       expect(refused.code).not.toBe(0);
       expect(refused.stdout).not.toMatch(CERTTOOL_VERIFIED);
       expect(refused.stdout).toMatch(/Chain verification output: Not verified/);
+    }, 120_000);
+
+    it('logs every one of the 500: each proof (GET /log/proof, concurrency 8) verifies by RFC 9162 against one checkpoint the local log key signed, for an issued entry of exactly that certificate', async () => {
+      expect(issued).toHaveLength(500);
+      const t0 = performance.now();
+      // One `issued` entry per certificate record: the 201s of this file, and any certificate the
+      // rotation set aside (SUPERSEDED: signed in the race, recorded, never delivered). Nothing else is logged here.
+      const superseded = await countCertificates('status=SUPERSEDED');
+      const treeSize = created + superseded;
+      // The local sequencer runs every 5 s and appends up to 5,000 entries a run: one run after the last issuance covers them all.
+      const latest = () => request('GET', '/log/checkpoint', { headers: { Accept: 'application/json' } });
+      let cp = await latest();
+      const polledAt = ms(issuedDone);
+      for (const deadline = Date.now() + 60_000; (cp.status !== 200 || cp.json.treeSize < treeSize) && Date.now() < deadline; cp = await latest()) await sleep(250);
+      timings.push(`log: checkpoint of ${cp.json.treeSize} entries (${created} issued, ${superseded} superseded), first polled ${polledAt} after the 500 were issued; waited ${ms(t0)} here`);
+      expect(cp.status).toBe(200);
+      expect(cp.json.treeSize).toBe(treeSize);
+
+      // The note's lines: origin, tree size, base64 root hash, as the JSON says; the same note as text/plain (the default).
+      const note = cp.json.checkpoint as string;
+      const [origin, size, rootBase64] = note.split('\n');
+      const checkpoint: SignedCheckpoint = { note, treeSize, root: Buffer.from(rootBase64 ?? '', 'base64') };
+      expect({ origin, size, root: checkpoint.root.toString('hex'), rootBase64 }).toEqual({ origin: 'factory-ca/local', size: String(treeSize), root: cp.json.rootHash, rootBase64: checkpoint.root.toString('base64') });
+      const asText = await fetch(`${stack.baseUrl}/log/checkpoint`);
+      expect([asText.status, asText.headers.get('content-type'), await asText.text()]).toEqual([200, 'text/plain; charset=utf-8', note]);
+
+      // Concurrency 8, not 16: each new serverless-offline worker costs seconds of CPU here, and dynalite bounds the throughput anyway.
+      const t1 = performance.now();
+      const { answers, result } = await load(issued.map((a) => () => call('GET', `/log/proof/${a.json.serialNumber}`)), 8);
+      timings.push(`log proofs ${describeLoad(result)}`);
+      const proofs = expectAllConform(answers, result);
+      expect(countBy(proofs, (p) => String(p.status))).toEqual({ 200: 500 });
+      expect(proofs.flatMap((p, i) => logProofProblems(p.json, issued[i]!.json, batch[i]!.cn, checkpoint, issuedBetween))).toEqual([]);
+      expect(new Set(proofs.map((p) => p.json.leafIndex)).size).toBe(500);
+
+      // The checkpoint's signature, with the local log key, and all 500 proofs again, by the standalone verifier.
+      const keyFile = join(work, 'log-key.pem');
+      const reportFile = join(work, 'log-report.json');
+      writeFileSync(keyFile, localLogPublicKeyPem(stateDir));
+      writeFileSync(reportFile, JSON.stringify({ version: 1, origin: 'factory-ca/local', checkpoint: note, entries: proofs.map(({ json: p }) => ({ leafIndex: p.leafIndex, entry: p.entry, auditPath: p.auditPath })) }));
+      const verified = verifyLogProof(['--key', keyFile, '--report', reportFile]);
+      expect({ status: verified.status, stderr: verified.stderr }).toEqual({ status: 0, stderr: '' });
+      expect(verified.stdout).toContain(`OK checkpoint: origin factory-ca/local, tree size ${treeSize}, root ${cp.json.rootHash}\n`);
+      expect(verified.stdout).toMatch(/^ {3}signed by factory-ca\/local, key ID [0-9a-f]{8} \(ECDSA P-256, type 0x02\)$/m);
+      expect(verified.stdout.match(/^OK entry \d+: leaf \d+ of \d+, leaf hash [0-9a-f]{64}$/gm)).toHaveLength(500);
+      expect(verified.stdout).toContain(`OK all 500 entries are in the log at tree size ${treeSize}\n`);
+      // …and it does refuse that signature on another tree size.
+      const forged = join(work, 'log-forged.txt');
+      writeFileSync(forged, note.replace(`\n${treeSize}\n`, `\n${treeSize - 1}\n`));
+      const refused = verifyLogProof(['--key', keyFile, '--checkpoint', forged]);
+      expect({ status: refused.status, stderr: refused.stderr }).toEqual({ status: 1, stderr: expect.stringMatching(/^FAILED the signature by factory-ca\/local \(key ID [0-9a-f]{8}\) does not verify\n$/) });
+      timings.push(`log: proofs of 500 with checks ${ms(t1)}; whole log test ${ms(t0)}`);
     }, 120_000);
   });
 
