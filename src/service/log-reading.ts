@@ -68,23 +68,27 @@ export async function checkpointOf(d: LogReadDeps, treeSize?: number): Promise<P
 }
 
 async function entryProof(d: LogReadDeps, index: number, treeSize: number): Promise<EntryProof> {
-  const leaf = await d.ledger.getLeaf(index);
+  const [leaf, path] = await Promise.all([d.ledger.getLeaf(index), inclusionProof(index, treeSize, d.ledger)]);
   if (!leaf) throw new CaError('INTERNAL', 'The issuance log is incomplete', { logDetail: `leaf ${index} of a tree of ${treeSize} is missing` });
-  const path = await inclusionProof(index, treeSize, d.ledger);
   return { leafIndex: index, entry: Buffer.from(leaf.entry).toString('base64'), leafHash: hex(leafHash(leaf.entry)), auditPath: path.map(hex) };
 }
 
 const notSequenced = (what: string, treeSize: number) =>
-  new CaError('LOG_ENTRY_NOT_SEQUENCED', `${what} is not in the issuance log's tree of ${treeSize} entries (yet): the log sequences new entries every minute`);
+  new CaError('LOG_ENTRY_NOT_SEQUENCED', `${what} is not in the issuance log's tree of ${treeSize} entries (yet): the log's sequencer adds new entries within a minute (every few seconds locally)`);
 
 /** A certificate's issuance entry with its proof, and its revocation entry when that is in the same tree. */
 export async function proofBySerial(d: LogReadDeps, serialNumber: string, treeSize?: number): Promise<LogProof> {
-  const cp = await checkpointOf(d, treeSize);
-  const index = await d.ledger.getEntryIndex(issuedIdentity(serialNumber));
+  // The checkpoint and both identities at once; then the two proofs at once.
+  const [cp, index, revokedAt] = await Promise.all([
+    checkpointOf(d, treeSize),
+    d.ledger.getEntryIndex(issuedIdentity(serialNumber)),
+    d.ledger.getEntryIndex(revokedIdentity(serialNumber)),
+  ]);
   if (index === undefined || index >= cp.treeSize) throw notSequenced(`The certificate ${serialNumber}`, cp.treeSize);
-  const proof = await entryProof(d, index, cp.treeSize);
-  const revokedAt = await d.ledger.getEntryIndex(revokedIdentity(serialNumber));
-  const revocation = revokedAt !== undefined && revokedAt < cp.treeSize ? await entryProof(d, revokedAt, cp.treeSize) : undefined;
+  const [proof, revocation] = await Promise.all([
+    entryProof(d, index, cp.treeSize),
+    revokedAt !== undefined && revokedAt < cp.treeSize ? entryProof(d, revokedAt, cp.treeSize) : Promise.resolve(undefined),
+  ]);
   return { ...proof, treeSize: cp.treeSize, checkpoint: cp.checkpoint, ...(revocation ? { revocation } : {}) };
 }
 

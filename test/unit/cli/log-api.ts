@@ -48,7 +48,7 @@ export async function startLogApi(lot: LotLog, options: LogApiOptions = {}): Pro
   async function route(u: URL, res: ServerResponse) {
     const size = u.searchParams.has('treeSize') ? Number(u.searchParams.get('treeSize')) : latest;
     if (!checkpoints.has(size)) return send(res, 400, error('INVALID_REQUEST', `no checkpoint of size ${size}`));
-    if (u.pathname === '/log/checkpoint') return send(res, 200, { checkpoint: checkpoints.get(latest), treeSize: latest, rootHash: Buffer.from(log.tree.root(latest)).toString('base64') });
+    if (u.pathname === '/log/checkpoint') return send(res, 200, { checkpoint: checkpoints.get(latest), treeSize: latest, rootHash: Buffer.from(log.tree.root(latest)).toString('hex') });
     const lotPath = /^\/lots\/(.+)$/.exec(u.pathname);
     if (lotPath) {
       if (decodeURIComponent(lotPath[1]!) !== lot.lotId) return send(res, 404, error('NOT_FOUND', 'no such lot'));
