@@ -1,7 +1,8 @@
 /**
  * What a million certificates cost in AWS, from what the bench measured: the
  * DynamoDB items as written, the request log line, the in-process time per
- * certificate and the issuing bundle's module initialisation. Prices: prices.ts.
+ * certificate and the issuing bundle's module initialisation; and, apart, what
+ * production lots and the issuance log add (lots-and-log.ts). Prices: prices.ts.
  */
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -19,6 +20,10 @@ export const ASSUMED = {
   platformLogBytes: 350,
   /** CPU share of a Lambda function: 1,769 MB is one vCPU. */
   mbPerVcpu: 1769,
+  /** The issuance log's sequencer runs once a minute (serverless.yml), through a 30-day month; each run signs a checkpoint (at a million a month, the log grows every minute). */
+  sequencerRunsPerMonth: 30 * 24 * 60,
+  /** One sequencer run of about 23 entries: some 70 round trips one after the other (leaves are put one at a time), a KMS Sign and an S3 PUT. */
+  sequencerRunMs: 500,
   /** The bench machine's core is taken as fast as one Graviton (arm64) vCPU. */
 } as const;
 
@@ -107,6 +112,35 @@ export class ByteCountingMetrics extends Metrics {
   }
 }
 
+/** Units per certificate for one kind of request (see capacity.ts's breakdown). */
+export interface Part {
+  what: string;
+  units: number;
+  /** The median size billed (bytes). */
+  bytes: number;
+}
+
+/** What lots and the issuance log add, per certificate unless said otherwise (lots-and-log.ts). */
+export interface LotsAndLog {
+  certificates: number;
+  runs: number;
+  lots: { writes: Part[]; reads: Part[]; roundTrips: number };
+  log: {
+    writes: Part[];
+    reads: Part[];
+    /** The queue's pages (Query on byLogQueue, eventually consistent). */
+    queueReads: Part[];
+    requestsPerRun: number;
+    signsPerRun: number;
+    objectPutsPerRun: number;
+    /** The sequencer job's log line and metrics line, per run. */
+    logBytesPerRun: number;
+    memoryMb: number;
+  };
+  /** Not in any figure: the certificate record's entries in its five listing indexes. */
+  listingIndexes: Part[];
+}
+
 export interface Measured {
   kmsSignsPerCert: number;
   /** Per certificate: the DynamoDB writes with their item sizes, and the consistent reads with theirs. */
@@ -120,10 +154,12 @@ export interface Measured {
   initMs: number;
   /** serverless.yml's memory size for the issuing function (MB). */
   memoryMb: number;
+  lotsAndLog?: LotsAndLog;
 }
 
-const wru = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
-const rru = (bytes: number) => Math.max(1, Math.ceil(bytes / 4096));
+/** Write request units for an item of `bytes` (1 per started KB); read request units for a consistent read (1 per started 4 KB). */
+export const wru = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+export const rru = (bytes: number) => Math.max(1, Math.ceil(bytes / 4096));
 
 /** Lambda duration of one warm request at `memoryMb`: CPU scaled by the CPU share, plus the assumed round trips. */
 export function warmMs(m: Measured, memoryMb: number): number {
@@ -157,7 +193,49 @@ export function millionCost(m: Measured, memoryMb = m.memoryMb): CostLine[] {
   ];
 }
 
+const unitsOf = (parts: readonly Part[]) => parts.reduce((a, p) => a + p.units, 0);
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** What issuing every one of the million under a lot adds: the lot read, the seat, the byLot index entry, and their round trips. */
+export function lotCost(m: Measured, l: LotsAndLog): CostLine[] {
+  const [wrus, rrus] = [unitsOf(l.lots.writes), unitsOf(l.lots.reads)];
+  const gbSeconds = (m.memoryMb / 1024) * ((l.lots.roundTrips * ASSUMED.dynamoCallMs) / 1000) * 1e6;
+  return [
+    { what: 'DynamoDB writes', usage: `${wrus.toFixed(2)} WRU per certificate`, dollars: wrus * PRICES.dynamodb.perMillionWru },
+    { what: 'DynamoDB consistent reads', usage: `${rrus.toFixed(2)} RRU per certificate`, dollars: rrus * PRICES.dynamodb.perMillionRru },
+    { what: `Lambda arm64 ${m.memoryMb} MB duration`, usage: `${gbSeconds.toFixed(0)} GB-s (${l.lots.roundTrips.toFixed(0)} more round trips)`, dollars: gbSeconds * PRICES.lambda.perGbSecondArm },
+  ];
+}
+
+/** What logging the million costs: the DynamoDB units per certificate (per-run items amortised over a run's certificates), and per run the sequencer's invocation, Sign and S3 PUT. */
+export function logCost(l: LotsAndLog): CostLine[] {
+  const runs = ASSUMED.sequencerRunsPerMonth;
+  const [wrus, rrus, queue] = [unitsOf(l.log.writes), unitsOf(l.log.reads), unitsOf(l.log.queueReads)];
+  const gbSeconds = (l.log.memoryMb / 1024) * (ASSUMED.sequencerRunMs / 1000) * runs;
+  const [signs, puts] = [l.log.signsPerRun * runs, l.log.objectPutsPerRun * runs];
+  const logGb = ((l.log.logBytesPerRun + ASSUMED.platformLogBytes) * runs) / 1e9;
+  return [
+    { what: 'DynamoDB writes', usage: `${wrus.toFixed(2)} WRU per certificate`, dollars: wrus * PRICES.dynamodb.perMillionWru },
+    { what: 'DynamoDB consistent reads', usage: `${rrus.toFixed(2)} RRU per certificate`, dollars: rrus * PRICES.dynamodb.perMillionRru },
+    { what: 'DynamoDB queue reads (Query)', usage: `${queue.toFixed(2)} RRU per certificate, eventually consistent`, dollars: queue * PRICES.dynamodb.perMillionRru },
+    { what: 'KMS Sign (checkpoints)', usage: `${count(signs)} requests`, dollars: (signs / 10_000) * PRICES.kms.asymmetricPer10k },
+    { what: 'KMS log key, one month', usage: '1 key', dollars: PRICES.kms.keyMonth },
+    { what: `Lambda arm64 ${l.log.memoryMb} MB duration`, usage: `${gbSeconds.toFixed(0)} GB-s (sequencer)`, dollars: gbSeconds * PRICES.lambda.perGbSecondArm },
+    { what: 'Lambda requests', usage: `${count(runs)} (sequencer)`, dollars: (runs / 1e6) * PRICES.lambda.perMillionRequests },
+    { what: 'S3 PUT (checkpoint copies)', usage: `${count(puts)} requests`, dollars: (puts / 1000) * PRICES.s3.perThousandPut },
+    { what: 'CloudWatch Logs ingestion', usage: `${logGb.toFixed(3)} GB (sequencer)`, dollars: logGb * PRICES.cloudWatchLogs.perGbIngested },
+  ];
+}
+
 const usd = (d: number) => `$${d.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+
+/** Parts as `what units` (units per certificate, with the size billed), a few to a row. */
+function printParts(label: string, parts: readonly Part[], row: (label: string, value: string) => void): void {
+  const shown = parts.filter((p) => p.units >= 0.005).map((p) => `${p.what} ${p.units.toFixed(2)} (${p.bytes} B)`);
+  const rest = unitsOf(parts.filter((p) => p.units < 0.005));
+  if (rest) shown.push(`other ${rest.toFixed(3)}`);
+  for (let i = 0; i < shown.length; i += 2) row(i ? '' : label, shown.slice(i, i + 2).join(';  '));
+}
 
 export function printCost(m: Measured, row: (label: string, value: string) => void): void {
   const lines = millionCost(m);
@@ -171,9 +249,33 @@ export function printCost(m: Measured, row: (label: string, value: string) => vo
   row(`Lambda duration per request at ${m.memoryMb} MB`, `${warmMs(m, m.memoryMb).toFixed(1)} ms (estimate)`);
   for (const l of lines) row(`  ${l.what}`, `${usd(l.dollars).padStart(10)}   ${l.usage}`);
   row('factory-ca, in all', usd(ours).padStart(10));
+  const l = m.lotsAndLog;
+  let withBoth = ours;
+  if (l) {
+    const lots = lotCost(m, l);
+    const log = logCost(l);
+    const lotsTotal = lots.reduce((a, x) => a + x.dollars, 0);
+    const logTotal = log.reduce((a, x) => a + x.dollars, 0);
+    withBoth = ours + lotsTotal + logTotal;
+    console.log(`  lots and the issuance log (${l.certificates} certificates under one lot, logged by ${l.runs} sequencer runs; units per certificate, size billed)`);
+    printParts('measured: lots, writes (WRU)', l.lots.writes, row);
+    printParts('measured: lots, consistent reads (RRU)', l.lots.reads, row);
+    printParts('measured: log, writes (WRU)', l.log.writes, row);
+    printParts('measured: log, consistent reads (RRU)', l.log.reads, row);
+    printParts('measured: log, queue reads (RRU)', l.log.queueReads, row);
+    row('measured: per sequencer run', `${l.log.requestsPerRun.toFixed(0)} DynamoDB requests, ${l.log.signsPerRun.toFixed(2)} KMS Sign, ${l.log.objectPutsPerRun.toFixed(2)} S3 PUT, ${l.log.logBytesPerRun.toFixed(0)} B logged`);
+    row('assumed: sequencer runs', `${count(ASSUMED.sequencerRunsPerMonth)} a month (one a minute, 30 days), each signs; ${ASSUMED.sequencerRunMs} ms at ${l.log.memoryMb} MB`);
+    for (const x of lots) row(`  lots: ${x.what}`, `${usd(x.dollars).padStart(10)}   ${x.usage}`);
+    row('lots, in all (every certificate under a lot)', usd(lotsTotal).padStart(10));
+    for (const x of log) row(`  log: ${x.what}`, `${usd(x.dollars).padStart(10)}   ${x.usage}`);
+    row('issuance log, in all', usd(logTotal).padStart(10));
+    row('factory-ca with lots and the issuance log', usd(withBoth).padStart(10));
+    const listing = unitsOf(l.listingIndexes);
+    row('not in any figure: listing index entries', `${usd(listing * PRICES.dynamodb.perMillionWru).padStart(10)}   ${listing.toFixed(2)} WRU per certificate (the record's put: byCommonName … byIssueDay)`);
+  }
   const pca = privateCaMonth(1e6);
   row('AWS Private CA, general-purpose (1 CA)', `${usd(pca.total).padStart(10)}   CA ${usd(pca.caFee)} + certificates ${usd(pca.certificates)}`);
-  row('  AWS Private CA / factory-ca', `${(pca.total / ours).toFixed(0).padStart(8)} ×`);
+  row('  AWS Private CA / factory-ca', `${(pca.total / ours).toFixed(0).padStart(8)} ×${l ? `   (${(pca.total / withBoth).toFixed(0)} × with lots and the log)` : ''}`);
   const shortLived = PRICES.privateCa.shortLivedCaMonth + 1e6 * PRICES.privateCa.shortLivedPerCertificate;
   row('AWS Private CA, short-lived mode (≤ 7 days)', `${usd(shortLived).padStart(10)}   (device certificates outlive 7 days: for scale only)`);
   row('throughput bound per account and region', `KMS ECC Sign ${QUOTAS.kmsEccPerSecond}/s (shared) vs Private CA IssueCertificate ${QUOTAS.privateCaIssuePerSecond}/s (default quotas)`);

@@ -6,6 +6,8 @@
  *   npm run bench -- --peer cfssl  also cfssl (`apt-get install golang-cfssl`) on the same CSRs
  *   npm run bench -- --quick       the in-process rows only (issuance CPU, CRLs)
  *   npm run bench -- --cold        the bundles, their init and the first request only
+ *   npm run bench -- --cost        the AWS calls per certificate and the bill (sections 2 and 6; no
+ *                                  bundles, no HTTP, so no Lambda memory table)
  *
  * Environment: BENCH_N (CSRs per in-process round, default 2000), BENCH_HTTP_N (default 300),
  * BENCH_CRL_SIZES (entries per CRL, comma-separated, default 1000,1000000).
@@ -19,7 +21,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parsePolicy } from '../src/pki/policy.js';
 import { keyIdentifierOf } from '../src/pki/keys.js';
 import { caSubjectDer } from '../src/pki/profile.js';
@@ -40,11 +41,13 @@ import type { FirstRequestSetup } from './bundles.js';
 import { measureKeyQuality } from './key-quality.js';
 import { measureCrl } from './crl.js';
 import { ASSUMED, ByteCountingLogger, ByteCountingMetrics, printCost, printMemoryTable, recordItemSizes, type Measured } from './cost.js';
+import { countRequests } from './capacity.js';
+import { measureLotsAndLog } from './lots-and-log.js';
 import { issueRoute } from '../src/http/issuing-routes.js';
 import { MemoryStore } from '../test/helpers/memory-store.js';
 import { jsonPost, lambdaContext } from '../test/helpers/api.js';
 
-const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false }, cold: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { peer: { type: 'string' }, quick: { type: 'boolean', default: false }, cold: { type: 'boolean', default: false }, cost: { type: 'boolean', default: false } } });
 const N = Number(process.env.BENCH_N ?? 2000);
 const HTTP_N = Number(process.env.BENCH_HTTP_N ?? 300);
 const CRL_SIZES = (process.env.BENCH_CRL_SIZES ?? '1000,1000000').split(',').map(Number);
@@ -79,19 +82,6 @@ async function inProcess(csrs: string[]): Promise<void> {
   row('RSA 2048 weak-key tests, per key', `${us(kq.checks)}  (target ≤ 1000 µs; the one modexp alone ${kq.exponentiation.median.toFixed(0)} µs)`);
 }
 
-/** Counts DynamoDB requests below the document client. */
-function countDynamo(client: DynamoDBClient): Map<string, number> {
-  const counts = new Map<string, number>();
-  client.middlewareStack.add(
-    (next, context) => async (a) => {
-      counts.set(String(context.commandName), (counts.get(String(context.commandName)) ?? 0) + 1);
-      return next(a);
-    },
-    { step: 'initialize', name: 'benchCount' },
-  );
-  return counts;
-}
-
 /** Per certificate: each kind of item written (or read) `count / n` times, at its median size. */
 function perCertificate(sizes: Map<string, number[]>, n: number): number[] {
   const out: number[] = [];
@@ -102,12 +92,13 @@ function perCertificate(sizes: Map<string, number[]>, n: number): number[] {
   return out;
 }
 
-type LedgerMeasures = Pick<Measured, 'kmsSignsPerCert' | 'writeBytes' | 'readBytes' | 'logBytesPerRequest' | 'inProcessUs'>;
+type LedgerMeasures = Pick<Measured, 'kmsSignsPerCert' | 'writeBytes' | 'readBytes' | 'logBytesPerRequest' | 'inProcessUs' | 'lotsAndLog'>;
 
 const BENCH_ENV = {
   JITP_ROLE_ARN: 'arn:aws:iam::111122223333:role/jitp',
   ISSUE_ROLE_ARN: 'arn:aws:iam::111122223333:role/issue',
   LIFECYCLE_ROLE_ARN: 'arn:aws:iam::111122223333:role/lifecycle',
+  LOG_SEQUENCER_ROLE_ARN: 'arn:aws:iam::111122223333:role/log-sequencer',
 };
 
 /** POST /certificates through the issuing route, in process: the ledger in memory, the KMS fake; µs per request. */
@@ -144,7 +135,7 @@ async function withLedger(csrs: string[]): Promise<LedgerMeasures> {
     await bootstrap(composeLifecycle(config, { dynamo: setup, kms: kmsClient, iot: new FakeIot().install().client, ...quiet() }).lifecycle);
 
     const dynamo = localDynamoClient(endpoint);
-    const counts = countDynamo(dynamo);
+    const counts = countRequests(dynamo);
     const sizes = recordItemSizes(dynamo);
     const { issue } = composeIssuing(config, { dynamo, kms: kmsClient, ...quiet() });
     await issueCertificate(issue, { csr: csrs[0]!, stationId: 'bench' });
@@ -179,7 +170,8 @@ async function withLedger(csrs: string[]): Promise<LedgerMeasures> {
     }
     const logBytesPerRequest = (logger.bytes + metrics.bytes) / logged.length;
     dynamo.destroy();
-    return { kmsSignsPerCert, writeBytes, readBytes, logBytesPerRequest, inProcessUs: await routeInProcess(makeCsrs(550, `bench-route-${Date.now().toString(36)}`)) };
+    const lotsAndLog = await measureLotsAndLog({ config, endpoint, kms, kmsClient, iotClient: new FakeIot().install().client, sequencerMemoryMb: memoryOf('sequenceLog') });
+    return { kmsSignsPerCert, writeBytes, readBytes, logBytesPerRequest, lotsAndLog, inProcessUs: await routeInProcess(makeCsrs(550, `bench-route-${Date.now().toString(36)}`)) };
   } finally {
     setup.destroy();
     server.close();
@@ -329,6 +321,12 @@ async function main(): Promise<void> {
   console.log(`factory-ca benchmark — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
   if (args.cold) {
     await bundles();
+    console.log(`\n(done in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    return;
+  }
+  if (args.cost) {
+    const ledger = await withLedger(makeCsrs(601, `bench-db-${Date.now().toString(36)}`));
+    printCost({ ...ledger, initMs: Number.NaN, memoryMb: memoryOf('issueCertificate') }, row);
     console.log(`\n(done in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
     return;
   }

@@ -9,7 +9,7 @@ export const PRICES = {
   kms: {
     /** Sign with an ECC key: "asymmetric requests except RSA 2048", per 10,000 requests. */
     asymmetricPer10k: 0.15,
-    /** Each customer managed key, per month (the root and the issuing CA keys). */
+    /** Each customer managed key, per month (the root and the issuing CA keys, and the issuance log's key). */
     keyMonth: 1.0,
     source: 'https://aws.amazon.com/kms/pricing/',
   },
@@ -30,6 +30,11 @@ export const PRICES = {
     /** REST API, first 333 million requests a month. */
     perMillionRest: 3.5,
     source: 'https://aws.amazon.com/api-gateway/pricing/',
+  },
+  s3: {
+    /** S3 Standard: PUT, COPY, POST, LIST requests, per 1,000 (the checkpoint copies). */
+    perThousandPut: 0.005,
+    source: 'https://aws.amazon.com/s3/pricing/',
   },
   cloudWatchLogs: {
     /** Standard log class, data ingested. */
