@@ -137,7 +137,7 @@ export interface LotsAndLog {
     logBytesPerRun: number;
     memoryMb: number;
   };
-  /** Not in any figure: the certificate record's entries in its five listing indexes. */
+  /** The certificate record's entries in its five listing indexes (every index copies the whole record). */
   listingIndexes: Part[];
 }
 
@@ -156,6 +156,8 @@ export interface Measured {
   memoryMb: number;
   lotsAndLog?: LotsAndLog;
 }
+
+const unitsOf = (parts: readonly Part[]) => parts.reduce((a, p) => a + p.units, 0);
 
 /** Write request units for an item of `bytes` (1 per started KB); read request units for a consistent read (1 per started 4 KB). */
 export const wru = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
@@ -179,12 +181,16 @@ export function millionCost(m: Measured, memoryMb = m.memoryMb): CostLine[] {
   const M = 1e6;
   const wrus = m.writeBytes.reduce((a, b) => a + wru(b), 0);
   const rrus = m.readBytes.reduce((a, b) => a + rru(b), 0);
+  const listing = m.lotsAndLog ? unitsOf(m.lotsAndLog.listingIndexes) : 0;
   const gbSeconds = (memoryMb / 1024) * (warmMs(m, memoryMb) / 1000) * M;
   const logGb = ((m.logBytesPerRequest + ASSUMED.platformLogBytes) * M) / 1e9;
   return [
     { what: 'KMS Sign (ECC)', usage: `${(m.kmsSignsPerCert * M).toLocaleString('en-US')} requests`, dollars: ((m.kmsSignsPerCert * M) / 10_000) * PRICES.kms.asymmetricPer10k },
     { what: 'KMS keys (root + issuing), one month', usage: '2 keys', dollars: 2 * PRICES.kms.keyMonth },
     { what: 'DynamoDB writes', usage: `${wrus} WRU per certificate`, dollars: wrus * PRICES.dynamodb.perMillionWru },
+    ...(listing
+      ? [{ what: 'DynamoDB listing index writes', usage: `${listing.toFixed(2)} WRU per certificate (byCommonName … byIssueDay, each a copy of the record)`, dollars: listing * PRICES.dynamodb.perMillionWru }]
+      : []),
     { what: 'DynamoDB consistent reads', usage: `${rrus} RRU per certificate`, dollars: rrus * PRICES.dynamodb.perMillionRru },
     { what: `Lambda arm64 ${memoryMb} MB duration`, usage: `${gbSeconds.toFixed(0)} GB-s`, dollars: gbSeconds * PRICES.lambda.perGbSecondArm },
     { what: 'Lambda requests', usage: '1,000,000', dollars: PRICES.lambda.perMillionRequests },
@@ -193,7 +199,6 @@ export function millionCost(m: Measured, memoryMb = m.memoryMb): CostLine[] {
   ];
 }
 
-const unitsOf = (parts: readonly Part[]) => parts.reduce((a, p) => a + p.units, 0);
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** What issuing every one of the million under a lot adds: the lot read, the seat, the byLot index entry, and their round trips. */
@@ -270,8 +275,6 @@ export function printCost(m: Measured, row: (label: string, value: string) => vo
     for (const x of log) row(`  log: ${x.what}`, `${usd(x.dollars).padStart(10)}   ${x.usage}`);
     row('issuance log, in all', usd(logTotal).padStart(10));
     row('factory-ca with lots and the issuance log', usd(withBoth).padStart(10));
-    const listing = unitsOf(l.listingIndexes);
-    row('not in any figure: listing index entries', `${usd(listing * PRICES.dynamodb.perMillionWru).padStart(10)}   ${listing.toFixed(2)} WRU per certificate (the record's put: byCommonName … byIssueDay)`);
   }
   const pca = privateCaMonth(1e6);
   row('AWS Private CA, general-purpose (1 CA)', `${usd(pca.total).padStart(10)}   CA ${usd(pca.caFee)} + certificates ${usd(pca.certificates)}`);

@@ -18,7 +18,7 @@ import { lotLedger } from '../src/compose/shared.js';
 import { logJob } from '../src/jobs/log-job.js';
 import { localDynamoClient } from '../src/local/local-stack.js';
 import { createMetrics } from '../src/observability/metrics.js';
-import { ensureLogKey } from '../src/service/ca-lifecycle.js';
+import { ensureLogKey } from '../src/service/log-keys.js';
 import { issueCertificate } from '../src/service/issue-certificate.js';
 import { openLot } from '../src/service/lots.js';
 import { systemClock, type CrlObjects } from '../src/service/ports.js';

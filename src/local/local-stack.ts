@@ -102,7 +102,7 @@ export function startLocalSequencer(client: DynamoDBClient, config: Config, o: {
   const run = () => {
     running ??= sequenceLog(fn.sequencer)
       .then((report) => {
-        if (report.sequenced || report.conflict) fn.obs.logger.info('log sequencing', { job: 'log', report: { ...report } });
+        if (report.sequenced || report.adopted || report.conflict || report.refused.length) fn.obs.logger.info('log sequencing', { job: 'log', report: { ...report } });
         o.onRun?.(report);
       })
       .catch((e) => fn.obs.logger.error('log sequencing failed', { job: 'log', error: describeError(e) }))

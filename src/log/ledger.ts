@@ -21,6 +21,8 @@ export interface LogHead {
   checkpointSize?: number;
   /** When the latest checkpoint was recorded. */
   checkpointAt?: string;
+  /** The recording time of the latest checkpoint whose copy was put in the checkpoint store (S3, or the local state directory). */
+  publishedAt?: string;
   updatedAt: string;
 }
 
@@ -95,6 +97,8 @@ export interface LogLedger extends NodeReader, Pick<LogKeyStore, 'getLogKeys'> {
    * another set of log keys) it replaces the note already kept for `size`.
    */
   recordCheckpoint(size: number, note: string, at: string, resigned?: boolean): Promise<void>;
+  /** Notes that the checkpoint recorded at `at` was copied to the checkpoint store (never moves back). */
+  markPublished(at: string): Promise<void>;
   /** The checkpoint published for `size` leaves. */
   getCheckpoint(size: number): Promise<string | undefined>;
   /** One page of the queue (an index: eventually consistent, in queue order): the keys of its items. */

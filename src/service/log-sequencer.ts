@@ -215,7 +215,14 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
     }
     return c;
   };
-  const logged = async (identity: string) => plannedIds.has(identity) || (await ledger.getEntryIndex(identity)) !== undefined;
+  // A lot's opening is asked about once per certificate under it: each identity is read once a run.
+  const loggedIds = new Set<string>();
+  const logged = async (identity: string) => {
+    if (plannedIds.has(identity) || loggedIds.has(identity)) return true;
+    const found = (await ledger.getEntryIndex(identity)) !== undefined;
+    if (found) loggedIds.add(identity);
+    return found;
+  };
   const plan = (entry: LogEntry) => {
     const bytes = encodeEntry(entry);
     const id = entryIdentity(entry);
@@ -339,13 +346,18 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   let checkpointAt = latest.checkpointAt;
   const signers = await checkpointSigners(d);
   const resigned = latest.checkpoint !== undefined && latest.checkpointSize === tree.size && !signedByExactly(latest.checkpoint, signers.map((k) => k.keyId));
+  // The latest checkpoint's copy, unless it was put: a run that failed to put it is followed by one that does.
+  let publish = latest.checkpoint !== undefined && latest.checkpointAt !== latest.publishedAt ? { size: latest.checkpointSize!, note: latest.checkpoint, at: latest.checkpointAt! } : undefined;
   if (latest.checkpointSize === undefined || tree.size > latest.checkpointSize || resigned) {
     const note = await signNote(formatCheckpoint({ origin: d.origin, size: tree.size, rootHash: tree.root() }), signers);
     checkpointAt = d.clock().toISOString();
     await ledger.recordCheckpoint(tree.size, note, checkpointAt, resigned);
-    const stored = (await ledger.getCheckpoint(tree.size)) ?? note;
-    if (d.objects) await d.objects.put(`log/checkpoints/${tree.size}`, new Uint8Array(Buffer.from(stored, 'utf8')));
+    publish = { size: tree.size, note: (await ledger.getCheckpoint(tree.size)) ?? note, at: checkpointAt };
     checkpointSize = tree.size;
+  }
+  if (publish && d.objects) {
+    await d.objects.put(`log/checkpoints/${publish.size}`, new Uint8Array(Buffer.from(publish.note, 'utf8')));
+    await ledger.markPublished(publish.at);
   }
   return report({
     sequenced: leaves.length,

@@ -120,6 +120,7 @@ export class DynamoLogStore implements LogLedger, LogKeyStore {
       size: Number(item.size),
       root: bytes(item.root),
       ...(typeof item.checkpoint === 'string' ? { checkpoint: item.checkpoint, checkpointSize: Number(item.checkpointSize), checkpointAt: String(item.checkpointAt) } : {}),
+      ...(typeof item.publishedAt === 'string' ? { publishedAt: item.publishedAt } : {}),
       updatedAt: String(item.updatedAt),
     };
   }
@@ -212,6 +213,10 @@ export class DynamoLogStore implements LogLedger, LogKeyStore {
       expected === undefined ? undefined : { '#generation': 'generation' },
       expected === undefined ? undefined : { ':expected': expected },
     );
+  }
+
+  async markPublished(at: string): Promise<void> {
+    await this.updateIf(HEAD, 'SET publishedAt = :at', 'attribute_exists(pk) AND (attribute_not_exists(publishedAt) OR publishedAt < :at)', { ':at': at }, {});
   }
 
   async getCheckpoint(size: number): Promise<string | undefined> {

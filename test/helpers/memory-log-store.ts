@@ -136,6 +136,11 @@ export class MemoryLogStore implements LogLedger, LogKeyStore {
     }
   }
 
+  async markPublished(at: string): Promise<void> {
+    await this.enter('markPublished');
+    if (this.head && (this.head.publishedAt === undefined || this.head.publishedAt < at)) this.head = { ...this.head, publishedAt: at };
+  }
+
   async getLogKeys(): Promise<LogKeys | undefined> {
     await this.enter('getLogKeys');
     return this.logKeys && copy(this.logKeys);

@@ -75,6 +75,36 @@ describe('Function: sequenceLog', () => {
     expect(await sequenceLog(w.deps)).toMatchObject({ sequenced: 2, backlogAgeSeconds: 0, queueDepth: 0 });
   });
 
+  it('puts a checkpoint copy that a run failed to put on the next run, even with nothing new to log', async () => {
+    // Prepare: a checkpoint store whose first put fails.
+    const puts: string[] = [];
+    let failing = true;
+    const objects = {
+      put: async (key: string, body: Uint8Array) => {
+        if (failing) {
+          failing = false;
+          throw new Error('S3 unavailable');
+        }
+        puts.push(`${key} ${Buffer.from(body).toString('utf8').split('\n')[1]}`);
+      },
+    };
+    const w = world({ objects: objects as unknown as LogSequencerDeps['objects'] });
+    w.ledger.putCertificate(cert());
+    w.ledger.putCertificate(cert());
+
+    // Act: the run signs and records, then fails to put the copy; the next has nothing to log.
+    await expect(sequenceLog(w.deps)).rejects.toThrow('S3 unavailable');
+    expect(w.ledger.head!.checkpointSize).toBe(2);
+    const second = await sequenceLog(w.deps);
+
+    // Assess: the copy of the recorded checkpoint is put, once.
+    expect(second).toMatchObject({ sequenced: 0, size: 2 });
+    expect(second.checkpointSize).toBeUndefined();
+    expect(puts).toEqual(['log/checkpoints/2 2']);
+    await sequenceLog(w.deps);
+    expect(puts).toEqual(['log/checkpoints/2 2']);
+  });
+
   it('appends at most maxEntries a run; the next run takes the rest', async () => {
     const w = world({ maxEntries: 3, pageSize: 2 });
     for (let i = 0; i < 7; i++) w.ledger.putCertificate(cert());
