@@ -95,7 +95,7 @@ function included(leaf, index, size, path, root) {
 // Every entry's keys, in the order the log writes them.
 const ENTRY_KEYS = {
   'lot-opened': ['v', 'type', 'lotId', 'product', 'quota', 'commonNamePattern?', 'stations?', 'closesAt', 'openedAt'],
-  issued: ['v', 'type', 'serialNumber', 'certificateSha256', 'issuingCaId', 'commonName?', 'stationId', 'issuedAt', 'lotId?', 'lotSeq?'],
+  issued: ['v', 'type', 'serialNumber', 'certificateSha256', 'issuingCaId', 'commonName?', 'stationId', 'issuedAt', 'lotId?', 'lotSeq?', 'replaces?'],
   revoked: ['v', 'type', 'serialNumber', 'certificateSha256', 'issuingCaId', 'reason', 'revokedAt', 'lotId?', 'lotRevocationSeq?'],
   'lot-closed': ['v', 'type', 'lotId', 'closedAt', 'issued'],
 };

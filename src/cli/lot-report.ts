@@ -27,7 +27,7 @@ interface LotView {
 }
 
 interface Page {
-  items?: { serialNumber: string; certificatePem?: string }[];
+  items?: { serialNumber: string; certificatePem?: string; replaces?: string }[];
   next?: string;
 }
 
@@ -86,7 +86,8 @@ export async function lotReport(op: Operator, lotId: string, options: { out: str
   do {
     const page = await get<Page>(op, '/certificates', { lotId, limit: '1000', next });
     if (!page || !Array.isArray(page.items)) throw new CliError(EXIT.FAILED, 'the list answer has no items');
-    for (const c of page.items) listed.set(c.serialNumber, c.certificatePem ?? '');
+    // A lot's seats: a re-enrollment stays listed under its lot but took no seat (its entry has no lotSeq).
+    for (const c of page.items) if (!c.replaces) listed.set(c.serialNumber, c.certificatePem ?? '');
     next = page.next || undefined;
   } while (next);
 

@@ -7,7 +7,7 @@
  * decoded entry to check it is canonical. Four types:
  *
  *   {"v":1,"type":"lot-opened","lotId","product","quota","commonNamePattern"?,"stations"?,"closesAt","openedAt"}
- *   {"v":1,"type":"issued","serialNumber","certificateSha256","issuingCaId","commonName"?,"stationId","issuedAt","lotId"?,"lotSeq"?}
+ *   {"v":1,"type":"issued","serialNumber","certificateSha256","issuingCaId","commonName"?,"stationId","issuedAt","lotId"?,"lotSeq"?,"replaces"?}
  *   {"v":1,"type":"revoked","serialNumber","certificateSha256","issuingCaId","reason","revokedAt","lotId"?,"lotRevocationSeq"?}
  *   {"v":1,"type":"lot-closed","lotId","closedAt","issued"}
  *
@@ -38,8 +38,10 @@ export interface IssuedEntry {
   stationId: string;
   issuedAt: string;
   lotId?: string;
-  /** 1, 2, 3… per lot, in log order. */
+  /** 1, 2, 3… per lot, in log order: a certificate that took one of the lot's seats. */
   lotSeq?: number;
+  /** A re-enrollment's certificate (EST simplereenroll): the serial it replaced. It stays in the lot and takes no seat, so it has no lotSeq. */
+  replaces?: string;
 }
 
 export interface RevokedEntry {
@@ -97,6 +99,7 @@ const FIELDS: Record<LogEntryType, readonly Field[]> = {
     ['issuedAt', 'string'],
     ['lotId', 'string', true],
     ['lotSeq', 'count', true],
+    ['replaces', 'string', true],
   ],
   revoked: [
     ['serialNumber', 'string'],
@@ -148,6 +151,7 @@ function ordered(entry: LogEntry): Record<string, unknown> {
   if ((out.lotSeq !== undefined || out.lotRevocationSeq !== undefined) && out.lotId === undefined) {
     throw new EntryError(`a ${entry.type} entry numbered in a lot names the lot`);
   }
+  if (out.replaces !== undefined && out.lotSeq !== undefined) throw new EntryError('a re-enrollment takes no seat of its lot: it has no lotSeq');
   return out;
 }
 

@@ -74,6 +74,7 @@ export interface SequenceReport {
 const MAX_PAGE = 500;
 const READ_CONCURRENCY = 16;
 
+/** A certificate's issuance entry; `lotSeq` only for one that took a seat of its lot (a re-enrollment takes none). */
 export function issuedEntry(record: CertificateRecord, lotSeq?: number): LogEntry {
   return {
     v: 1,
@@ -84,9 +85,13 @@ export function issuedEntry(record: CertificateRecord, lotSeq?: number): LogEntr
     ...(record.commonName !== undefined ? { commonName: record.commonName } : {}),
     stationId: record.stationId,
     issuedAt: record.issuedAt,
-    ...(record.lotId !== undefined ? { lotId: record.lotId, ...(lotSeq !== undefined ? { lotSeq } : {}) } : {}),
+    ...(record.lotId !== undefined ? { lotId: record.lotId, ...(lotSeq !== undefined && !record.replaces ? { lotSeq } : {}) } : {}),
+    ...(record.replaces ? { replaces: record.replaces } : {}),
   };
 }
+
+/** Whether a certificate holds a seat of its lot: issued under it, not a re-enrollment (which stays in the lot of the one it replaced). */
+const seated = (record: CertificateRecord): boolean => record.lotId !== undefined && !record.replaces;
 
 export function revokedEntry(record: CertificateRecord, lotRevocationSeq?: number): LogEntry {
   return {
@@ -267,14 +272,14 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
         }
         const r = item.record;
         if (!read.issued && !plannedIds.has(issuedIdentity(r.serialNumber))) {
-          const c = r.lotId !== undefined ? await counter(r.lotId) : undefined;
+          const c = seated(r) ? await counter(r.lotId!) : undefined;
           // A lot's opening comes before its first certificate in the log, whatever the queue's order.
           if (c?.lot && !(await logged(lotOpenedIdentity(c.lot.lotId)))) plan(lotOpenedEntry(c.lot));
           plan(issuedEntry(r, c ? c.logged + 1 : undefined));
           if (c) c.logged++;
         }
         if (r.status === 'REVOKED' && !read.revoked && !plannedIds.has(revokedIdentity(r.serialNumber))) {
-          const c = r.lotId !== undefined ? await counter(r.lotId) : undefined;
+          const c = seated(r) ? await counter(r.lotId!) : undefined;
           plan(revokedEntry(r, c ? c.revoked + 1 : undefined));
           if (c) c.revoked++;
         }

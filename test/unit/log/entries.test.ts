@@ -22,6 +22,11 @@ describe('Function: encodeEntry', () => {
       `{"v":1,"type":"issued","serialNumber":"0a","certificateSha256":"${SHA}","issuingCaId":"ca","commonName":"cn","stationId":"st","issuedAt":"t","lotId":"L1","lotSeq":3}`,
     ],
     [
+      'a re-enrollment in a lot',
+      { v: 1, type: 'issued', replaces: '09', lotId: 'L1', issuedAt: 't', stationId: 'st', issuingCaId: 'ca', certificateSha256: SHA, serialNumber: '0a' },
+      `{"v":1,"type":"issued","serialNumber":"0a","certificateSha256":"${SHA}","issuingCaId":"ca","stationId":"st","issuedAt":"t","lotId":"L1","replaces":"09"}`,
+    ],
+    [
       'revoked in a lot',
       { v: 1, type: 'revoked', lotRevocationSeq: 1, lotId: 'L1', revokedAt: 't', reason: 'keyCompromise', issuingCaId: 'ca', certificateSha256: SHA, serialNumber: '0a' },
       `{"v":1,"type":"revoked","serialNumber":"0a","certificateSha256":"${SHA}","issuingCaId":"ca","reason":"keyCompromise","revokedAt":"t","lotId":"L1","lotRevocationSeq":1}`,
@@ -39,10 +44,12 @@ describe('Function: encodeEntry', () => {
     expect(entryIdentity({ v: 1, type: 'lot-opened', lotId: 'L', product: 'p', quota: 1, closesAt: 't', openedAt: 't' })).toBe('LOT#L#opened');
   });
 
-  it('refuses an entry with a missing key, a bad digest or a lot number without a lot', () => {
+  it('refuses an entry with a missing key, a bad digest, a lot number without a lot, or a numbered re-enrollment', () => {
     expect(() => encodeEntry({ v: 1, type: 'lot-closed', lotId: 'L', closedAt: 't' } as unknown as LogEntry)).toThrow(EntryError);
     expect(() => encodeEntry({ v: 1, type: 'issued', serialNumber: '0a', certificateSha256: 'AB'.repeat(32), issuingCaId: 'ca', stationId: 's', issuedAt: 't' })).toThrow(EntryError);
     expect(() => encodeEntry({ v: 1, type: 'issued', serialNumber: '0a', certificateSha256: SHA, issuingCaId: 'ca', stationId: 's', issuedAt: 't', lotSeq: 1 })).toThrow(EntryError);
+    // A re-enrollment takes no seat: never numbered in its lot.
+    expect(() => encodeEntry({ v: 1, type: 'issued', serialNumber: '0a', certificateSha256: SHA, issuingCaId: 'ca', stationId: 's', issuedAt: 't', lotId: 'L', lotSeq: 1, replaces: '09' })).toThrow('a re-enrollment takes no seat of its lot: it has no lotSeq');
   });
 });
 
