@@ -237,9 +237,17 @@ interface RotationAnswer {
   logKey?: { rotated: boolean; reason: string; keyAlias: string; previousGeneration?: number; cosignUntil?: string; nextDueAt?: string; actions?: string[] };
 }
 
-export async function rotateCa(op: Operator, options: { force?: boolean; reason?: string; logKey?: boolean }): Promise<number> {
+export async function rotateCa(op: Operator, options: { force?: boolean; reason?: string; logKey?: boolean; generation?: string }): Promise<number> {
   const force = Boolean(options.force || options.reason === 'keyCompromise');
-  const request = { force, ...(options.reason ? { reason: options.reason } : {}), ...(options.logKey ? { key: 'log' } : {}) };
+  if (options.generation !== undefined && (!options.logKey || options.reason !== 'keyCompromise' || !/^[1-9][0-9]{0,8}$/.test(options.generation))) {
+    throw new CliError(EXIT.REFUSED, '--generation names a compromised log key: a positive integer, with --log-key --reason keyCompromise');
+  }
+  const request = {
+    force,
+    ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.logKey ? { key: 'log' } : {}),
+    ...(options.generation !== undefined ? { generation: Number(options.generation) } : {}),
+  };
   // Never repeated on its own: a forced rotation sent twice would rotate twice.
   const { body } = await call<RotationAnswer>(op, { method: 'POST', path: '/ca/rotate', body: JSON.stringify(request), contentType: 'application/json' }, { retry: false });
   op.io.out(`issuing CA: ${body.rotated ? 'rotated' : 'not rotated'}: ${body.reason}`);

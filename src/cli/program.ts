@@ -8,7 +8,7 @@
  *   factory-ca export --url URL [filters] --format ndjson|csv [--out FILE]
  *   factory-ca revoke SERIAL --reason R --url URL
  *   factory-ca ca     --url URL [--json] [--out DIR]
- *   factory-ca rotate --url URL [--log-key] [--force] [--reason keyCompromise]
+ *   factory-ca rotate --url URL [--log-key] [--force] [--reason keyCompromise [--generation N]]
  *   factory-ca lot report LOT --url URL --out FILE [--tree-size N]
  *   factory-ca verify-report FILE --log-key PUBKEY
  *
@@ -260,8 +260,9 @@ Examples:
       .description('rotate the issuing CA and the issuance log key when due, or one of them now with --force (operators)')
       .option('--force', 'rotate now, even if not due')
       .option('--log-key', '--force and --reason are for the issuance log key, not the issuing CA')
+      .option('--generation <n>', 'with --log-key --reason keyCompromise: the compromised log key generation (default: the one that signs)')
       .addOption(new Option('--reason <reason>', 'keyCompromise: rotate now, disable the compromised key, and print the steps that follow').choices(['keyCompromise'])),
-  ).action(act((opts: ConnectionOptions & { force?: boolean; reason?: string; logKey?: boolean }) => operator(opts, (op) => rotateCa(op, opts))));
+  ).action(act((opts: ConnectionOptions & { force?: boolean; reason?: string; logKey?: boolean; generation?: string }) => operator(opts, (op) => rotateCa(op, opts))));
 
   connection(
     program

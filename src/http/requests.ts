@@ -181,13 +181,16 @@ export function readKeyHash(event: HttpEvent): string {
 
 /** POST /ca/rotate: {"force"?: boolean, "reason"?: "keyCompromise"}. */
 export function readRotateRequest(event: HttpEvent, maxBytes: number): RotationRequest {
-  const { force = false, reason, key = 'issuing' } = optionalJsonBody(event, maxBytes, ['force', 'reason', 'key']);
+  const { force = false, reason, key = 'issuing', generation } = optionalJsonBody(event, maxBytes, ['force', 'reason', 'key', 'generation']);
   if (typeof force !== 'boolean') throw invalid('force must be true or false', 'force', 'must be a boolean');
   if (key !== 'issuing' && key !== 'log') throw invalid('key is issuing (the issuing CA, the default) or log (the issuance log key)', 'key', 'must be issuing or log');
   if (reason !== undefined && reason !== 'keyCompromise') {
     throw invalid(`The only rotation reason is keyCompromise (the ${key === 'log' ? 'issuance log key' : 'active issuing key'} is compromised)`, 'reason', 'must be keyCompromise');
   }
-  return { force: force || reason === 'keyCompromise', ...(reason ? { reason } : {}), ...(key === 'log' ? { key } : {}) };
+  if (generation !== undefined && (key !== 'log' || reason !== 'keyCompromise' || !Number.isSafeInteger(generation) || (generation as number) < 1)) {
+    throw invalid('generation names the compromised issuance log key: a positive integer, with "key": "log" and "reason": "keyCompromise"', 'generation', 'a positive integer, with key log and reason keyCompromise');
+  }
+  return { force: force || reason === 'keyCompromise', ...(reason ? { reason } : {}), ...(key === 'log' ? { key } : {}), ...(generation !== undefined ? { generation: generation as number } : {}) };
 }
 
 /**

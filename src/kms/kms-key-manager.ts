@@ -149,6 +149,8 @@ export function kmsKeyManager(client: KMSClient, options: KmsKeyManagerOptions):
       try {
         await client.send(new DisableKeyCommand({ KeyId: key.keyId }));
       } catch (e) {
+        // A key pending deletion (or gone) signs nothing already: what disabling is for. A disabled key is disabled again without error.
+        if (nameOf(e) === 'KMSInvalidStateException' || nameOf(e) === 'NotFoundException') return;
         throw keyAdminError(`disable ${key.keyId}`, e);
       }
     },

@@ -9,7 +9,7 @@
  * and every published checkpoint. The queue is the sparse index of the
  * certificate and lot items with something not yet logged.
  */
-import type { CertificateRecord, LotRecord } from '../service/ports.js';
+import type { CertificateRecord, KeyReference, LotRecord } from '../service/ports.js';
 import type { NodeHash, NodeReader } from './merkle.js';
 
 export interface LogHead {
@@ -53,19 +53,26 @@ export interface LotEffects {
  * generation 1 signs alone.
  */
 export interface LogKeys {
+  /** Moves up by one at every change of the state: the condition of every write. */
+  version: number;
   generation: number;
   /** When this generation began signing. */
   since: string;
-  previous?: { generation: number; cosignUntil: string };
-  /** Generations retired because their key was compromised, when, and when their KMS key was disabled (they never co-sign). */
-  compromised?: Array<{ generation: number; at: string; disabledAt?: string }>;
+  /** The KMS key (or local key file) of this generation, recorded when it was made or found. */
+  key?: KeyReference;
+  previous?: { generation: number; cosignUntil: string; key?: KeyReference };
+  /**
+   * Generations that sign no more, and when their key was disabled: retired once
+   * their co-signing ended, or compromised (never co-signing again).
+   */
+  retired?: Array<{ generation: number; key?: KeyReference; reason: 'superseded' | 'keyCompromise'; at: string; disabledAt?: string }>;
 }
 
 /** The log key's state in the ledger: read by the sequencer, replaced (conditionally) by the key rotation. */
 export interface LogKeyStore {
   /** The state, read consistently; undefined before the first rotation. */
   getLogKeys(): Promise<LogKeys | undefined>;
-  /** Replaces the state only if its generation is still `expected` (undefined: there is no state yet); false otherwise. */
+  /** Replaces the state only if its version is still `expected` (undefined: there is no state yet); false otherwise. */
   putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean>;
 }
 

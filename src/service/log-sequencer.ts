@@ -165,6 +165,8 @@ async function checkpointSigners(d: LogSequencerDeps) {
   );
 }
 
+const sameKeys = (a: readonly { keyId: number }[], b: readonly { keyId: number }[]) => a.length === b.length && a.every((k) => b.some((o) => o.keyId === k.keyId));
+
 /** Whether a note's signatures are by exactly these key IDs. */
 function signedByExactly(note: string, keyIds: readonly number[]): boolean {
   const ids = new Set(parseNote(note).signatures.map((s) => s.keyId));
@@ -354,10 +356,16 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   // The latest checkpoint's copy, unless it was put: a run that failed to put it is followed by one that does.
   let publish = latest.checkpoint !== undefined && latest.checkpointAt !== latest.publishedAt ? { size: latest.checkpointSize!, note: latest.checkpoint, at: latest.checkpointAt! } : undefined;
   if (latest.checkpointSize === undefined || tree.size > latest.checkpointSize || resigned) {
-    const note = await signNote(formatCheckpoint({ origin: d.origin, size: tree.size, rootHash: tree.root() }), signers);
+    const text = formatCheckpoint({ origin: d.origin, size: tree.size, rootHash: tree.root() });
     checkpointAt = d.clock().toISOString();
-    await ledger.recordCheckpoint(tree.size, note, checkpointAt, resigned);
-    publish = { size: tree.size, note: (await ledger.getCheckpoint(tree.size)) ?? note, at: checkpointAt };
+    await ledger.recordCheckpoint(tree.size, await signNote(text, signers), checkpointAt, resigned);
+    // The keys changed while this run signed (a compromise rotation): the tree is signed again by the keys of now.
+    const now = await checkpointSigners(d);
+    if (!sameKeys(now, signers)) {
+      checkpointAt = d.clock().toISOString();
+      await ledger.recordCheckpoint(tree.size, await signNote(text, now), checkpointAt, true);
+    }
+    publish = { size: tree.size, note: (await ledger.getCheckpoint(tree.size))!, at: checkpointAt };
     checkpointSize = tree.size;
   }
   if (publish && d.objects) {

@@ -12,7 +12,16 @@ export const MAX_LOT_QUOTA = 100_000_000;
 export const MAX_LOT_STATIONS = 100;
 const MAX_PATTERN_LENGTH = 256;
 const MAX_LOT_DAYS = 5 * 366;
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** An ISO 8601 time with its zone whose every field exists (no 30 February, no 24:00, no 25-hour zone): Date.parse rolls those over. */
+function isRealTime(value: string): boolean {
+  const m = ISO_8601.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second = '0', zoneHour = '0', zoneMinute = '0'] = m.slice(1).map((f) => f ?? undefined) as string[];
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day) && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 && Number(zoneHour) < 24 && Number(zoneMinute) < 60;
+}
 
 export interface LotDeps {
   lots: LotStore;
@@ -30,12 +39,21 @@ export function checkLotId(value: unknown, field = 'lotId'): string {
   return value;
 }
 
+/** A subject field is at most 64 characters: each variable repetition has at most 65 ways to match. */
+const WAYS_PER_REPETITION = 65;
+/** The most ways a pattern may have to try one name: three variable repetitions' worth (about 275,000 steps). */
+const MAX_WAYS = WAYS_PER_REPETITION ** 3;
+
 /**
  * The lot's common-name pattern, compiled to match the whole name. Only
- * patterns that run in linear time are accepted: the pattern comes from an
- * operator, the name it is run against from a station. A quantified group may
- * hold neither a quantifier nor an alternation (the forms that backtrack
- * exponentially), and back-references and lookaround are refused.
+ * patterns whose backtracking stays small are accepted: the pattern comes from
+ * an operator, the name it is run against from a station. A quantified group
+ * may hold neither a quantifier nor an alternation (the forms that backtrack
+ * exponentially); back-references and lookaround are refused; and the ways to
+ * try a name, the product of 65 per variable repetition (`*`, `+`, `?`,
+ * `{n,}`, `{n,m}`) and of each alternation's branch count, are at most 65³:
+ * adjacent repetitions such as `[0-9]*[0-9]*…` backtrack polynomially, one
+ * more power per repetition. Exact counts (`{6}`) are free.
  */
 export function compileLotPattern(pattern: string): RegExp {
   if (pattern.length === 0 || pattern.length > MAX_PATTERN_LENGTH) throw invalid('commonNamePattern', `must be 1-${MAX_PATTERN_LENGTH} characters`);
@@ -46,10 +64,14 @@ export function compileLotPattern(pattern: string): RegExp {
     throw invalid('commonNamePattern', `is not a valid regular expression (${(e as Error).message})`);
   }
   if (/\\[1-9k]|\(\?<?[=!]/.test(pattern)) throw invalid('commonNamePattern', 'may not use back-references or lookaround');
-  // Each open group: whether it holds a quantifier or an alternation.
-  const groups: Array<{ risky: boolean }> = [];
+  // Each open group: whether it holds a quantifier or an alternation, and its alternation's bars.
+  const groups: Array<{ risky: boolean; bars: number }> = [];
   let risky = false;
+  let bars = 0;
+  let ways = 1;
   const quantifierAt = (i: number) => /[*+?{]/.test(pattern[i] ?? '');
+  /** Whether the quantifier at `i` lets the count vary: not an exact `{n}`. */
+  const variableAt = (i: number) => pattern[i] !== '{' || !/^\{\d+\}/.test(pattern.slice(i));
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\') {
@@ -62,16 +84,33 @@ export function compileLotPattern(pattern: string): RegExp {
       continue;
     }
     if (c === '(') {
-      groups.push({ risky });
+      groups.push({ risky, bars });
       risky = false;
+      bars = 0;
       // A group's own syntax is not a quantifier: (?: and (?<name>.
       if (pattern[i + 1] === '?') i = pattern[i + 2] === '<' ? pattern.indexOf('>', i) : i + 2;
     } else if (c === ')') {
       const inner: boolean = risky;
-      risky = groups.pop()?.risky ?? false;
+      ways *= bars + 1;
+      const outer = groups.pop();
+      risky = outer?.risky ?? false;
+      bars = outer?.bars ?? 0;
       if (inner && quantifierAt(i + 1)) throw invalid('commonNamePattern', 'may not repeat a group that holds a repetition or an alternation (it can take exponential time)');
       risky ||= inner;
-    } else if (c === '|' || quantifierAt(i)) risky = true;
+    } else if (c === '|') {
+      risky = true;
+      bars++;
+    } else if (quantifierAt(i)) {
+      risky = true;
+      if (variableAt(i)) ways *= WAYS_PER_REPETITION;
+      // The rest of the quantifier ({n,m}, and a lazy ?) is one quantifier.
+      if (c === '{') i = pattern.indexOf('}', i);
+      if (pattern[i + 1] === '?') i++;
+    }
+  }
+  ways *= bars + 1;
+  if (ways > MAX_WAYS) {
+    throw invalid('commonNamePattern', 'may hold at most three variable repetitions (*, +, ?, {n,}, {n,m}) or fewer with alternations (their backtracking grows with each); use exact counts such as {6}');
   }
   return compiled;
 }
@@ -94,7 +133,7 @@ export function newLot(input: Record<string, unknown>, now: Date, openedBy: stri
     const ok = Array.isArray(stations) && stations.length >= 1 && stations.length <= MAX_LOT_STATIONS && stations.every((s) => typeof s === 'string' && s.length >= 1 && s.length <= 1024 && !/[\u0000-\u001f]/.test(s));
     if (!ok) throw invalid('stations', `must list 1-${MAX_LOT_STATIONS} station ids or IAM identities (strings of 1-1024 characters)`);
   }
-  if (typeof closesAt !== 'string' || !ISO_8601.test(closesAt) || Number.isNaN(Date.parse(closesAt))) {
+  if (typeof closesAt !== 'string' || !isRealTime(closesAt) || Number.isNaN(Date.parse(closesAt))) {
     throw invalid('closesAt', 'must be an ISO 8601 time with its zone, such as 2027-01-31T18:00:00Z');
   }
   const closes = new Date(Date.parse(closesAt));

@@ -12,6 +12,8 @@ export type RotationTarget = 'issuing' | 'log';
 export interface RotationRequest extends RotateOptions {
   /** What `force` and `reason` are for (default: the issuing CA). */
   key?: RotationTarget;
+  /** With key log and reason keyCompromise: the compromised log key generation (the one that signs by default). */
+  generation?: number;
 }
 
 export interface KeysRotationReport extends RotationReport {
@@ -20,9 +22,9 @@ export interface KeysRotationReport extends RotationReport {
 }
 
 export async function rotateKeys(d: LifecycleDeps, request: RotationRequest = {}): Promise<KeysRotationReport> {
-  const { key = 'issuing', ...options } = request;
+  const { key = 'issuing', generation, ...options } = request;
   if (key === 'log') {
-    const logKey = await rotateLogKey(d, options);
+    const logKey = await rotateLogKey(d, { ...options, ...(generation !== undefined ? { generation } : {}) });
     return { ...(await rotate(d)), logKey };
   }
   const ca = await rotate(d, options);

@@ -203,14 +203,14 @@ export class DynamoLogStore implements LogLedger, LogKeyStore {
 
   async getLogKeys(): Promise<LogKeys | undefined> {
     const item = await this.get(KEYS);
-    return item ? (without(item, ['version']) as unknown as LogKeys) : undefined;
+    return item ? (without(item, []) as unknown as LogKeys) : undefined;
   }
 
   putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean> {
     return this.putIf(
       { ...next, pk: KEYS, type: 'log-keys' },
-      expected === undefined ? 'attribute_not_exists(pk)' : '#generation = :expected',
-      expected === undefined ? undefined : { '#generation': 'generation' },
+      expected === undefined ? 'attribute_not_exists(pk)' : '#version = :expected',
+      expected === undefined ? undefined : { '#version': 'version' },
       expected === undefined ? undefined : { ':expected': expected },
     );
   }

@@ -360,7 +360,10 @@ export class FakeKms implements CommandHandlers<typeof FAKE_KMS_COMMANDS> {
   disableKey(input: DisableKeyCommandInput): DisableKeyCommandOutput {
     this.failure('DisableKey');
     this.calls.push({ operation: 'DisableKey', input });
-    this.find(input.KeyId).state = 'Disabled';
+    const key = this.find(input.KeyId);
+    // As KMS: Enabled or Disabled become Disabled; a key pending deletion is in no state to change.
+    if (key.state === 'PendingDeletion') throw kmsError('KMSInvalidStateException', `${key.arn} is pending deletion`);
+    key.state = 'Disabled';
     return { $metadata: metadata() };
   }
 

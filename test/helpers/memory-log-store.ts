@@ -148,7 +148,7 @@ export class MemoryLogStore implements LogLedger, LogKeyStore {
 
   async putLogKeys(next: LogKeys, expected: number | undefined): Promise<boolean> {
     await this.enter('putLogKeys');
-    if (this.logKeys?.generation !== expected) return false;
+    if (this.logKeys?.version !== expected) return false;
     this.logKeys = copy(next);
     return true;
   }

@@ -191,7 +191,7 @@ describe('The packaged stack (serverless package)', () => {
   });
 
   const statementsOf = (role: string) => (resources[role]!.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
-  const allowing = (role: string, action: string) => statementsOf(role).filter((s: any) => [].concat(s.Action).includes(action as never));
+  const allowing = (role: string, action: string) => statementsOf(role).filter((s: any) => s.Effect === 'Allow' && [].concat(s.Action).includes(action as never));
 
   it('lets the issuing function sign only with issuing-key aliases, and only the lifecycle role create keys or call the IoT CA APIs', () => {
     const [sign] = allowing('IssueRole', 'kms:Sign');
@@ -220,7 +220,7 @@ describe('The packaged stack (serverless package)', () => {
 
   it('lets only the lifecycle role disable a key, and only a key behind this stage\'s issuing-key or log-key aliases', () => {
     for (const [id] of ofType('AWS::IAM::Role')) {
-      const grants = statementsOf(id).filter((st: { Action: string | string[] }) => ([] as string[]).concat(st.Action).includes('kms:DisableKey'));
+      const grants = statementsOf(id).filter((st: { Effect: string; Action: string | string[] }) => st.Effect === 'Allow' && ([] as string[]).concat(st.Action).includes('kms:DisableKey'));
       if (id !== 'LifecycleRole') {
         expect([id, grants]).toEqual([id, []]);
         continue;
@@ -229,6 +229,8 @@ describe('The packaged stack (serverless package)', () => {
       expect(grants[0].Condition).toEqual({ 'ForAnyValue:StringLike': { 'kms:ResourceAliases': [expect.stringMatching(/-issuing-\*$/), expect.stringMatching(/-log-\*$/)] } });
       const disables = (aliases: string[]) => allowed('LifecycleRole', { action: 'kms:DisableKey', resource: KEY_ARN, context: { 'kms:ResourceAliases': aliases } });
       expect([disables(['alias/factory-ca-ci-issuing-1']), disables(['alias/factory-ca-ci-log-1']), disables(['alias/factory-ca-ci-root-1'])]).toEqual([true, true, false]);
+      // Never a key of a stage named ci-log… or ci-issuing… (their aliases match with one more separator).
+      for (const other of ['alias/factory-ca-ci-log-root-1', 'alias/factory-ca-ci-log-issuing-1', 'alias/factory-ca-ci-issuing-root-1', 'alias/factory-ca-ci-issuing-log-1']) expect([other, disables([other])]).toEqual([other, false]);
     }
   });
 
@@ -495,10 +497,10 @@ describe('The packaged stack: each role against the requests its function makes'
       // The log's items; the queue's items read and their marker removed; lots' log counters; the queue index.
       LogSequencerRole: {
         'dynamodb:GetItem': ['CERT#*', 'LOG#*', 'LOT#*'],
-        'dynamodb:PutItem': ['LOG#*'],
-        'dynamodb:BatchWriteItem': ['LOG#*'],
+        'dynamodb:PutItem': ['LOG#CHECKPOINT#*', 'LOG#ID#*', 'LOG#LEAF#*', 'LOG#NODE#*'],
+        'dynamodb:BatchWriteItem': ['LOG#CHECKPOINT#*', 'LOG#ID#*', 'LOG#LEAF#*', 'LOG#NODE#*'],
         'dynamodb:BatchGetItem': ['LOG#*'],
-        'dynamodb:UpdateItem': ['CERT#*', 'LOG#*', 'LOT#*'],
+        'dynamodb:UpdateItem': ['CERT#*', 'LOG#HEAD', 'LOT#*'],
         'dynamodb:Query': ['LOG#QUEUED'],
       },
       LogReadRole: { 'dynamodb:GetItem': ['LOG#*'], 'dynamodb:BatchGetItem': ['LOG#*'] },
@@ -532,7 +534,7 @@ describe('The packaged stack: each role against the requests its function makes'
   });
 
   it('allows, over every kind of ledger item, exactly the reads and writes each function needs', () => {
-    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOT#L-1', 'LOG#HEAD', 'LOG#KEYS'];
+    const keys = ['CERT#0a1b', 'CLAIM#pubkey:abcd', 'CA#root-1', 'CA#issuing-2', 'CA_ACTIVE#issuing', 'CA_ACTIVE#other', 'CN#device-1', 'KEY#abab', 'META#keyIndexComplete', 'CRL#issuing-1', 'LOT#L-1', 'LOG#HEAD', 'LOG#KEYS', 'LOG#LEAF#3'];
     const actions = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Scan'];
     const grid = (role: string) => actions.flatMap((a) => keys.filter((k) => allowed(role, item(a, k))).map((k) => `${a} ${k}`));
     expect(Object.fromEntries(FUNCTION_ROLES.map((r) => [r, grid(r)]))).toEqual({
@@ -550,8 +552,9 @@ describe('The packaged stack: each role against the requests its function makes'
       CrlReadRole: ['GetItem CRL#issuing-1'],
       HealthRole: [],
       OpenapiRole: [],
-      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOT#L-1', 'GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'PutItem LOG#HEAD', 'PutItem LOG#KEYS', 'UpdateItem CERT#0a1b', 'UpdateItem LOT#L-1', 'UpdateItem LOG#HEAD', 'UpdateItem LOG#KEYS', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS', 'BatchWriteItem LOG#HEAD', 'BatchWriteItem LOG#KEYS'],
-      LogReadRole: ['GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS'],
+      // The log's items, but never the log key state (the lifecycle's): it reads which keys sign, never chooses them.
+      LogSequencerRole: ['GetItem CERT#0a1b', 'GetItem LOT#L-1', 'GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'GetItem LOG#LEAF#3', 'PutItem LOG#LEAF#3', 'UpdateItem CERT#0a1b', 'UpdateItem LOT#L-1', 'UpdateItem LOG#HEAD', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS', 'BatchGetItem LOG#LEAF#3', 'BatchWriteItem LOG#LEAF#3'],
+      LogReadRole: ['GetItem LOG#HEAD', 'GetItem LOG#KEYS', 'GetItem LOG#LEAF#3', 'BatchGetItem LOG#HEAD', 'BatchGetItem LOG#KEYS', 'BatchGetItem LOG#LEAF#3'],
     });
     // A request naming an allowed and a forbidden item at once is refused (ForAllValues).
     expect(allowed('IssueRole', { ...item('GetItem', 'CA#root-1'), context: { 'dynamodb:LeadingKeys': ['CA#root-1', 'CN#x'] } })).toBe(false);
@@ -689,6 +692,8 @@ describe('The packaged stack: each role against the requests its function makes'
     [['alias/factory-ca-ci-issuing-2'], { IssueRole: true, LifecycleRole: true }],
     [['alias/factory-ca-cix-issuing-1'], { IssueRole: false, LifecycleRole: false }],
     [['alias/factory-ca-ci-x-root-1'], { IssueRole: false, LifecycleRole: false }],
+    [['alias/factory-ca-ci-issuing-root-1'], { IssueRole: false, LifecycleRole: false }],
+    [['alias/factory-ca-ci-root-issuing-1'], { IssueRole: false, LifecycleRole: false }],
     [[], { IssueRole: false, LifecycleRole: false }],
   ])('lets roles sign (through IAM) with a key aliased %j: %j', (aliases, expected) => {
     const sign: Request = { action: 'kms:Sign', resource: KEY_ARN, context: { 'kms:ResourceAliases': aliases } };

@@ -175,21 +175,37 @@ describe('Route: POST /ca/rotate', () => {
     const size = verifyCheckpoint(first, key(1)).size;
     expect([verifyCheckpoint(cosigned, key(1)).size, verifyCheckpoint(cosigned, key(2)).size]).toEqual([size, size]);
 
-    // A compromise of key 2: key 3 signs alone, key 1 no longer co-signs, key 2's file is moved aside.
+    // A compromise of key 2: key 3 signs, key 1 (not compromised) still co-signs, key 2's file is moved aside.
     const compromised = await call(rotateCa, rotateEvent({ key: 'log', reason: 'keyCompromise' }));
-    expect(compromised.json.logKey).toMatchObject({ rotated: true, generation: 3 });
-    expect(compromised.json.logKey.previousGeneration).toBeUndefined();
+    expect(compromised.json.logKey).toMatchObject({ rotated: true, generation: 3, previousGeneration: 1 });
     const file2 = join(testApp().stateDir, softwareKeyFile('alias/factory-ca-local-log-2'));
     expect([existsSync(file2), existsSync(`${file2}.disabled`)]).toEqual([false, true]);
     await sequenceLog(testApp().logSequencing.sequencer);
     const after = await checkpoint();
-    expect(parseNote(after).signatures).toHaveLength(1);
-    expect(verifyCheckpoint(after, key(3)).size).toBe(size);
+    expect(parseNote(after).signatures).toHaveLength(2);
+    expect([verifyCheckpoint(after, key(3)).size, verifyCheckpoint(after, key(1)).size]).toEqual([size, size]);
+    expect(() => verifyCheckpoint(after, key(2))).toThrow();
+
+    // Then key 1 too: it is taken out of the co-signers and moved aside; key 3 signs alone.
+    const oldest = await call(rotateCa, rotateEvent({ key: 'log', reason: 'keyCompromise', generation: 1 }));
+    expect(oldest.json.logKey).toMatchObject({ rotated: false, generation: 3 });
+    expect(oldest.json.logKey.previousGeneration).toBeUndefined();
+    const file1 = join(testApp().stateDir, softwareKeyFile('alias/factory-ca-local-log-1'));
+    expect([existsSync(file1), existsSync(`${file1}.disabled`)]).toEqual([false, true]);
+    await sequenceLog(testApp().logSequencing.sequencer);
+    expect(parseNote(await checkpoint()).signatures).toHaveLength(1);
+    expect(verifyCheckpoint(await checkpoint(), key(3)).size).toBe(size);
   });
 
   it('refuses a rotation key other than issuing or log', async () => {
     const res = await call(rotateCa, rotateEvent({ key: 'root', force: true }));
     expect([res.statusCode, res.json.error.code, res.json.error.details]).toEqual([400, 'INVALID_REQUEST', [{ field: 'key', reason: 'must be issuing or log' }]]);
+    for (const body of [{ key: 'log', generation: 1 }, { key: 'issuing', reason: 'keyCompromise', generation: 1 }, { key: 'log', reason: 'keyCompromise', generation: 0 }, { key: 'log', reason: 'keyCompromise', generation: '1' }]) {
+      const refused = await call(rotateCa, rotateEvent(body));
+      expect([refused.statusCode, refused.json.error.details[0].field]).toEqual([400, 'generation']);
+    }
+    const unknown = await call(rotateCa, rotateEvent({ key: 'log', reason: 'keyCompromise', generation: 99 }));
+    expect([unknown.statusCode, unknown.json.error.code, unknown.json.error.details]).toEqual([400, 'INVALID_REQUEST', [{ field: 'generation', reason: expect.stringMatching(/^at most \d+$/) }]]);
   });
 
   it('a compromise rotation moves issuance at once and moves the old software key aside; the next certificate is of the new CA', async () => {

@@ -402,16 +402,24 @@ describe('The log key state and a rotation, on dynalite', () => {
   const SECOND = noteKey(ORIGIN, second.publicKey);
   const signers = (generation: number) => Promise.resolve(generation === 1 ? signer : second);
 
-  it('moves the state only from the generation expected', async () => {
+  it('moves the state only from the version expected, with its key references', async () => {
     expect(await log.getLogKeys()).toBeUndefined();
-    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T10:00:00.000Z' }, 1)).toBe(false);
-    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T10:00:00.000Z' }, undefined)).toBe(true);
-    expect(await log.putLogKeys({ generation: 1, since: '2026-03-01T11:00:00.000Z' }, undefined)).toBe(false);
-    const next = { generation: 2, since: '2026-03-02T10:00:00.000Z', previous: { generation: 1, cosignUntil: '2026-04-01T10:00:00.000Z' } };
+    expect(await log.putLogKeys({ version: 1, generation: 1, since: '2026-03-01T10:00:00.000Z' }, 1)).toBe(false);
+    expect(await log.putLogKeys({ version: 1, generation: 1, since: '2026-03-01T10:00:00.000Z' }, undefined)).toBe(true);
+    expect(await log.putLogKeys({ version: 1, generation: 1, since: '2026-03-01T11:00:00.000Z' }, undefined)).toBe(false);
+    const next = {
+      version: 2,
+      generation: 2,
+      since: '2026-03-02T10:00:00.000Z',
+      key: { kind: 'kms' as const, keyId: 'arn:aws:kms:eu-west-1:111122223333:key/2' },
+      previous: { generation: 1, cosignUntil: '2026-04-01T10:00:00.000Z', key: { kind: 'kms' as const, keyId: 'arn:aws:kms:eu-west-1:111122223333:key/1' } },
+    };
     const racing = await Promise.all([log.putLogKeys(next, 1), log.putLogKeys({ ...next, since: '2026-03-02T10:00:01.000Z' }, 1)]);
     expect(racing.sort()).toStrictEqual([false, true]);
-    expect((await log.getLogKeys())!.generation).toBe(2);
-    expect(await log.putLogKeys({ generation: 3, since: '2026-03-03T10:00:00.000Z' }, 1)).toBe(false);
+    expect((await log.getLogKeys())!.previous).toStrictEqual(next.previous);
+    expect(await log.putLogKeys({ version: 3, generation: 3, since: '2026-03-03T10:00:00.000Z' }, 1)).toBe(false);
+    expect(await log.putLogKeys({ ...next, version: 3, retired: [{ generation: 1, reason: 'keyCompromise', at: '2026-03-03T00:00:00.000Z' }] }, 2)).toBe(true);
+    expect((await log.getLogKeys())!.retired).toStrictEqual([{ generation: 1, reason: 'keyCompromise', at: '2026-03-03T00:00:00.000Z' }]);
   });
 
   it('signs the same tree again when the keys change, and keeps that note as the checkpoint of its size', async () => {
@@ -423,7 +431,7 @@ describe('The log key state and a rotation, on dynalite', () => {
     expect(() => verifyCheckpoint(before, SECOND)).toThrow();
 
     // Act: key 2 signs, key 1 co-signs.
-    await log.putLogKeys({ generation: 2, since: now.toISOString(), previous: { generation: 1, cosignUntil: '2026-03-31T10:00:00.000Z' } }, undefined);
+    await log.putLogKeys({ version: 1, generation: 2, since: now.toISOString(), previous: { generation: 1, cosignUntil: '2026-03-31T10:00:00.000Z' } }, undefined);
     now = new Date(now.getTime() + 60_000);
     const run = await sequenceLog(deps({ logSigner: signers }));
 

@@ -204,6 +204,12 @@ describe('factory-ca operator commands against the API', () => {
     expect(JSON.parse(last().body.toString())).toEqual({ force: true, reason: 'keyCompromise', key: 'log' });
     expect(compromised.out).toContain('aws kms get-public-key --key-id alias/factory-ca-test-log-2');
     expect(compromised.out).not.toContain('--issuing-ca-id');
+    await run(['rotate', '--url', api.url, '--log-key', '--reason', 'keyCompromise', '--generation', '1']);
+    expect(JSON.parse(last().body.toString())).toEqual({ force: true, reason: 'keyCompromise', key: 'log', generation: 1 });
+    const sent = last();
+    const refused = await run(['rotate', '--url', api.url, '--log-key', '--generation', '1']);
+    expect([refused.code, refused.err]).toEqual([2, expect.stringContaining('--generation names a compromised log key')]);
+    expect(last()).toBe(sent);
   });
 
   it('an API that ignores a filter cannot widen the answer: the filters apply to what comes back', async () => {

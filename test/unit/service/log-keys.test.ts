@@ -58,11 +58,14 @@ function world() {
   const checkpoint = () => ledger.head!.checkpoint!;
   const signatures = () => parseNote(checkpoint()).signatures.length;
   const aliases = () => kms.keys.flatMap((k) => k.aliases).sort();
-  return { kms, ledger, deps, sequencer, issue, publicKey, checkpoint, signatures, aliases, advance: (days: number) => (now.t += days * DAY), now };
+  const kmsKey = (generation: number) => kms.keys.find((k) => k.aliases.includes(logKeyAliasOf(PREFIX, generation)))!;
+  /** The generations whose keys signed the latest checkpoint. */
+  const signedBy = () => parseNote(checkpoint()).signatures.map((sig) => [1, 2, 3, 4].find((g) => kms.keys.some((k) => k.aliases.includes(logKeyAliasOf(PREFIX, g))) && publicKey(g).keyId === sig.keyId));
+  return { kms, ledger, deps, sequencer, issue, publicKey, checkpoint, signatures, aliases, kmsKey, signedBy, advance: (days: number) => (now.t += days * DAY), now };
 }
 
 describe('Function: ensureLogKey', () => {
-  it('creates the first log key and records it as the one that signs; a second run changes nothing', async () => {
+  it('creates the first log key and records it, with its KMS key, as the one that signs; a second run changes nothing', async () => {
     const w = world();
     expect(await ensureLogKey(w.deps)).toEqual([
       'recorded the issuance log key alias/factory-ca-unit-log-1 as the one that signs',
@@ -70,7 +73,7 @@ describe('Function: ensureLogKey', () => {
     ]);
     expect(await ensureLogKey(w.deps)).toEqual([]);
     expect(w.aliases()).toEqual([`${PREFIX}-log-1`]);
-    expect(w.ledger.logKeys).toEqual({ generation: 1, since: '2026-03-01T12:00:00.000Z' });
+    expect(w.ledger.logKeys).toEqual({ version: 2, generation: 1, since: '2026-03-01T12:00:00.000Z', key: { kind: 'kms', keyId: w.kmsKey(1).arn } });
   });
 });
 
@@ -89,7 +92,7 @@ describe('Function: rotateLogKey', () => {
     });
   });
 
-  it('replaces a due key; the checkpoints of the transition carry both signatures, then the new key alone', async () => {
+  it('replaces a due key; the checkpoints of the transition carry both signatures, then the new key alone, and the old key is disabled', async () => {
     // Prepare: a log of three entries, signed by key 1.
     const w = world();
     await ensureLogKey(w.deps);
@@ -118,7 +121,7 @@ describe('Function: rotateLogKey', () => {
     const key2 = w.publicKey(2);
     // The same tree is signed again at once, by both keys: an auditor holding either accepts it.
     await sequenceLog(w.sequencer);
-    expect(w.signatures()).toBe(2);
+    expect(w.signedBy()).toEqual([2, 1]);
     expect(verifyCheckpoint(w.checkpoint(), key1).size).toBe(3);
     expect(verifyCheckpoint(w.checkpoint(), key2).size).toBe(3);
     // The log grows during the transition: still both.
@@ -132,13 +135,16 @@ describe('Function: rotateLogKey', () => {
     w.advance(30);
     const run = await sequenceLog(w.sequencer);
     expect(run.checkpointSize).toBe(4);
-    expect(w.signatures()).toBe(1);
-    expect(verifyCheckpoint(w.checkpoint(), key2).size).toBe(4);
+    expect(w.signedBy()).toEqual([2]);
     expect(() => verifyCheckpoint(w.checkpoint(), key1)).toThrow(`the signature by ${ORIGIN} has key ID ${key2.keyId.toString(16).padStart(8, '0')}, not the key's ${key1.keyId.toString(16).padStart(8, '0')}`);
-    // And once that is done, runs with nothing to log sign nothing.
     const note = w.checkpoint();
     expect((await sequenceLog(w.sequencer)).checkpointSize).toBeUndefined();
     expect(w.checkpoint()).toBe(note);
+    // The daily rotation retires key 1 and disables it: nothing can sign with it any more.
+    expect(await rotateLogKey(w.deps)).toMatchObject({ rotated: false, generation: 2, actions: ['disabled the retired issuance log key alias/factory-ca-unit-log-1: it signs nothing more'] });
+    expect([w.kmsKey(1).state, w.kmsKey(2).state]).toEqual(['Disabled', 'Enabled']);
+    expect(w.ledger.logKeys!.retired).toEqual([{ generation: 1, key: { kind: 'kms', keyId: w.kmsKey(1).arn }, reason: 'superseded', at: '2027-03-31T12:00:00.000Z', disabledAt: '2027-03-31T12:00:00.000Z' }]);
+    expect((await rotateLogKey(w.deps)).actions).toEqual([]);
   });
 
   it('rotates a compromised key at once: it never co-signs again, and its KMS key is disabled', async () => {
@@ -153,36 +159,107 @@ describe('Function: rotateLogKey', () => {
     expect(report.previousGeneration).toBeUndefined();
     expect(report.actions).toEqual([
       'created the issuance log key alias/factory-ca-unit-log-2',
-      'checkpoints are now signed by alias/factory-ca-unit-log-2 alone (was alias/factory-ca-unit-log-1)',
+      'checkpoints are now signed by alias/factory-ca-unit-log-2; alias/factory-ca-unit-log-1 signs no more',
       'disabled the compromised issuance log key alias/factory-ca-unit-log-1: it signs nothing more',
     ]);
-    expect(w.kms.keys.find((k) => k.aliases.includes(`${PREFIX}-log-1`))!.state).toBe('Disabled');
-    expect(w.ledger.logKeys).toEqual({
+    expect(w.kmsKey(1).state).toBe('Disabled');
+    expect(w.ledger.logKeys).toMatchObject({
       generation: 2,
-      since: '2026-03-01T12:00:00.000Z',
-      compromised: [{ generation: 1, at: '2026-03-01T12:00:00.000Z', disabledAt: '2026-03-01T12:00:00.000Z' }],
+      retired: [{ generation: 1, key: { kind: 'kms', keyId: w.kmsKey(1).arn }, reason: 'keyCompromise', at: '2026-03-01T12:00:00.000Z', disabledAt: '2026-03-01T12:00:00.000Z' }],
     });
     // The tree is signed again by key 2 alone.
     await sequenceLog(w.sequencer);
-    expect(w.signatures()).toBe(1);
-    expect(verifyCheckpoint(w.checkpoint(), w.publicKey(2)).size).toBe(1);
+    expect(w.signedBy()).toEqual([2]);
+    // Asked again: nothing more happens.
+    expect(await rotateLogKey(w.deps, { reason: 'keyCompromise', generation: 1 })).toMatchObject({ rotated: false, generation: 2, reason: 'the issuance log key alias/factory-ca-unit-log-1 is compromised (marked before)', actions: [] });
   });
 
-  it('finishes disabling a compromised key when the run that rotated failed before it could', async () => {
+  it('disables a compromised key an operator had already disabled by hand, and one whose disabling was cut short', async () => {
+    // By hand first: KMS disables a disabled key again without error.
     const w = world();
     await ensureLogKey(w.deps);
-    w.kms.failNext('DisableKey', kmsError('KMSInternalException', 'internal'));
+    w.kmsKey(1).state = 'Disabled';
+    expect(await rotateLogKey(w.deps, { reason: 'keyCompromise' })).toMatchObject({ rotated: true, generation: 2 });
+    expect(w.ledger.logKeys!.retired![0]!.disabledAt).toBe('2026-03-01T12:00:00.000Z');
 
-    await expect(rotateLogKey(w.deps, { reason: 'keyCompromise' })).rejects.toThrow();
-    // The state moved (key 1 signs nothing for the log any more); its key is not disabled yet.
-    expect(w.ledger.logKeys).toMatchObject({ generation: 2, compromised: [{ generation: 1 }] });
-    expect(w.ledger.logKeys!.compromised![0]!.disabledAt).toBeUndefined();
-
-    // The next run, scheduled and not due, disables it and rotates nothing more.
-    const next = await rotateLogKey(w.deps);
+    // Cut short: DisableKey fails once; the state has moved, and the next run (any) disables the key.
+    const v = world();
+    await ensureLogKey(v.deps);
+    v.kms.failNext('DisableKey', kmsError('KMSInternalException', 'internal'));
+    await expect(rotateLogKey(v.deps, { reason: 'keyCompromise' })).rejects.toThrow();
+    expect(v.ledger.logKeys).toMatchObject({ generation: 2, retired: [{ generation: 1, reason: 'keyCompromise' }] });
+    expect(v.ledger.logKeys!.retired![0]!.disabledAt).toBeUndefined();
+    const next = await rotateLogKey(v.deps);
     expect(next).toMatchObject({ rotated: false, generation: 2, actions: ['disabled the compromised issuance log key alias/factory-ca-unit-log-1: it signs nothing more'] });
-    expect(w.kms.keys.find((k) => k.aliases.includes(`${PREFIX}-log-1`))!.state).toBe('Disabled');
-    expect(w.ledger.logKeys!.compromised![0]!.disabledAt).toBe('2026-03-01T12:00:00.000Z');
+    expect(v.kmsKey(1).state).toBe('Disabled');
+    // A key pending deletion already signs nothing: disabling it is done.
+    v.kmsKey(2).state = 'PendingDeletion';
+    expect(await rotateLogKey(v.deps, { reason: 'keyCompromise' })).toMatchObject({ rotated: true, generation: 3 });
+    expect(v.ledger.logKeys!.retired!.map((r) => [r.generation, Boolean(r.disabledAt)])).toEqual([[1, true], [2, true]]);
+  });
+
+  it('marks the co-signing key compromised without touching the one that signs', async () => {
+    const w = world();
+    await ensureLogKey(w.deps);
+    w.issue();
+    await rotateLogKey(w.deps, { force: true });
+    await sequenceLog(w.sequencer);
+    expect(w.signedBy()).toEqual([2, 1]);
+
+    const report = await rotateLogKey(w.deps, { reason: 'keyCompromise', generation: 1 });
+
+    expect(report).toMatchObject({ rotated: false, generation: 2, reason: 'the issuance log key alias/factory-ca-unit-log-1 is compromised' });
+    expect(report.previousGeneration).toBeUndefined();
+    expect([w.kmsKey(1).state, w.kmsKey(2).state]).toEqual(['Disabled', 'Enabled']);
+    await sequenceLog(w.sequencer);
+    expect(w.signedBy()).toEqual([2]);
+    await expect(rotateLogKey(w.deps, { reason: 'keyCompromise', generation: 3 })).rejects.toThrow('The issuance log has no key of generation 3 (the one that signs is 2)');
+  });
+
+  it('applies a compromise racing a forced rotation to what that rotation left: the compromised key neither signs nor co-signs', async () => {
+    const w = world();
+    await ensureLogKey(w.deps);
+    w.issue();
+
+    const [forced, compromised] = await Promise.all([rotateLogKey(w.deps, { force: true }), rotateLogKey(w.deps, { reason: 'keyCompromise' })]);
+
+    expect([forced.rotated || compromised.rotated]).toEqual([true]);
+    expect(w.ledger.logKeys!.retired).toEqual([expect.objectContaining({ generation: 1, reason: 'keyCompromise', disabledAt: expect.any(String) })]);
+    expect(w.kmsKey(1).state).toBe('Disabled');
+    await sequenceLog(w.sequencer);
+    expect(w.signedBy()).not.toContain(1);
+    expect(w.signedBy()).toEqual([w.ledger.logKeys!.generation, ...(w.ledger.logKeys!.previous ? [w.ledger.logKeys!.previous.generation] : [])]);
+  });
+
+  it('signs the tree again at once when a compromise rotation lands while a run signs with the compromised key', async () => {
+    const w = world();
+    await ensureLogKey(w.deps);
+    w.issue();
+    let rotated = false;
+    const sequencer = {
+      ...w.sequencer,
+      logSigner: async (generation: number) => {
+        const signer = await w.sequencer.logSigner(generation);
+        return {
+          ...signer,
+          sign: async (data: Uint8Array) => {
+            const signature = await signer.sign(data);
+            // The operator's compromise rotation lands just after key 1 signed, before the checkpoint is recorded.
+            if (generation === 1 && !rotated) {
+              rotated = true;
+              await rotateLogKey(w.deps, { reason: 'keyCompromise' });
+            }
+            return signature;
+          },
+        };
+      },
+    };
+
+    await sequenceLog(sequencer);
+
+    expect(rotated).toBe(true);
+    expect(w.signedBy()).toEqual([2]);
+    expect(await w.ledger.getCheckpoint(1)).toBe(w.checkpoint());
   });
 
   it('moves the key once when two forced rotations race', async () => {

@@ -43,6 +43,22 @@ describe('The lot pattern runs in linear time', () => {
   it.each(['(a+)+$', '(a*)*', '(a|a)*', '(?:a|ab)+', '((a+))+', '(\\d+)+', '(a)\\1', '(?=a)a', '(?<!b)a', '', 'x'.repeat(257), '['])('refuses %j', (p) => {
     expect(() => compileLotPattern(p)).toThrow(CaError);
   });
+  it.each([
+    ['SV2-[0-9]*[0-9]*[0-9]*[0-9]*Z', 'four adjacent repetitions (polynomial backtracking, one power each)'],
+    ['[0-9]+[0-9]+[0-9]?[0-9]?', 'four variable repetitions, ? included'],
+    ['(a|b|c|d|e|f|g|h)-[0-9]+[a-z]+[A-Z]*', 'three repetitions and an alternation'],
+    [Array.from({ length: 19 }, () => '(a|b)').join(''), 'nineteen two-way alternations'],
+  ])('refuses %s: %s', (p) => {
+    expect(() => compileLotPattern(p)).toThrow(
+      'Invalid lot: commonNamePattern may hold at most three variable repetitions (*, +, ?, {n,}, {n,m}) or fewer with alternations (their backtracking grows with each); use exact counts such as {6}',
+    );
+  });
+  it('accepts three variable repetitions and any exact counts, and the worst it accepts fails a hostile name at once', () => {
+    expect(compileLotPattern('[A-Z]{3}-[0-9]{2}-[0-9]{6}-[a-f0-9]{8}')).toBeInstanceOf(RegExp);
+    const worst = compileLotPattern('SV2-[0-9]*[0-9]*[0-9]*Z');
+    expect(worst.test(`SV2-${'1'.repeat(60)}`)).toBe(false);
+    expect(worst.test('SV2-123Z')).toBe(true);
+  });
   it('matches the whole name only', () => {
     expect(compileLotPattern('L-[0-9]+').test('L-12')).toBe(true);
     expect(compileLotPattern('L-[0-9]+').test('xL-12')).toBe(false);
@@ -54,6 +70,15 @@ describe('A lot as an operator sends it', () => {
   it('is normalised (closesAt in UTC, stations without repeats) and starts with nothing issued', () => {
     const lot = newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt: '2030-01-01T01:00:00+01:00', stations: ['a', 'a', 'b'] }, new Date('2026-01-01T00:00:00Z'), 'op');
     expect(lot).toMatchObject({ closesAt: '2030-01-01T00:00:00.000Z', stations: ['a', 'b'], issued: 0, status: 'OPEN', openedBy: 'op' });
+  });
+  it.each(['2027-02-30T10:00:00Z', '2027-04-31T10:00:00Z', '2027-02-28T24:00:00Z', '2027-02-28T10:60:00Z', '2027-02-28T10:00:60Z', '2027-02-28T10:00:00+24:00', '2027-13-01T10:00:00Z'])(
+    'refuses a closesAt that does not exist, %s, rather than rolling it over',
+    (closesAt) => {
+      expect(() => newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt }, new Date('2026-01-01T00:00:00Z'), 'op')).toThrow('Invalid lot: closesAt must be an ISO 8601 time with its zone, such as 2027-01-31T18:00:00Z');
+    },
+  );
+  it('takes a leap day that exists', () => {
+    expect(newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt: '2028-02-29T10:00:00.5+02:00' }, new Date('2026-01-01T00:00:00Z'), 'op').closesAt).toBe('2028-02-29T08:00:00.500Z');
   });
   it('is shown CLOSED with nothing remaining once past closesAt', () => {
     const lot = newLot({ lotId: 'L1', product: 'p', quota: 3, closesAt: '2030-01-01T00:00:00Z' }, new Date('2026-01-01T00:00:00Z'), 'op');
