@@ -92,27 +92,31 @@ export interface DistinguishedName {
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
+const isAscii = (bytes: Uint8Array): boolean => {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
+};
+
+/** Bytes known to be ASCII as a string: one allocation per chunk, not one per character. */
+function asciiString(bytes: Uint8Array): string {
+  const CHUNK = 4096;
+  if (bytes.length <= CHUNK) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  let s = '';
+  for (let i = 0; i < bytes.length; i += CHUNK) s += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
+  return s;
+}
+
 function decodeString(type: StringType, bytes: Uint8Array): string {
   switch (type) {
-    case 'UTF8String': {
+    case 'UTF8String':
       // ASCII (nearly every device subject) needs no UTF-8 decoder.
-      let s = '';
-      for (let i = 0; i < bytes.length; i++) {
-        const b = bytes[i]!;
-        if (b > 0x7f) return utf8.decode(bytes);
-        s += String.fromCharCode(b);
-      }
-      return s;
-    }
+      return isAscii(bytes) ? asciiString(bytes) : utf8.decode(bytes);
     case 'PrintableString':
     case 'IA5String':
     case 'VisibleString':
     case 'NumericString': {
-      let s = '';
-      for (const b of bytes) {
-        if (b > 0x7f) throw new Error(`${type} holds a non-ASCII byte`);
-        s += String.fromCharCode(b);
-      }
+      if (!isAscii(bytes)) throw new Error(`${type} holds a non-ASCII byte`);
+      const s = asciiString(bytes);
       if (type === 'PrintableString' && !PRINTABLE.test(s)) throw new Error('character not allowed in PrintableString');
       if (type === 'NumericString' && !/^[0-9 ]*$/.test(s)) throw new Error('character not allowed in NumericString');
       return s;

@@ -104,14 +104,20 @@ export function childrenOf(el: DerElement): DerElement[] {
  * constructed element is well formed and no deeper than `maxDepth`.
  */
 export function checkStructure(el: DerElement, maxDepth = 24, maxElements = 10_000): void {
-  const stack: Array<{ el: DerElement; depth: number }> = [{ el, depth: 0 }];
+  // Two parallel stacks (element, depth): the same walk, without an object per element.
+  const stack: DerElement[] = [el];
+  const depths: number[] = [0];
   let count = 0;
   while (stack.length > 0) {
-    const { el: cur, depth } = stack.pop()!;
+    const cur = stack.pop()!;
+    const depth = depths.pop()!;
     if (++count > maxElements) throw new DerError('too many elements');
     if (!isConstructed(cur.tag)) continue;
     if (depth >= maxDepth) throw new DerError('nesting too deep');
-    for (const child of childrenOf(cur)) stack.push({ el: child, depth: depth + 1 });
+    for (const child of childrenOf(cur)) {
+      stack.push(child);
+      depths.push(depth + 1);
+    }
   }
 }
 
@@ -123,8 +129,8 @@ export function decodeOid(el: DerElement): string {
   expectTag(el, TAG.OID, 'object identifier');
   const v = valueOf(el);
   if (v.length === 0 || v.length > 64) throw new DerError('bad object identifier length');
-  let key = '';
-  for (let i = 0; i < v.length; i++) key += String.fromCharCode(v[i]!);
+  // One string for the key (at most 64 code units), not one per byte.
+  const key = String.fromCharCode.apply(null, v as unknown as number[]);
   const cached = OID_CACHE.get(key);
   if (cached !== undefined) return cached;
   const dotted = decodeOidValue(v);
