@@ -1,4 +1,4 @@
-import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPublicKey, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { CSR_SIGNATURE_SCHEMES, SIGNATURE_ALGORITHM_NAMES, WEAK_DIGEST_OF_SIGNATURE, type CsrSignatureScheme } from './algorithms.js';
 import { csrMalformed, CsrError, KeyError } from './errors.js';
 import { DerError, TAG, bitStringBytes, checkStructure, childrenOf, decodeOid, encodedOf, expectTag, readSingle, valueOf } from './der/reader.js';
@@ -122,15 +122,31 @@ const JWK_CURVES: Record<string, { crv: string; size: number }> = { EC_P256: { c
  * (and checks the point is on the curve just the same); anything else as SPKI.
  */
 export function publicKeyOf(csr: ParsedCsr): KeyObject {
-  const jwk = JWK_CURVES[csr.key.keyType];
-  if (jwk) {
-    const point = csr.publicKeyBits;
-    if (point.length === 1 + 2 * jwk.size && point[0] === 0x04) {
-      const coordinate = (from: number) => Buffer.from(point.buffer, point.byteOffset + from, jwk.size).toString('base64url');
-      return createPublicKey({ key: { kty: 'EC', crv: jwk.crv, x: coordinate(1), y: coordinate(1 + jwk.size) }, format: 'jwk' });
-    }
-  }
+  const jwk = ecJwkOf(csr);
+  if (jwk) return createPublicKey({ key: jwk, format: 'jwk' });
   return createPublicKey({ key: Buffer.from(csr.spkiDer), format: 'der', type: 'spki' });
+}
+
+/** An uncompressed P-256/P-384 point as a public JWK; undefined for any other key. */
+function ecJwkOf(csr: ParsedCsr): JsonWebKey | undefined {
+  const jwk = JWK_CURVES[csr.key.keyType];
+  if (!jwk) return undefined;
+  const point = csr.publicKeyBits;
+  if (point.length !== 1 + 2 * jwk.size || point[0] !== 0x04) return undefined;
+  const coordinate = (from: number) => Buffer.from(point.buffer, point.byteOffset + from, jwk.size).toString('base64url');
+  return { kty: 'EC', crv: jwk.crv, x: coordinate(1), y: coordinate(1 + jwk.size) };
+}
+
+/**
+ * The CSR's public key as `crypto.verify` takes it. An uncompressed P-256/P-384
+ * point is passed as a JWK: node imports it exactly as `publicKeyOf` does (the
+ * same OpenSSL import, the same point check) but wraps no KeyObject around it,
+ * which saves that object and its finalisation on every request. Any other key
+ * is a KeyObject from `publicKeyOf`.
+ */
+export function verifyKeyOf(csr: ParsedCsr): KeyObject | { key: JsonWebKey; format: 'jwk' } {
+  const jwk = ecJwkOf(csr);
+  return jwk ? { key: jwk, format: 'jwk' } : publicKeyOf(csr);
 }
 
 const SIGN_WITH_SHA256 = 'ecdsa-with-SHA256 for an EC key, sha256WithRSAEncryption for an RSA key';
@@ -156,6 +172,15 @@ function unacceptedSignature(oid: string): CsrError {
  * it carries. Keys we cannot even load are refused as KEY_NOT_ALLOWED.
  */
 export function verifyCsr(csr: ParsedCsr): void {
+  const scheme = CSR_SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
+  const jwk = ecJwkOf(csr);
+  if (jwk && scheme?.family === 'EC') {
+    // The common case, with no KeyObject: the key is imported inside `verify`. A
+    // point the import refuses is the same CSR_MALFORMED as from `publicKeyOf`;
+    // the other checks below cannot fail for an EC key with an EC signature.
+    verifySignature(csr, scheme, { key: jwk, format: 'jwk' });
+    return;
+  }
   let key: KeyObject;
   try {
     key = publicKeyOf(csr);
@@ -165,7 +190,6 @@ export function verifyCsr(csr: ParsedCsr): void {
     }
     throw csrMalformed('the public key is not valid', e);
   }
-  const scheme = CSR_SIGNATURE_SCHEMES[csr.signatureAlgorithmOid];
   if (!scheme) {
     // A key we do not certify anyway (Ed448, RSA-PSS…) is the answer that helps the station.
     if (csr.key.family === 'OTHER') throw new KeyError(`Key type ${csr.key.keyType} is not allowed`);
@@ -177,10 +201,16 @@ export function verifyCsr(csr: ParsedCsr): void {
       details: [{ field: 'signatureAlgorithm', reason: `${name} is not a signature of a ${csr.key.keyType} key`, algorithm: name }],
     });
   }
+  verifySignature(csr, scheme, key);
+}
+
+function verifySignature(csr: ParsedCsr, scheme: CsrSignatureScheme, key: KeyObject | { key: JsonWebKey; format: 'jwk' }): void {
   let ok = false;
   try {
     ok = cryptoVerify(scheme.hash, csr.infoDer, key, csr.signature);
-  } catch {
+  } catch (e) {
+    // Only a JWK is imported here; its refusal means the point is not on the curve.
+    if ((e as { code?: unknown }).code === 'ERR_CRYPTO_INVALID_JWK') throw csrMalformed('the public key is not valid', e);
     ok = false;
   }
   if (!ok) {
