@@ -78,6 +78,46 @@ describe('Function: parseCsr + verifyCsr', () => {
     expect(codeOf(() => parseAndVerify(pem))).toBe('CSR_SIGNATURE_INVALID');
   });
 
+  describe('an EC point off its curve is CSR_MALFORMED whatever signature algorithm the CSR names', () => {
+    // With an ECDSA signature the point is imported inside crypto.verify (as a JWK), with any
+    // other algorithm by createPublicKey before the algorithm is looked at: the same answer.
+    const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+    const CURVES = { 'P-256': { oid: '1.2.840.10045.3.1.7', size: 32 }, 'P-384': { oid: '1.3.132.0.34', size: 48 } };
+    const ecCsr = (curve: keyof typeof CURVES, point: Uint8Array, algorithm: string, signature: Uint8Array) => {
+      const spki = seq(seq(oid(EC_PUBLIC_KEY), oid(CURVES[curve].oid)), tlv(0x03, Uint8Array.of(0), point));
+      const info = seq(tlv(0x02, Uint8Array.of(0)), subject(), spki, tlv(0xa0));
+      const rsa = algorithm.startsWith('1.2.840.113549.');
+      return seq(info, rsa ? seq(oid(algorithm), tlv(0x05)) : seq(oid(algorithm)), tlv(0x03, Uint8Array.of(0), signature));
+    };
+    /** The uncompressed point (1, 1), on neither curve. */
+    const offCurve = (size: number) => {
+      const point = new Uint8Array(1 + 2 * size);
+      point[0] = 0x04;
+      point[size] = 1;
+      point[2 * size] = 1;
+      return point;
+    };
+
+    it.each([
+      ['P-256', 'ecdsa-with-SHA256', '1.2.840.10045.4.3.2'],
+      ['P-256', 'ecdsa-with-SHA384', '1.2.840.10045.4.3.3'],
+      ['P-384', 'ecdsa-with-SHA384', '1.2.840.10045.4.3.3'],
+      ['P-384', 'ecdsa-with-SHA256', '1.2.840.10045.4.3.2'],
+      ['P-256', 'sha256WithRSAEncryption', '1.2.840.113549.1.1.11'],
+      ['P-384', 'an unknown OID', '1.3.6.1.4.1.99999.1'],
+    ] as const)('%s, %s', (curve, _, algorithm) => {
+      const e = thrownError(() => parseAndVerify(ecCsr(curve, offCurve(CURVES[curve].size), algorithm, Uint8Array.of(0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01))), PkiError);
+      expect(e.code).toBe('CSR_MALFORMED');
+      expect(e.message).toContain('the public key is not valid');
+    });
+
+    it('while a point on the curve with a signature that is not an ECDSA-Sig-Value is CSR_SIGNATURE_INVALID', () => {
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey;
+      const point = new Uint8Array(key.export({ format: 'der', type: 'spki' })).subarray(-97);
+      expect(codeOf(() => parseAndVerify(ecCsr('P-384', point, '1.2.840.10045.4.3.3', Uint8Array.of(1, 2, 3))))).toBe('CSR_SIGNATURE_INVALID');
+    });
+  });
+
   describe('says what is wrong with a signature algorithm it does not accept, and what to use', () => {
     const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
     /** A CSR of `key` whose signature algorithm says `algorithm` (the signature itself is never looked at). */
