@@ -23,8 +23,11 @@ import { rfcLeafHash, rfcVerifyInclusion } from '../helpers/rfc9162.js';
  *
  * One stack for the whole file, started with CA_CACHE_TTL_SECONDS=1 — which
  * does not reach the functions in local mode (see the rotation test), so warm
- * workers keep the issuing CA they cached for the default 300 s. The rotation
- * test runs first, while few workers run, and the later tests accept either CA.
+ * workers cache the issuing CA for the default 300 s. A warm worker's first
+ * certificate after a rotation is signed by the old CA, found retired when the
+ * pointer is read again, set aside (SUPERSEDED) and answered with one of the
+ * new CA. The rotation test runs first, while few workers run, and the later
+ * tests accept either CA.
  * serverless-offline runs one worker per concurrent request, so each step
  * first warms up the workers at its concurrency: cold starts under load are
  * what the emulator costs, not what this test is about.
@@ -416,12 +419,13 @@ describe('factory-ca under concurrent load (one local stack)', () => {
       expect(cas.get(newId)).toMatchObject({ role: 'issuing', status: 'ACTIVE' });
       expect(cas.get(rotated.answer.json.rootCaId)).toMatchObject({ role: 'root', status: 'ACTIVE' });
 
-      // Phase 2: warm workers keep the issuing CA they cached for CA_CACHE_TTL_SECONDS. The stack was
-      // started with CA_CACHE_TTL_SECONDS=1, but serverless-offline hands a function only the AWS_*
-      // variables of its own environment plus serverless.yml's `environment`, which does not forward
-      // it: the functions use the default 300 s. A worker started after the rotation reads the new CA
-      // at once, so a burst at three times the concurrency so far (16 workers) must get certificates
-      // from both CAs, and none may fail.
+      // Phase 2: warm workers cache the issuing CA for CA_CACHE_TTL_SECONDS. The stack was started with
+      // CA_CACHE_TTL_SECONDS=1, but serverless-offline hands a function only the AWS_* variables of its
+      // own environment plus serverless.yml's `environment`, which does not forward it: the functions
+      // use the default 300 s. A warm worker signs its first certificate after the rotation with the
+      // old CA, finds the pointer moved when it reads it again after recording, sets that certificate
+      // aside and answers with one of the new CA; a worker started after the rotation reads the new CA
+      // at once. A burst at three times the concurrency so far (16 workers): none may fail.
       const burst = devices(96, 'stress-rotation-burst');
       const phase2 = await load(burst.map((d) => issue(d.csr)), 48);
       const second = expectAllConform(phase2.answers, phase2.result);
