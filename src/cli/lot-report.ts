@@ -44,7 +44,7 @@ async function get<T>(op: Operator, path: string, query: ApiRequest['query'] = {
 }
 
 const notYet = (what: string, treeSize: number) =>
-  new CliError(EXIT.FAILED, `${what} is not sequenced in the log's checkpoint of size ${treeSize} yet: run again once the sequencer has run (every minute), or with a later --tree-size`);
+  new CliError(EXIT.FAILED, `${what} is not sequenced in the log's checkpoint of size ${treeSize} yet: run again once the sequencer has run (within a minute), or with a later --tree-size`);
 
 /**
  * `factory-ca lot report LOT --out FILE [--tree-size N]`: the lot-opened entry,

@@ -270,7 +270,8 @@ export async function rotateCa(op: Operator, options: { force?: boolean; reason?
   }
   if (options.reason === 'keyCompromise' && options.logKey && log?.rotated) {
     op.io.out('');
-    op.io.out(`Checkpoints are signed by ${log.keyAlias} alone from now on, and the compromised log key is disabled. Next (README, "If a key is compromised"):`);
+    const cosigner = log.previousGeneration !== undefined ? `, co-signed by generation ${log.previousGeneration} until ${log.cosignUntil}` : ' alone';
+    op.io.out(`Checkpoints are signed by ${log.keyAlias}${cosigner} from now on, and the compromised log key is disabled. Next (README, "If a key is compromised"):`);
     op.io.out(`  1. give auditors the new public key: aws kms get-public-key --key-id ${log.keyAlias}`);
     op.io.out('  2. tell them from when checkpoints signed only by the old key are not to be trusted');
   } else if (options.reason === 'keyCompromise' && body.previousIssuingCaId) {

@@ -145,6 +145,8 @@ export function lotEffectsOf(leaves: readonly LogLeaf[]): Map<string, LotEffects
   return effects;
 }
 
+type CertificateItem = Extract<QueuedItem, { kind: 'certificate' }>;
+
 interface Planned {
   entry: LogEntry;
   bytes: Uint8Array;
@@ -165,13 +167,12 @@ async function checkpointSigners(d: LogSequencerDeps) {
   );
 }
 
-const sameKeys = (a: readonly { keyId: number }[], b: readonly { keyId: number }[]) => a.length === b.length && a.every((k) => b.some((o) => o.keyId === k.keyId));
-
-/** Whether a note's signatures are by exactly these key IDs. */
-function signedByExactly(note: string, keyIds: readonly number[]): boolean {
-  const ids = new Set(parseNote(note).signatures.map((s) => s.keyId));
-  return ids.size === new Set(keyIds).size && keyIds.every((id) => ids.has(id));
+/** Whether two lists name the same set of key IDs. */
+function sameKeyIds(a: readonly number[], b: readonly number[]): boolean {
+  const ids = new Set(a);
+  return ids.size === new Set(b).size && b.every((id) => ids.has(id));
 }
+const keyIdsOf = (keys: readonly { keyId: number }[]) => keys.map((k) => k.keyId);
 
 /** One sequencer run. */
 export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> {
@@ -241,7 +242,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   let drained = false;
   const refusedItems: QueuedItem[] = [];
   /** The last certificate read, when the run stops before the queue's end: what follows it waits at least since then. */
-  let lastRead: QueuedItem | undefined;
+  let lastRead: CertificateItem | undefined;
   const keysSeen = new Set<string>();
   for (let after: string | undefined, first = true; first || after; first = false) {
     if (planned.length >= maxEntries) break;
@@ -341,9 +342,10 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   for (const ok of taken) if (ok) dequeued++;
   // What waits for the log: certificates left queued (changed since read, refused, beyond this run's share).
   const left = new Set(finished.filter((_, i) => taken[i]));
-  const waiting = [...owners.map((o) => o.item), ...refusedItems].filter((item) => item.kind === 'certificate' && !left.has(item));
+  const waiting = [...owners.map((o) => o.item), ...refusedItems].filter((item): item is CertificateItem => item.kind === 'certificate' && !left.has(item));
+  // The queue's unread rest waits at least since the last certificate read, logged or not.
   if (!drained && lastRead) waiting.push(lastRead);
-  const oldest = Math.min(...waiting.map((item) => (item.kind === 'certificate' ? Date.parse(pendingSince(item.record)) : Number.POSITIVE_INFINITY)));
+  const oldest = Math.min(...waiting.map((item) => Date.parse(pendingSince(item.record))));
   const backlogAgeSeconds = Number.isFinite(oldest) ? Math.max(0, Math.round((d.clock().getTime() - oldest) / 1000)) : 0;
 
   // 4. A checkpoint when the log grew (and the first one, of the empty log), or
@@ -352,7 +354,8 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
   let checkpointSize: number | undefined;
   let checkpointAt = latest.checkpointAt;
   const signers = await checkpointSigners(d);
-  const resigned = latest.checkpoint !== undefined && latest.checkpointSize === tree.size && !signedByExactly(latest.checkpoint, signers.map((k) => k.keyId));
+  const resigned =
+    latest.checkpoint !== undefined && latest.checkpointSize === tree.size && !sameKeyIds(parseNote(latest.checkpoint).signatures.map((s) => s.keyId), keyIdsOf(signers));
   // The latest checkpoint's copy, unless it was put: a run that failed to put it is followed by one that does.
   let publish = latest.checkpoint !== undefined && latest.checkpointAt !== latest.publishedAt ? { size: latest.checkpointSize!, note: latest.checkpoint, at: latest.checkpointAt! } : undefined;
   if (latest.checkpointSize === undefined || tree.size > latest.checkpointSize || resigned) {
@@ -361,7 +364,7 @@ export async function sequenceLog(d: LogSequencerDeps): Promise<SequenceReport> 
     await ledger.recordCheckpoint(tree.size, await signNote(text, signers), checkpointAt, resigned);
     // The keys changed while this run signed (a compromise rotation): the tree is signed again by the keys of now.
     const now = await checkpointSigners(d);
-    if (!sameKeys(now, signers)) {
+    if (!sameKeyIds(keyIdsOf(now), keyIdsOf(signers))) {
       checkpointAt = d.clock().toISOString();
       await ledger.recordCheckpoint(tree.size, await signNote(text, now), checkpointAt, true);
     }

@@ -18,7 +18,7 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9
 function isRealTime(value: string): boolean {
   const m = ISO_8601.exec(value);
   if (!m) return false;
-  const [year, month, day, hour, minute, second = '0', zoneHour = '0', zoneMinute = '0'] = m.slice(1).map((f) => f ?? undefined) as string[];
+  const [year, month, day, hour, minute, second = '0', zoneHour = '0', zoneMinute = '0'] = m.slice(1) as string[];
   const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
   return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day) && Number(hour) < 24 && Number(minute) < 60 && Number(second) < 60 && Number(zoneHour) < 24 && Number(zoneMinute) < 60;
 }
@@ -111,6 +111,18 @@ export function compileLotPattern(pattern: string): RegExp {
   ways *= bars + 1;
   if (ways > MAX_WAYS) {
     throw invalid('commonNamePattern', 'may hold at most three variable repetitions (*, +, ?, {n,}, {n,m}) or fewer with alternations (their backtracking grows with each); use exact counts such as {6}');
+  }
+  return compiled;
+}
+
+/** Lots' patterns as compiled for issuance: a lot's stations send many names against one pattern. */
+const compiledPatterns = new Map<string, RegExp>();
+function lotPattern(pattern: string): RegExp {
+  let compiled = compiledPatterns.get(pattern);
+  if (!compiled) {
+    if (compiledPatterns.size >= 256) compiledPatterns.clear();
+    compiled = compileLotPattern(pattern);
+    compiledPatterns.set(pattern, compiled);
   }
   return compiled;
 }
@@ -228,7 +240,7 @@ export async function admitToLot(deps: LotDeps, lotId: string, stationId: string
   if (lot.stations && !lot.stations.includes(stationId)) {
     throw new CaError('LOT_STATION_NOT_ALLOWED', `This station (${stationId}) may not issue under lot ${lotId}`, { details: [{ field: 'lotId', reason: 'station not allowed', lotId, stationId }] });
   }
-  if (lot.commonNamePattern !== undefined && !compileLotPattern(lot.commonNamePattern).test(commonName ?? '')) {
+  if (lot.commonNamePattern !== undefined && !lotPattern(lot.commonNamePattern).test(commonName ?? '')) {
     throw new PolicyError(`The common name ${commonName === undefined ? '(none)' : `"${commonName}"`} is outside lot ${lotId}'s pattern`, {
       details: [{ field: 'CN', reason: `must match lot ${lotId}'s pattern`, pattern: lot.commonNamePattern, lotId }],
     });

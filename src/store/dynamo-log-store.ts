@@ -3,14 +3,14 @@
  * item writes only, conditional where order matters (a leaf's index, the
  * head's size, a queue item's removal), so it runs on DynamoDB and dynalite.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LogHead, LogKeys, LogKeyStore, LogLeaf, LogLedger, LotEffects, QueuedItem } from '../log/ledger.js';
 import { certificateKey, lotKey } from '../log/ledger.js';
 import type { NodeHash, NodeId } from '../log/merkle.js';
 import { CaError } from '../service/errors.js';
 import type { CertificateRecord, LotRecord } from '../service/ports.js';
-import { storeError } from './dynamo-store.js';
+import { isConditionFailure, storeError } from './dynamo-store.js';
 import { INDEX_ATTRIBUTES, ISSUE_ORDER_KEY, LOG_QUEUE_INDEX } from './table.js';
 
 const HEAD = 'LOG#HEAD';
@@ -25,8 +25,6 @@ const WRITE_BATCH = 25;
 const GET_BATCH = 100;
 const BATCH_ATTEMPTS = 8;
 
-const isConditionFailure = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 const bytes = (value: unknown): Uint8Array => new Uint8Array(value as Uint8Array);
 const chunks = <T>(items: readonly T[], size: number): T[][] => {

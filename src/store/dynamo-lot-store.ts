@@ -4,16 +4,12 @@
  * `issued` with its own `quota`), so racing stations can never take more seats
  * than the quota, whatever their number.
  */
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LotRecord, LotStore } from '../service/ports.js';
-import { storeError } from './dynamo-store.js';
+import { lotKey as LOT, lotQueueOrder } from '../log/ledger.js';
+import { isConditionFailure, storeError } from './dynamo-store.js';
 import { ISSUE_ORDER_KEY, LOG_QUEUE_INDEX } from './table.js';
-
-export const LOT = (lotId: string) => `LOT#${lotId}`;
-
-const isConditionFailure = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /** The attributes of a lot item that are not the lot: its key, its type, and its place in the log's queue. */
 const ITEM_ONLY = ['pk', 'type', LOG_QUEUE_INDEX.partitionKey, ISSUE_ORDER_KEY];
@@ -31,7 +27,7 @@ export const lotItem = (lot: LotRecord): Record<string, unknown> => ({
   type: 'lot',
   ...lot,
   [LOG_QUEUE_INDEX.partitionKey]: LOG_QUEUE_INDEX.value,
-  [ISSUE_ORDER_KEY]: `${lot.openedAt}#${LOT(lot.lotId)}`,
+  [ISSUE_ORDER_KEY]: lotQueueOrder(lot),
 });
 
 export class DynamoLotStore implements LotStore {

@@ -49,7 +49,8 @@ export function storeError(e: unknown): Error {
   return new CaError('INTERNAL', 'The certificate ledger failed', { cause: e, notApplied });
 }
 
-const isConditionFailure = (e: unknown) =>
+/** DynamoDB refused a write because its condition did not hold. */
+export const isConditionFailure = (e: unknown) =>
   e instanceof ConditionalCheckFailedException || (e as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 function strip<T>(item: Record<string, unknown> | undefined, ...keys: string[]): T | undefined {
