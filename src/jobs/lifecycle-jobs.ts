@@ -8,7 +8,7 @@ import type { Context } from 'aws-lambda';
 import type { LifecycleFunction } from '../compose/operations.js';
 import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
-import { count, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
+import { countRotations, METRIC, MetricUnit, type Metrics } from '../observability/metrics.js';
 import { bootstrap, type LifecycleReport, type RotationReport } from '../service/ca-lifecycle.js';
 import { ensureLogKey } from '../service/log-keys.js';
 import { rotateKeys, type KeysRotationReport } from '../service/rotation.js';
@@ -38,8 +38,7 @@ function jobLog(name: string, fn: LifecycleFunction): middy.MiddlewareObj<unknow
     after: ({ response, internal }) => {
       if (!response) return;
       reportValidity(fn.obs.metrics, fn.lifecycle.clock().getTime(), response);
-      if ((response as Partial<RotationReport>).rotated) count(fn.obs.metrics, METRIC.rotations);
-      if ((response as Partial<KeysRotationReport>).logKey?.rotated) count(fn.obs.metrics, METRIC.logKeyRotations);
+      countRotations(fn.obs.metrics, response as Partial<KeysRotationReport>);
       fn.obs.logger.info(name, { job: name, outcome: 'success', durationMs: durationMs(internal), report: { ...response } });
     },
     onError: ({ error, internal }) => {

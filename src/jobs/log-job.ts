@@ -8,7 +8,7 @@ import type { LogSequencingFunction } from '../compose/log.js';
 import { powertools } from '../http/edge.js';
 import { describeError } from '../observability/logger.js';
 import { METRIC, MetricUnit } from '../observability/metrics.js';
-import { sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
+import { didWork, sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
 
 export const logJob = (fn: LogSequencingFunction) => {
   const stack = middy<unknown, SequenceReport, Error, Context>({ timeoutEarlyInMillis: 0 });
@@ -24,7 +24,7 @@ export const logJob = (fn: LogSequencingFunction) => {
       if (report.checkpointAgeSeconds !== undefined) metrics.addMetric(METRIC.logCheckpointAgeSeconds, MetricUnit.Seconds, report.checkpointAgeSeconds);
       const durationMs = Math.round(performance.now() - started);
       const fields = { job: 'log', outcome: report.conflict ? 'conflict' : 'success', durationMs, report: { ...report } };
-      if (report.sequenced || report.adopted || report.conflict || report.refused.length) logger.info('log sequencing', fields);
+      if (didWork(report)) logger.info('log sequencing', fields);
       else logger.debug('log sequencing', fields);
       return report;
     } catch (e) {

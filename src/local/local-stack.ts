@@ -10,7 +10,7 @@ import { bootstrap, type LifecycleReport } from '../service/ca-lifecycle.js';
 import { ensureLogKey } from '../service/log-keys.js';
 import { withCrls } from '../service/crl.js';
 import { composeLogSequencing } from '../compose/log.js';
-import { sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
+import { didWork, sequenceLog, type SequenceReport } from '../service/log-sequencer.js';
 import { describeError } from '../observability/logger.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
@@ -102,7 +102,7 @@ export function startLocalSequencer(client: DynamoDBClient, config: Config, o: {
   const run = () => {
     running ??= sequenceLog(fn.sequencer)
       .then((report) => {
-        if (report.sequenced || report.adopted || report.conflict || report.refused.length) fn.obs.logger.info('log sequencing', { job: 'log', report: { ...report } });
+        if (didWork(report)) fn.obs.logger.info('log sequencing', { job: 'log', report: { ...report } });
         o.onRun?.(report);
       })
       .catch((e) => fn.obs.logger.error('log sequencing failed', { job: 'log', error: describeError(e) }))

@@ -60,3 +60,9 @@ const quiet = {
 export function createMetrics(): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'factory-ca', logger: quiet });
 }
+
+/** The rotations a rotation run made (the scheduled job's and POST /ca/rotate's alike). */
+export function countRotations(metrics: Metrics, report: { rotated?: boolean; logKey?: { rotated: boolean } }): void {
+  if (report.rotated) count(metrics, METRIC.rotations);
+  if (report.logKey?.rotated) count(metrics, METRIC.logKeyRotations);
+}

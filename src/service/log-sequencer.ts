@@ -71,6 +71,9 @@ export interface SequenceReport {
   refused: string[];
 }
 
+/** Whether a run did anything worth a log line: appended, adopted, met another sequencer, refused an item, or signed a checkpoint. */
+export const didWork = (r: SequenceReport): boolean => r.sequenced > 0 || r.adopted > 0 || r.conflict || r.refused.length > 0 || r.checkpointSize !== undefined;
+
 const MAX_PAGE = 500;
 const READ_CONCURRENCY = 16;
 

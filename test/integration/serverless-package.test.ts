@@ -100,7 +100,7 @@ describe('The packaged stack (serverless package)', () => {
     expect(alarms.LotNearQuotaAlarm).toMatchObject({ MetricName: 'LotsNearQuota', Threshold: 1 });
     expect(alarms.LotAtQuotaAlarm).toMatchObject({ MetricName: 'LotsAtQuota', Threshold: 1 });
     // The log: a certificate waiting 5 minutes, or the sequencer silent (a disabled log key stops every checkpoint).
-    expect(alarms.LogBacklogAlarm).toMatchObject({ MetricName: 'LogBacklogAgeSeconds', Statistic: 'Maximum', Threshold: 300, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'breaching', AlarmActions: [{ Ref: 'AlarmTopic' }] });
+    expect(alarms.LogBacklogAlarm).toMatchObject({ MetricName: 'LogBacklogAgeSeconds', Statistic: 'Maximum', Period: 60, EvaluationPeriods: 5, DatapointsToAlarm: 5, Threshold: 60, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'breaching', AlarmActions: [{ Ref: 'AlarmTopic' }] });
     expect(alarms.ClosedLotAttemptAlarm).toMatchObject({ MetricName: 'CertificatesRejected', Dimensions: [{ Name: 'service', Value: 'factory-ca' }, { Name: 'Reason', Value: 'LOT_CLOSED' }] });
     expect(ofType('AWS::SNS::Topic').map(([id]) => id)).toEqual(['AlarmTopic']);
   });

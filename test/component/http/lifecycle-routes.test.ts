@@ -165,7 +165,10 @@ describe('Route: POST /ca/rotate', () => {
     expect(parseNote(first).signatures).toHaveLength(1);
 
     // Act: a forced log key rotation; the issuing CA is not due.
+    const counted = { log: testApp().metrics.counts('LogKeyRotations'), ca: testApp().metrics.counts('IssuingCaRotations') };
     const res = await call(rotateCa, rotateEvent({ key: 'log', force: true }));
+    // Counted as the scheduled job counts its rotations: the log key's, not the CA's.
+    expect([testApp().metrics.counts('LogKeyRotations') - counted.log, testApp().metrics.counts('IssuingCaRotations') - counted.ca]).toEqual([1, 0]);
 
     // Assess
     expect(res.statusCode).toBe(200);

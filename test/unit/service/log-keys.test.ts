@@ -9,7 +9,7 @@ import { caKeyPolicy } from '../../../src/kms/key-policy.js';
 import { kmsKeyManager } from '../../../src/kms/kms-key-manager.js';
 import { createKmsSigner } from '../../../src/kms/kms-signer.js';
 import { ensureLogKey, rotateLogKey, type LogKeyDeps } from '../../../src/service/log-keys.js';
-import { sequenceLog, type LogSequencerDeps } from '../../../src/service/log-sequencer.js';
+import { didWork, sequenceLog, type LogSequencerDeps } from '../../../src/service/log-sequencer.js';
 import { logKeyAliasOf } from '../../../src/service/ports.js';
 import { certificate } from '../../helpers/ledger-records.js';
 import { FakeKms, kmsError } from '../../helpers/kms-fake.js';
@@ -131,14 +131,15 @@ describe('Function: rotateLogKey', () => {
     expect(verifyCheckpoint(w.checkpoint(), key2).size).toBe(4);
     expect(await w.ledger.getCheckpoint(4)).toBe(w.checkpoint());
 
-    // After the transition the next run signs with key 2 alone, even with nothing new to log.
+    // After the transition the next run signs with key 2 alone, even with nothing new to log: a run worth its log line.
     w.advance(30);
     const run = await sequenceLog(w.sequencer);
-    expect(run.checkpointSize).toBe(4);
+    expect([run.sequenced, run.checkpointSize, didWork(run)]).toEqual([0, 4, true]);
     expect(w.signedBy()).toEqual([2]);
     expect(() => verifyCheckpoint(w.checkpoint(), key1)).toThrow(`the signature by ${ORIGIN} has key ID ${key2.keyId.toString(16).padStart(8, '0')}, not the key's ${key1.keyId.toString(16).padStart(8, '0')}`);
     const note = w.checkpoint();
-    expect((await sequenceLog(w.sequencer)).checkpointSize).toBeUndefined();
+    const idle = await sequenceLog(w.sequencer);
+    expect([idle.checkpointSize, didWork(idle)]).toEqual([undefined, false]);
     expect(w.checkpoint()).toBe(note);
     // The daily rotation retires key 1 and disables it: nothing can sign with it any more.
     expect(await rotateLogKey(w.deps)).toMatchObject({ rotated: false, generation: 2, actions: ['disabled the retired issuance log key alias/factory-ca-unit-log-1: it signs nothing more'] });
