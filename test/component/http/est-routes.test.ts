@@ -5,7 +5,7 @@ import { certificatesOfCms } from '../../../src/pki/cms.js';
 import { csrAttributes } from '../../../src/pki/csr-attrs.js';
 import { toPem } from '../../../src/pki/pem.js';
 import { CaError } from '../../../src/service/errors.js';
-import { apiEvent, lambdaContext } from '../../helpers/api.js';
+import { apiEvent, jsonPost, lambdaContext } from '../../helpers/api.js';
 import { buildCsrDer, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
 import { csrFixture, csrFixtureBytes } from '../../helpers/fixtures.js';
 import { opensslVerify } from '../../helpers/openssl.js';
@@ -227,5 +227,29 @@ describe('Function: errorText', () => {
       }),
     ).toBe('DUPLICATE_COMMON_NAME: CN "a b" is taken\nCN: issued before (serialNumber=4a)\nno field (count=2)\n');
     expect(errorText({ error: { code: 'INTERNAL', message: 'Internal error' } })).toBe('INTERNAL: Internal error\n');
+  });
+});
+
+describe('EST simpleenroll under a production lot (X-Lot-Id)', () => {
+  const openLot = (lotId: string, quota: number) =>
+    callRoute(routes.openLot, jsonPost({ lotId, product: 'est-device', quota, closesAt: new Date(Date.now() + 86_400_000).toISOString() }));
+
+  it('takes a seat per new certificate and refuses past the quota, an unknown lot and a malformed lot id, as text/plain', async () => {
+    expect((await openLot('EST-LOT', 1)).statusCode).toBe(201);
+    const body = estBody(csrDer('est-lot-1'));
+    const first = await call(routes.estSimpleEnroll, enroll(body, { headers: { 'X-Lot-Id': 'EST-LOT' } }));
+    expect(first.statusCode).toBe(200);
+    // A replay of the same CSR gets its certificate back and takes no seat.
+    const replay = await call(routes.estSimpleEnroll, enroll(body, { headers: { 'X-Lot-Id': 'EST-LOT' } }));
+    expect([replay.statusCode, replay.body]).toEqual([200, first.body]);
+    const lot = await callRoute(routes.getLot, apiEvent({ pathParameters: { lotId: 'EST-LOT' } }));
+    expect(lot.json).toMatchObject({ issued: 1, remaining: 0 });
+    const listed = await callRoute(routes.listCertificates, apiEvent({ query: { lotId: 'EST-LOT' } }));
+    expect(listed.json.items.map((c: { subject: { CN: string } }) => c.subject.CN)).toEqual(['est-lot-1']);
+
+    expect(await estError(routes.estSimpleEnroll, enroll(estBody(csrDer('est-lot-2')), { headers: { 'X-Lot-Id': 'EST-LOT' } }))).toMatchObject({ status: 409, code: 'LOT_QUOTA_EXCEEDED' });
+    expect(await estError(routes.estSimpleEnroll, enroll(estBody(csrDer('est-lot-3')), { headers: { 'X-Lot-Id': 'EST-NONE' } }))).toMatchObject({ status: 409, code: 'LOT_NOT_FOUND' });
+    expect(await estError(routes.estSimpleEnroll, enroll(estBody(csrDer('est-lot-4')), { headers: { 'X-Lot-Id': '../x' } }))).toMatchObject({ status: 400, code: 'INVALID_REQUEST' });
+    expect((await callRoute(routes.getLot, apiEvent({ pathParameters: { lotId: 'EST-LOT' } }))).json.issued).toBe(1);
   });
 });

@@ -3,7 +3,8 @@
  * closing a lot; issuance under it with its quota enforced by the ledger's
  * conditional counter, whatever the number of racing stations.
  */
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
+import { CaError } from '../../../src/service/errors.js';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { apiEvent, jsonPost } from '../../helpers/api.js';
 import { buildCsr, newP256Key, STRING, subject } from '../../helpers/csr-builder.js';
@@ -15,7 +16,7 @@ const csrFor = (cn: string, key = newP256Key()) => buildCsr({ key, subjectDer: s
 const inAWeek = () => new Date(Date.now() + 7 * 86_400_000).toISOString();
 const open = (lot: Record<string, unknown>) => callRoute(routes.openLot, jsonPost(lot));
 const show = (lotId: string) => callRoute(routes.getLot, apiEvent({ pathParameters: { lotId } }));
-const close = (lotId: string) => callRoute(routes.closeLot, apiEvent({ method: 'POST', pathParameters: { lotId }, headers: { 'X-Station-Id': 'operator-1' } }));
+const close = (lotId: string, operator = 'operator-1') => callRoute(routes.closeLot, apiEvent({ method: 'POST', pathParameters: { lotId }, headers: { 'X-Station-Id': operator } }));
 const issue = (cn: string, lotId?: string, o: { station?: string; key?: ReturnType<typeof newP256Key>; header?: boolean } = {}) =>
   callRoute(
     routes.issue,
@@ -71,6 +72,13 @@ describe('Lots: open, read, close', () => {
     ['a pattern that backtracks exponentially', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: '2030-01-01T00:00:00Z', commonNamePattern: '(a+)+$' }, 'commonNamePattern'],
     ['an empty station list', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: '2030-01-01T00:00:00Z', stations: [] }, 'stations'],
     ['an unknown field', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: '2030-01-01T00:00:00Z', owner: 'x' }, 'owner'],
+    ['a quota over 100,000,000', { lotId: 'L-bad', product: 'p', quota: 100_000_001, closesAt: '2030-01-01T00:00:00Z' }, 'quota'],
+    ['closesAt more than 5 years ahead', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: new Date(Date.now() + 6 * 366 * 86_400_000).toISOString() }, 'closesAt'],
+    ['101 stations', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: '2030-01-01T00:00:00Z', stations: Array.from({ length: 101 }, (_, i) => `s${i}`) }, 'stations'],
+    ['a station of 1025 characters', { lotId: 'L-bad', product: 'p', quota: 1, closesAt: '2030-01-01T00:00:00Z', stations: ['s'.repeat(1025)] }, 'stations'],
+    ['a product of 129 characters', { lotId: 'L-bad', product: 'p'.repeat(129), quota: 1, closesAt: '2030-01-01T00:00:00Z' }, 'product'],
+    ['a product with a control character', { lotId: 'L-bad', product: 'p\u0007', quota: 1, closesAt: '2030-01-01T00:00:00Z' }, 'product'],
+    ['a product of spaces', { lotId: 'L-bad', product: '   ', quota: 1, closesAt: '2030-01-01T00:00:00Z' }, 'product'],
   ])('refuses %s: 400 INVALID_REQUEST naming the field', async (_what, body, field) => {
     const r = await open(body);
     expect([r.statusCode, r.json.error.code, r.json.error.details[0].field]).toEqual([400, 'INVALID_REQUEST', field]);
@@ -137,10 +145,56 @@ describe('Issuance under a lot', () => {
     expect(await lotCertificates('L-rules')).toBe(1);
   });
 
+  it('a replay of a CSR issued before the lot closed still gets its certificate, and takes no seat; a second close by another operator changes nothing', async () => {
+    await open({ lotId: 'L-replay-closed', product: 'p', quota: 3, closesAt: inAWeek() });
+    const csr = csrFor('lrc-1');
+    const send = () => callRoute(routes.issue, jsonPost({ csr, lotId: 'L-replay-closed' }, { 'X-Station-Id': 'line-1' }));
+    const first = await send();
+    expect(first.statusCode).toBe(201);
+    const closed = await close('L-replay-closed');
+    const replay = await send();
+    expect([replay.statusCode, replay.json.serialNumber]).toEqual([200, first.json.serialNumber]);
+    const again = await close('L-replay-closed', 'operator-2');
+    expect(again.statusCode).toBe(200);
+    expect(again.json).toMatchObject({ issued: 1, status: 'CLOSED', closedBy: 'operator-1', closedAt: closed.json.closedAt });
+  });
+
+  it('gives the seat back on the ledger when the record was certainly not written, and keeps it when the write\'s outcome is unknown', async () => {
+    await open({ lotId: 'L-seat-back', product: 'p', quota: 2, closesAt: inAWeek() });
+    const store = testApp().store;
+    // Refused before it was applied (throttled): nothing written, the seat goes back.
+    jest.spyOn(store, 'putCertificate').mockRejectedValueOnce(new CaError('STORE_UNAVAILABLE', 'throttled', { notApplied: true, retryAfterSeconds: 2 }));
+    const refused = await issue('lsb-1', 'L-seat-back');
+    expect([refused.statusCode, refused.json.error.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+    expect((await show('L-seat-back')).json).toMatchObject({ issued: 0, remaining: 2 });
+    // Unknown (no answer, and nothing found on reading back): the record may still land, so the seat stays taken.
+    jest.spyOn(store, 'putCertificate').mockRejectedValueOnce(new Error('socket hang up'));
+    const unknown = await issue('lsb-2', 'L-seat-back');
+    expect(unknown.statusCode).toBeGreaterThanOrEqual(500);
+    expect((await show('L-seat-back')).json).toMatchObject({ issued: 1, remaining: 1 });
+    expect(await lotCertificates('L-seat-back')).toBe(0);
+  });
+
+  it('a lot past its closesAt refuses new certificates with 409 LOT_CLOSED and shows CLOSED, closed at closesAt', async () => {
+    const closesAt = new Date(Date.now() + 1500).toISOString();
+    await open({ lotId: 'L-by-time', product: 'p', quota: 5, closesAt });
+    expect((await issue('lbt-1', 'L-by-time')).statusCode).toBe(201);
+    await new Promise((r) => setTimeout(r, 1600));
+    const late = await issue('lbt-2', 'L-by-time');
+    expect([late.statusCode, late.json.error.code]).toEqual([409, 'LOT_CLOSED']);
+    expect(late.json.error.message).toContain(`at ${closesAt}`);
+    expect((await show('L-by-time')).json).toMatchObject({ status: 'CLOSED', remaining: 0, issued: 1, closedAt: closesAt });
+  });
+
   it('a lot id sent two ways must agree; a malformed one is 400', async () => {
     const both = await callRoute(routes.issue, jsonPost({ csr: csrFor('lx-1'), lotId: 'L-a' }, { 'X-Lot-Id': 'L-b' }));
     expect([both.statusCode, both.json.error.code]).toEqual([400, 'INVALID_REQUEST']);
     const bad = await callRoute(routes.issue, jsonPost({ csr: csrFor('lx-1'), lotId: '../x' }));
     expect([bad.statusCode, bad.json.error.details[0].field]).toEqual([400, 'lotId']);
+    // The header alone, with either body.
+    const header = await callRoute(routes.issue, jsonPost({ csr: csrFor('lx-2') }, { 'X-Lot-Id': '../x' }));
+    expect([header.statusCode, header.json.error.code, header.json.error.details[0].field]).toEqual([400, 'INVALID_REQUEST', 'lotId']);
+    const pkcs10 = await callRoute(routes.issue, apiEvent({ method: 'POST', path: '/certificates', body: csrFor('lx-3'), headers: { 'Content-Type': 'application/pkcs10', 'X-Lot-Id': 'a b' } }));
+    expect([pkcs10.statusCode, pkcs10.json.error.code, pkcs10.json.error.details[0].field]).toEqual([400, 'INVALID_REQUEST', 'lotId']);
   });
 });

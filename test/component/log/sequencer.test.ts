@@ -45,7 +45,7 @@ afterAll(async () => {
 /** The log store with a fault to inject: the next call of a method throws (after the call when `after`). */
 class FaultyLogStore extends DynamoLogStore {
   faults = new Map<string, { after: boolean }>();
-  failNext(method: 'moveHead' | 'putEntryIndexes' | 'putNodes' | 'dequeue' | 'applyLotEffects', after = false): void {
+  failNext(method: 'moveHead' | 'putEntryIndexes' | 'putNodes', after = false): void {
     this.faults.set(method, { after });
   }
   private async faulty<T>(method: string, call: () => Promise<T>): Promise<T> {

@@ -4,9 +4,11 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatLotReport, type LotReport } from '../../../src/log/lot-report.js';
+import { assembleLotReport, formatLotReport, type LotReport } from '../../../src/log/lot-report.js';
+import { signNote } from '../../../src/log/checkpoint.js';
+import { createSoftwareSigner } from '../../../src/pki/signer.js';
 import { verifyReport } from '../../../tools/verify-report.mjs';
-import { deviceCertificates, lotLog, type DeviceCertificate, type LotLog } from './lot-log.js';
+import { deviceCertificates, entries, lotLog, ORIGIN, TestLog, type DeviceCertificate, type LotLog } from './lot-log.js';
 
 /**
  * tools/verify-report.mjs, the auditor's verifier of a lot report, on reports
@@ -275,5 +277,80 @@ describe('tools/verify-report.mjs, the command', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('FAILED closed: the lot-closed entry states 4 certificates, the report has 3');
     expect(run(join(dir, 'report.json')).status).toBe(2);
+  });
+});
+
+describe('Function: verifyReport, a log that breaks the lot rules', () => {
+  /**
+   * A report built, with real proofs and a real signature, from a log whose
+   * entries are appended by `write`: it returns the lot-opened index, the
+   * lot-closed index if any, and the lot's certificates in lotSeq order.
+   */
+  async function reportOf(write: (log: TestLog) => { opened: number; closed?: number; certificates: Array<{ device: DeviceCertificate; index: number; revocation?: number }> }) {
+    const log = new TestLog();
+    const { opened, closed: closedAt, certificates } = write(log);
+    const report = assembleLotReport({
+      checkpoint: await log.checkpoint(),
+      lot: await log.prove(opened),
+      ...(closedAt !== undefined ? { closed: await log.prove(closedAt) } : {}),
+      certificates: await Promise.all(
+        certificates.map(async (c) => ({ certificatePem: c.device.pem, issued: await log.prove(c.index), ...(c.revocation !== undefined ? { revocation: await log.prove(c.revocation) } : {}) })),
+      ),
+    });
+    return reasonsOf(formatLotReport(report), log.publicKeyPem);
+  }
+  const L = 'LOT-RULES';
+
+  it('refuses a certificate logged after the lot-closed entry', async () => {
+    const reasons = await reportOf((log) => {
+      const opened = log.append(entries.lotOpened(L, 5));
+      const a = log.append(entries.issued(devices[0]!, L, 1));
+      const closedAt = log.append(entries.lotClosed(L, 2));
+      const b = log.append(entries.issued(devices[1]!, L, 2));
+      return { opened, closed: closedAt, certificates: [{ device: devices[0]!, index: a }, { device: devices[1]!, index: b }] };
+    });
+    expect(reasons).toEqual(['certificate 2: logged after the lot-closed entry']);
+  });
+
+  it('refuses a revocation logged before the issuance it revokes', async () => {
+    const reasons = await reportOf((log) => {
+      const opened = log.append(entries.lotOpened(L, 5));
+      const revocation = log.append(entries.revoked(devices[0]!, L, 1));
+      const a = log.append(entries.issued(devices[0]!, L, 1));
+      return { opened, certificates: [{ device: devices[0]!, index: a, revocation }] };
+    });
+    expect(reasons).toEqual(["certificate 1 revocation: logged before the certificate's issuance"]);
+  });
+
+  it('refuses two revocations with one lotRevocationSeq, and a revocation entry of another lot', async () => {
+    const twice = await reportOf((log) => {
+      const opened = log.append(entries.lotOpened(L, 5));
+      const a = log.append(entries.issued(devices[0]!, L, 1));
+      const b = log.append(entries.issued(devices[1]!, L, 2));
+      return { opened, certificates: [
+        { device: devices[0]!, index: a, revocation: log.append(entries.revoked(devices[0]!, L, 1)) },
+        { device: devices[1]!, index: b, revocation: log.append(entries.revoked(devices[1]!, L, 1)) },
+      ] };
+    });
+    expect(twice).toContain('two revocations have the same lotRevocationSeq');
+    const other = await reportOf((log) => {
+      const opened = log.append(entries.lotOpened(L, 5));
+      const a = log.append(entries.issued(devices[0]!, L, 1));
+      return { opened, certificates: [{ device: devices[0]!, index: a, revocation: log.append(entries.revoked(devices[0]!, 'LOT-OTHER', 1)) }] };
+    });
+    expect(other).toEqual(['certificate 1 revocation: its entry is of lot "LOT-OTHER"']);
+  });
+
+  it('verifies a checkpoint co-signed by the log key and its predecessor with either key, and with no other', async () => {
+    const previous = createSoftwareSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, {});
+    const r = clone();
+    const text = r.checkpoint.slice(0, r.checkpoint.indexOf('\n\n') + 1);
+    r.checkpoint = await signNote(text, [{ name: ORIGIN, signer: closed.log.signer }, { name: ORIGIN, signer: previous }]);
+    expect(r.checkpoint.match(/^— /gm)).toHaveLength(2);
+    const previousPem = createPublicKey({ key: Buffer.from(previous.publicKey), format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+    expect(reasonsOf(textOf(r), closed.log.publicKeyPem)).toEqual([]);
+    expect(reasonsOf(textOf(r), previousPem)).toEqual([]);
+    const stranger = createPublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey).export({ format: 'pem', type: 'spki' }).toString();
+    expect(reasonsOf(textOf(r), stranger)).toEqual([expect.stringMatching(/^the checkpoint has no signature by the log key factory-ca\/test \(key ID [0-9a-f]{8}\)$/)]);
   });
 });

@@ -217,19 +217,76 @@ describe('Function: rotateLogKey', () => {
     await expect(rotateLogKey(w.deps, { reason: 'keyCompromise', generation: 3 })).rejects.toThrow('The issuance log has no key of generation 3 (the one that signs is 2)');
   });
 
-  it('applies a compromise racing a forced rotation to what that rotation left: the compromised key neither signs nor co-signs', async () => {
+  it('applies a compromise that a forced rotation overtook to what that rotation left: the compromised key neither signs nor co-signs', async () => {
     const w = world();
     await ensureLogKey(w.deps);
     w.issue();
+    // The compromise reads the state (generation 1); a forced rotation writes first; then the compromise writes.
+    let overtaken = false;
+    const racing: LogKeyDeps = {
+      ...w.deps,
+      logKeys: {
+        getLogKeys: () => w.ledger.getLogKeys(),
+        putLogKeys: async (next, expected) => {
+          if (!overtaken) {
+            overtaken = true;
+            expect(await rotateLogKey(w.deps, { force: true })).toMatchObject({ rotated: true, generation: 2, previousGeneration: 1 });
+          }
+          return w.ledger.putLogKeys(next, expected);
+        },
+      },
+    };
 
-    const [forced, compromised] = await Promise.all([rotateLogKey(w.deps, { force: true }), rotateLogKey(w.deps, { reason: 'keyCompromise' })]);
+    const compromised = await rotateLogKey(racing, { reason: 'keyCompromise' });
 
-    expect([forced.rotated || compromised.rotated]).toEqual([true]);
-    expect(w.ledger.logKeys!.retired).toEqual([expect.objectContaining({ generation: 1, reason: 'keyCompromise', disabledAt: expect.any(String) })]);
-    expect(w.kmsKey(1).state).toBe('Disabled');
+    // Generation 1 was compromised; generation 2 (the key the compromise made first, which the forced rotation found and took) signs alone.
+    expect(compromised).toMatchObject({ rotated: false, generation: 2, reason: 'the issuance log key alias/factory-ca-unit-log-1 is compromised', actions: [
+      'created the issuance log key alias/factory-ca-unit-log-2',
+      'alias/factory-ca-unit-log-1 co-signs no more',
+      'disabled the compromised issuance log key alias/factory-ca-unit-log-1: it signs nothing more',
+    ] });
+    expect(compromised.previousGeneration).toBeUndefined();
+    expect(w.ledger.logKeys!.retired).toEqual([expect.objectContaining({ generation: 1, reason: 'keyCompromise', disabledAt: '2026-03-01T12:00:00.000Z' })]);
+    expect([w.kmsKey(1).state, w.kmsKey(2).state]).toEqual(['Disabled', 'Enabled']);
+    expect(w.aliases()).toEqual([`${PREFIX}-log-1`, `${PREFIX}-log-2`]);
     await sequenceLog(w.sequencer);
-    expect(w.signedBy()).not.toContain(1);
-    expect(w.signedBy()).toEqual([w.ledger.logKeys!.generation, ...(w.ledger.logKeys!.previous ? [w.ledger.logKeys!.previous.generation] : [])]);
+    expect(w.signedBy()).toEqual([2]);
+  });
+
+  it('retires the co-signing key at once when another rotation comes within its transition', async () => {
+    const w = world();
+    await ensureLogKey(w.deps);
+    await rotateLogKey(w.deps, { force: true });
+
+    const second = await rotateLogKey(w.deps, { force: true });
+
+    expect(second).toMatchObject({ rotated: true, generation: 3, previousGeneration: 2 });
+    expect(second.actions).toEqual([
+      'created the issuance log key alias/factory-ca-unit-log-3',
+      'checkpoints are now signed by alias/factory-ca-unit-log-3, co-signed by alias/factory-ca-unit-log-2 until 2026-03-31T12:00:00.000Z',
+      'disabled the retired issuance log key alias/factory-ca-unit-log-1: it signs nothing more',
+    ]);
+    expect(w.ledger.logKeys!.retired).toEqual([expect.objectContaining({ generation: 1, reason: 'superseded', disabledAt: '2026-03-01T12:00:00.000Z' })]);
+    expect([w.kmsKey(1).state, w.kmsKey(2).state, w.kmsKey(3).state]).toEqual(['Disabled', 'Enabled', 'Enabled']);
+    w.issue();
+    await sequenceLog(w.sequencer);
+    expect(w.signedBy()).toEqual([3, 2]);
+  });
+
+  it('reuses the key a rotation made when the state could not be written, and a compromise sent twice without its generation replaces the new key too', async () => {
+    const w = world();
+    await ensureLogKey(w.deps);
+    w.ledger.failNext('putLogKeys');
+    await expect(rotateLogKey(w.deps, { force: true })).rejects.toThrow('injected fault in putLogKeys');
+    expect([w.ledger.logKeys!.generation, w.aliases()]).toEqual([1, [`${PREFIX}-log-1`, `${PREFIX}-log-2`]]);
+    expect(await rotateLogKey(w.deps, { force: true })).toMatchObject({ rotated: true, generation: 2 });
+    expect(w.aliases()).toEqual([`${PREFIX}-log-1`, `${PREFIX}-log-2`]);
+
+    // "The key that signs is compromised", said twice, is two compromises: name the generation to make a repeat safe.
+    await rotateLogKey(w.deps, { reason: 'keyCompromise' });
+    expect(await rotateLogKey(w.deps, { reason: 'keyCompromise', generation: 2 })).toMatchObject({ rotated: false, generation: 3 });
+    expect(await rotateLogKey(w.deps, { reason: 'keyCompromise' })).toMatchObject({ rotated: true, generation: 4 });
+    expect(w.kmsKey(3).state).toBe('Disabled');
   });
 
   it('signs the tree again at once when a compromise rotation lands while a run signs with the compromised key', async () => {

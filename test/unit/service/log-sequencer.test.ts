@@ -132,12 +132,11 @@ describe('Function: sequenceLog', () => {
     expect((await w.ledger.queuePage(10)).keys).toEqual([]);
   });
 
-  it('stops at a taken index without moving the head, and the next run adopts what the other sequencer wrote', async () => {
+  it('adopts a leaf another sequencer committed past the head, then appends after it, logging each certificate once', async () => {
     // Prepare
     const w = world();
     w.ledger.putCertificate(cert());
     await sequenceLog(w.deps);
-    const other = world();
     w.ledger.putCertificate(cert());
     // Another sequencer's leaf at index 1, not yet under the head.
     const theirs = cert();
@@ -145,7 +144,7 @@ describe('Function: sequenceLog', () => {
     const { encodeEntry } = await import('../../../src/log/entries.js');
     const { issuedEntry } = await import('../../../src/service/log-sequencer.js');
     await w.ledger.putLeaf({ index: 1, entry: encodeEntry(issuedEntry(theirs)), id: `${theirs.serialNumber}#issued` });
-    void other;
+    expect(w.ledger.head!.size).toBe(1);
 
     // Act
     const report = await sequenceLog(w.deps);
@@ -154,5 +153,6 @@ describe('Function: sequenceLog', () => {
     expect(report).toMatchObject({ adopted: 1, sequenced: 1, size: 3, conflict: false });
     const ids = [...w.ledger.leaves.values()].map((l) => l.id);
     expect(new Set(ids).size).toBe(3);
+    expect([w.ledger.head!.size, w.ledger.leaves.get(1)!.id]).toEqual([3, `${theirs.serialNumber}#issued`]);
   });
 });
