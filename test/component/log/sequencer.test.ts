@@ -397,6 +397,32 @@ describe('Function: sequenceLog', () => {
   });
 });
 
+describe('Checkpoint copies, on dynalite', () => {
+  it('puts the copy a run failed to put on the next run, once (the head records which copy was put)', async () => {
+    const puts: Array<{ key: string; note: string }> = [];
+    let failing = true;
+    const objects = {
+      put: async (key: string, body: Uint8Array) => {
+        if (failing) {
+          failing = false;
+          throw new Error('S3 unavailable');
+        }
+        puts.push({ key, note: Buffer.from(body).toString('utf8') });
+      },
+    };
+    for (let i = 0; i < 2; i++) await store.putCertificate(cert());
+    await expect(sequenceLog(deps({ objects: objects as unknown as LogSequencerDeps['objects'] }))).rejects.toThrow('S3 unavailable');
+    const head = (await log.getHead())!;
+    expect([head.checkpointSize, head.publishedAt]).toEqual([2, undefined]);
+
+    await sequenceLog(deps({ objects: objects as unknown as LogSequencerDeps['objects'] }));
+    expect(puts).toEqual([{ key: 'log/checkpoints/2', note: (await log.getCheckpoint(2))! }]);
+    expect((await log.getHead())!.publishedAt).toBe(head.checkpointAt);
+    await sequenceLog(deps({ objects: objects as unknown as LogSequencerDeps['objects'] }));
+    expect(puts).toHaveLength(1);
+  });
+});
+
 describe('The log key state and a rotation, on dynalite', () => {
   const second = createSoftwareSigner(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey);
   const SECOND = noteKey(ORIGIN, second.publicKey);

@@ -112,6 +112,29 @@ describe('Issuance under a lot (in-memory ledger)', () => {
     expect(await codeOf(issueCertificate(strict.deps, { csr: csrFor('r-3'), stationId: 's' }))).toBe('LOT_REQUIRED');
   });
 
+  it('the same CSR sent twice at once under a lot of quota 1: one certificate, one seat, never LOT_QUOTA_EXCEEDED', async () => {
+    const { deps, lots, open } = await issuer();
+    await open('L-twice', 1);
+    const csr = csrFor('tw-1');
+    const [a, b] = await Promise.all([0, 1].map(() => issueCertificate(deps, { csr, stationId: 's', lotId: 'L-twice' }).then((r) => r, (e: CaError) => e.code)));
+    const results = [a, b].filter((r): r is Awaited<ReturnType<typeof issueCertificate>> => typeof r === 'object');
+    expect([a, b].filter((r) => typeof r === 'string').every((code) => code === 'ISSUANCE_IN_PROGRESS')).toBe(true);
+    expect(new Set(results.map((r) => r.record.serialNumber)).size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect([lots.seatRequests, (await lots.getLot('L-twice'))!.issued]).toEqual([1, 1]);
+  });
+
+  it('a re-enrollment of a certificate issued without a lot needs none, even when the policy requires lots', async () => {
+    const plain = await issuer();
+    const key = newP256Key();
+    const csrOf = () => buildCsr({ key, subjectDer: subject({ CN: STRING.utf8('re-nolot') }) });
+    const first = await issueCertificate(plain.deps, { csr: csrOf(), stationId: 's' });
+    const strict: IssueDeps = { ...plain.deps, policy: { ...plain.deps.policy, requireLot: true } };
+    const renewed = await issueCertificate(strict, { csr: csrOf(), stationId: 's', replaces: first.record });
+    expect([renewed.created, renewed.record.replaces, renewed.record.lotId]).toEqual([true, first.record.serialNumber, undefined]);
+    expect(await codeOf(issueCertificate(strict, { csr: csrFor('re-nolot-2'), stationId: 's' }))).toBe('LOT_REQUIRED');
+  });
+
   it('100 racing requests for a quota of 50: exactly 50 certificates', async () => {
     const { deps, store, open } = await issuer();
     await open('L-race', 50);
